@@ -1,0 +1,120 @@
+"""Command line entry point. Heavy modules are imported inside each command, so ``--help`` and start-up stay fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+COMMANDS = ("validate", "preflight", "sessions", "step", "status", "rehearse", "restore", "report", "verify",
+            "signoff", "tui")
+
+
+def _add_runbook_arg(p: argparse.ArgumentParser, positional: bool = False) -> None:
+    if positional:
+        p.add_argument("runbook", nargs="?", help="runbook file (default: ./runbook.yaml, else the bundled one)")
+    else:
+        p.add_argument("--runbook", help="runbook file (default: ./runbook.yaml, else the bundled one)")
+
+
+def _add_session_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, "
+                                       "else $XDG_STATE_HOME/amxwizard)")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a runbook variable")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amxwizard",
+        description="Walk the AMX+GPU scheduler-fix runbook step by step, and keep a record a reviewer can trust.",
+        epilog="With no command, opens the wizard (the same as 'amxwizard tui').",
+    )
+    parser.add_argument("--version", action="version", version=f"amxwizard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("tui", help="open the wizard (the default)")
+    _add_runbook_arg(p, positional=True)
+    _add_session_args(p)
+    p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
+
+    p = sub.add_parser("validate", help="check a runbook and print a summary")
+    _add_runbook_arg(p, positional=True)
+
+    p = sub.add_parser("preflight", help="check the runbook's assumptions against this machine and repo")
+    _add_runbook_arg(p, positional=True)
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a runbook variable")
+
+    p = sub.add_parser("sessions", help="list sessions")
+    p.add_argument("--state-dir", help="where sessions live")
+
+    p = sub.add_parser("step", help="run or complete one step in the current session (no TUI)")
+    p.add_argument("step_id", metavar="ID")
+    _add_runbook_arg(p)
+    _add_session_args(p)
+    p.add_argument("--answer", action="append", default=[], metavar="FIELD=VALUE", help="answer a fill-in field")
+    p.add_argument("--yes", action="store_true", help="confirm destructive steps without asking")
+    p.add_argument("--new", action="store_true", help="start a new session")
+    p.add_argument("--skip", metavar="REASON", help="mark the step skipped, with a reason")
+
+    p = sub.add_parser("status", help="where the current session stands")
+    _add_runbook_arg(p)
+    _add_session_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("rehearse", help="build a throwaway sandbox shaped like the target and open the wizard on it")
+    p.add_argument("directory", nargs="?", help="where to build it (default: a new temporary folder)")
+    p.add_argument("--state-dir", help="where sessions live (default: inside the sandbox)")
+    p.add_argument("--no-tui", action="store_true", help="build the sandbox, print its variables, and exit")
+
+    p = sub.add_parser("restore", help="put backed-up files back")
+    _add_runbook_arg(p)
+    _add_session_args(p)
+    p.add_argument("--force", action="store_true", help="overwrite files that changed since the backup")
+
+    p = sub.add_parser("report", help="write the reviewer's record of the session")
+    _add_runbook_arg(p)
+    _add_session_args(p)
+    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    p = sub.add_parser("verify", help="check a JSON record's hash chain and logs")
+    p.add_argument("report_file", metavar="REPORT.json")
+    p.add_argument("--logs", help="folder with the session's run logs")
+
+    p = sub.add_parser("signoff", help="append a reviewer's sign-off to a JSON record")
+    p.add_argument("report_file", metavar="REPORT.json")
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--note", default="")
+    return parser
+
+
+def _handler(name: str) -> Callable[[argparse.Namespace], int]:
+    import importlib
+
+    module = importlib.import_module(f"amxwizard.commands.{name}")
+    return module.run  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # `amxwizard [RUNBOOK]` (no command) opens the TUI.
+    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in {"-h", "--help", "--version"}):
+        args_list.insert(0, "tui")
+    args = build_parser().parse_args(args_list)
+    from .commands import CommandError
+
+    try:
+        return _handler(args.command)(args)
+    except CommandError as exc:
+        print(f"amxwizard: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("amxwizard: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,433 @@
+"""The runbook as data: strict pydantic models, no I/O.
+
+Every string that can hold ``{{ name }}`` placeholders is a template; which ones are shell and which are text is
+decided in :mod:`amxwizard.runbook.load` (validation) and :mod:`amxwizard.runbook.templates` (rendering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=40)]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+ShellName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=40)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+VarType = Literal["text", "path", "dir", "file", "repo", "int", "number", "args", "commit"]
+TEXT_TYPES = frozenset({"text", "path", "dir", "file", "repo", "args", "commit"})
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- variables and document ---------------------------------------------------------------------------------
+
+
+class Variable(Model):
+    """A machine-specific value with the seed's value as default."""
+
+    type: VarType = "text"
+    default: str | int | float
+    description: str = ""
+    min: int | float | None = None
+    max: int | float | None = None
+
+    @model_validator(mode="after")
+    def _default_matches_type(self) -> Variable:
+        if self.type in TEXT_TYPES and not isinstance(self.default, str):
+            raise ValueError(f"a {self.type} variable needs a text default; {self.default!r} was read as a number "
+                             "(quote it to keep it as written)")
+        if self.type == "int" and not isinstance(self.default, int):
+            raise ValueError("an int variable needs a whole-number default")
+        if self.type == "number" and not isinstance(self.default, int | float):
+            raise ValueError("a number variable needs a numeric default")
+        return self
+
+    @property
+    def default_text(self) -> str:
+        return self.default if isinstance(self.default, str) else repr(self.default)
+
+
+class DocumentInfo(Model):
+    version: str
+    created: str
+    last_updated: str
+    status: str
+
+
+class Backup(Model):
+    """Where backups and test results go (the seed: ``/tmp/amx-scheduler-fix-YYYYMMDD-HHMMSS/``)."""
+
+    root: str
+    pattern: str = Field(description="strftime pattern of the folder name")
+    location_file: str
+    seed_location: str = ""
+
+
+# --- checklist ----------------------------------------------------------------------------------------------
+
+
+class HeadCommitCheck(Model):
+    kind: Literal["head_commit"]
+    commit: NonEmpty
+    subject: str = ""
+
+
+class CleanTreeCheck(Model):
+    kind: Literal["clean_tree"]
+    allow: list[str] = []
+
+
+class WritableCheck(Model):
+    kind: Literal["writable"]
+    path: NonEmpty
+
+
+class ManualCheck(Model):
+    kind: Literal["manual"]
+
+
+ChecklistCheck = Annotated[HeadCommitCheck | CleanTreeCheck | WritableCheck | ManualCheck, Field(discriminator="kind")]
+
+
+class ChecklistItem(Model):
+    id: StepId
+    text: NonEmpty
+    check: ChecklistCheck = ManualCheck(kind="manual")
+
+
+# --- edits to source files ----------------------------------------------------------------------------------
+
+
+class Anchor(Model):
+    """Where an insertion goes: after/before a regex (inside the function, if one is named) or a fixed place."""
+
+    after: str | None = None
+    before: str | None = None
+    at: Literal["before_function", "end_of_file"] | None = None
+    last: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Anchor:
+        if sum(x is not None for x in (self.after, self.before, self.at)) != 1:
+            raise ValueError("an anchor needs exactly one of 'after', 'before' or 'at'")
+        return self
+
+
+class Edit(Model):
+    """One change to one file, as the seed describes it, and how the wizard can apply it."""
+
+    file: NonEmpty
+    function: str | None = None
+    claimed_lines: str | None = Field(default=None, pattern=r"^~?\d+(-\d+)?$")
+    language: Literal["cpp", "c", "cuda", "cmake", "text"] = "cpp"
+    action: Literal["insert", "remove_ifdef", "remove_lines", "manual"]
+    where: str = ""
+    snippet: str = ""
+    insert: str | None = None
+    anchor: Anchor | None = None
+    macro: ShellName | None = None
+    lines: list[str] = []
+
+    @model_validator(mode="after")
+    def _action_fields(self) -> Edit:
+        if self.action == "insert" and (self.anchor is None or not (self.insert or self.snippet)):
+            raise ValueError("an 'insert' edit needs an 'anchor' and the text to insert")
+        if self.action == "remove_ifdef" and not self.macro:
+            raise ValueError("a 'remove_ifdef' edit needs 'macro'")
+        if self.action == "remove_lines" and not self.lines:
+            raise ValueError("a 'remove_lines' edit needs 'lines'")
+        if self.anchor is not None and self.anchor.at == "before_function" and not self.function:
+            raise ValueError("anchor 'before_function' needs 'function'")
+        return self
+
+    @property
+    def text_to_insert(self) -> str:
+        return self.insert if self.insert is not None else self.snippet
+
+    @property
+    def claimed_range(self) -> tuple[int, int] | None:
+        if not self.claimed_lines:
+            return None
+        first, _, last = self.claimed_lines.lstrip("~").partition("-")
+        return int(first), int(last or first)
+
+
+# --- fields -------------------------------------------------------------------------------------------------
+
+Prefill = Literal["tensor", "src_buffer", "dst_buffer", "op", "root_cause", "approach"]
+
+
+class FormField(Model):
+    id: Name
+    label: NonEmpty
+    type: Literal["text", "multiline", "choice", "number"] = "text"
+    options: list[str] = []
+    required: bool = True
+    placeholder: str = "[FILL IN]"
+    prefill: Prefill | None = None
+    help: str = ""
+
+    @model_validator(mode="after")
+    def _options(self) -> FormField:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a 'choice' field needs 'options'")
+        return self
+
+
+class FormOutput(Model):
+    path: NonEmpty
+    template: NonEmpty
+    append: bool = True
+
+
+# --- steps --------------------------------------------------------------------------------------------------
+
+
+class StepBase(Model):
+    id: StepId
+    title: NonEmpty
+    description: str = ""
+    destructive: bool = False
+    confirm: str = ""
+    notes: list[str] = []
+
+
+EvidenceKind = Literal["tensor_copy", "llama_cli", "llama_bench", "build"]
+
+
+class ShellStep(StepBase):
+    kind: Literal["shell"]
+    commands: Annotated[list[NonEmpty], Field(min_length=1)]
+    exports: list[ShellName] = []
+    cwd: str | None = None
+    timeout: int | None = Field(default=None, gt=0)
+    evidence: list[EvidenceKind] = []
+    outputs: list[str] = []
+
+
+class BackupFile(Model):
+    path: NonEmpty
+    name: NonEmpty
+    optional: bool = False
+
+
+class GitCapture(Model):
+    name: NonEmpty
+    args: Annotated[list[str], Field(min_length=1)]
+
+
+class BackupStep(StepBase):
+    kind: Literal["backup"]
+    files: list[BackupFile]
+    include_edited: bool = True
+    git: list[GitCapture] = []
+    export: ShellName = "BACKUP_DIR"
+    script: str = ""
+
+
+class CodeChangeStep(StepBase):
+    kind: Literal["code_change"]
+    edits: Annotated[list[Edit], Field(min_length=1)]
+    verify_present: list[str] = []
+    verify_absent: list[str] = []
+
+
+class CMakeEditStep(StepBase):
+    kind: Literal["cmake_edit"]
+    find: str = ""
+    edits: Annotated[list[Edit], Field(min_length=1)]
+    verify_present: list[str] = []
+    verify_absent: list[str] = []
+
+    @model_validator(mode="after")
+    def _cmake_only(self) -> CMakeEditStep:
+        for edit in self.edits:
+            if edit.language != "cmake" or edit.function:
+                raise ValueError("a cmake_edit's edits are CMake, with no function")
+        return self
+
+
+class FormStep(StepBase):
+    kind: Literal["form"]
+    look_for: list[str] = []
+    expected: str = ""
+    evidence_from: StepId | None = None
+    fields: Annotated[list[FormField], Field(min_length=1)]
+    output: FormOutput | None = None
+
+
+class ApproachStep(StepBase):
+    kind: Literal["approach"]
+    letter: Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
+    use_if: NonEmpty
+    find: str = ""
+    edits: Annotated[list[Edit], Field(min_length=1)]
+    verify_present: list[str] = []
+
+
+class ChoiceStep(StepBase):
+    kind: Literal["choice"]
+    field: Name
+    options: Annotated[list[StepId], Field(min_length=2)]
+    default_from: str | None = None
+
+
+class TestStep(StepBase):
+    __test__: ClassVar[bool] = False  # not a pytest class
+
+    kind: Literal["test"]
+    command: NonEmpty
+    expect: NonEmpty
+    mode: Literal["hybrid", "cpu", "gpu"]
+    tokens: int = Field(gt=0, description="tokens the run must generate (the command's -n)")
+    min_prompt_tokens: int | None = None
+    timeout: int | None = Field(default=None, gt=0)
+    setup: list[str] = []
+
+
+class BenchmarkStep(StepBase):
+    kind: Literal["benchmark"]
+    command: NonEmpty
+    expect: NonEmpty
+    metric: Annotated[str, StringConstraints(pattern=r"^(pp|tg)\d+$")]
+    baseline: str | None = None
+    tolerance_pct: float = Field(default=5.0, ge=0)
+    timeout: int | None = Field(default=None, gt=0)
+
+
+class CommitStep(StepBase):
+    kind: Literal["commit"]
+    repo: NonEmpty = "{{repo}}"
+    stage: Annotated[list[NonEmpty], Field(min_length=1)]
+    stage_if_modified: list[str] = []
+    message: NonEmpty
+    fields: list[FormField] = []
+    script: str = ""
+
+
+class DocUpdate(Model):
+    path: NonEmpty
+    section: NonEmpty
+    points: list[str] = []
+    content: NonEmpty
+
+
+class DocsStep(StepBase):
+    kind: Literal["docs"]
+    fields: list[FormField] = []
+    documents: Annotated[list[DocUpdate], Field(min_length=1)]
+
+
+Step = Annotated[
+    ShellStep | BackupStep | CodeChangeStep | CMakeEditStep | FormStep | ApproachStep | ChoiceStep | TestStep
+    | BenchmarkStep | CommitStep | DocsStep,
+    Field(discriminator="kind"),
+]
+EDIT_KINDS = (CodeChangeStep, CMakeEditStep, ApproachStep)
+COMMAND_KINDS = (ShellStep, TestStep, BenchmarkStep)
+
+
+class Phase(Model):
+    id: StepId
+    title: NonEmpty
+    tag: str = ""
+    goal: str = ""
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+
+# --- criteria and troubleshooting ---------------------------------------------------------------------------
+
+CriterionCheck = Literal[
+    "manual", "steps_passed", "no_weight_copies", "benchmark", "commit_made", "docs_updated", "backup_complete"
+]
+Finding = Literal["crash", "build_failed", "slow", "weight_copy", "unknown_weight_name", "flag_rejected"]
+
+
+class Criterion(Model):
+    id: StepId
+    text: NonEmpty
+    check: CriterionCheck = "manual"
+    steps: list[StepId] = []
+
+
+class Trigger(Model):
+    steps: list[StepId] = []
+    finding: Finding | None = None
+    approach: StepId | None = None
+
+
+class Troubleshooting(Model):
+    id: StepId
+    symptom: NonEmpty
+    check: str = ""
+    solution: NonEmpty
+    goto: StepId | None = None
+    when: Trigger = Trigger()
+
+
+# --- the runbook --------------------------------------------------------------------------------------------
+
+
+class Runbook(Model):
+    schema_version: Literal[1]
+    title: NonEmpty
+    goal: str = ""
+    approach: str = ""
+    expected_outcome: str = ""
+    document: DocumentInfo | None = None
+    workdir: str = Field(default="", description="where commands run unless a step says otherwise")
+    variables: dict[Name, Variable] = {}
+    backup: Backup
+    checklist: list[ChecklistItem] = []
+    phases: Annotated[list[Phase], Field(min_length=1)]
+    criteria: list[Criterion] = []
+    troubleshooting: list[Troubleshooting] = []
+
+    def iter_steps(self) -> Iterator[tuple[Phase, Step]]:
+        """Every step with its phase, in runbook order."""
+        for phase in self.phases:
+            for step in phase.steps:
+                yield phase, step
+
+    @cached_property
+    def steps_by_id(self) -> dict[str, Step]:
+        return {step.id: step for _, step in self.iter_steps()}
+
+    @cached_property
+    def phase_of(self) -> dict[str, Phase]:
+        return {step.id: phase for phase, step in self.iter_steps()}
+
+    def step(self, step_id: str) -> Step:
+        """The step with ``step_id``; ``KeyError`` if there is none."""
+        return self.steps_by_id[step_id]
+
+    @cached_property
+    def args_variables(self) -> frozenset[str]:
+        return frozenset(name for name, var in self.variables.items() if var.type == "args")
+
+    @cached_property
+    def fields(self) -> dict[str, FormField]:
+        """Every fill-in field of every form and commit step, by id."""
+        out: dict[str, FormField] = {}
+        for _, step in self.iter_steps():
+            if isinstance(step, FormStep | CommitStep | DocsStep):
+                out.update((f.id, f) for f in step.fields)
+        return out
+
+    def edits(self) -> Iterator[tuple[Step, Edit]]:
+        """Every edit of every code-change, CMake and approach step."""
+        for _, step in self.iter_steps():
+            if isinstance(step, EDIT_KINDS):
+                for edit in step.edits:
+                    yield step, edit
+
+    @cached_property
+    def edited_files(self) -> list[str]:
+        """File templates the runbook changes, each once, in order."""
+        return list(dict.fromkeys(edit.file for _, edit in self.edits()))

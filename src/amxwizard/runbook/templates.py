@@ -1,0 +1,314 @@
+"""The one place where ``{{ name }}`` placeholders are replaced.
+
+Text templates (paths, messages, documents) get values as they are. Shell templates get each value escaped for
+the quoting context the placeholder sits in, found by scanning the command the way bash would read it:
+
+- bare word, or a quoted here-document (a script written to disk): ``shlex.quote``; ANSI-C ``$'...'`` when the
+  value holds control characters, so a newline can never end a here-document or start a command;
+- inside ``"..."``: backslash-escape ``\\ $ ` "``;
+- inside ``'...'``: close, escape and reopen the quote;
+- an unquoted here-document (text): backslash-escape ``\\ $ `` and refuse a value that would end it;
+- a ``#`` comment: newlines shown as ``\\n``.
+
+Placeholders in backticks, ``${...}`` or command substitution inside a here-document are refused at validate time.
+A variable of type ``args`` (a list of flags such as ``-fa on``) is split like a shell would and each word quoted;
+it may only stand where words are read (bare, or in a quoted here-document).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)?)\s*\}\}")
+
+
+class TemplateError(ValueError):
+    """A template cannot be rendered: unknown name, unsafe place, or a value that cannot be quoted there."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class Context(StrEnum):
+    BARE = "bare"
+    DOUBLE = "double-quoted"
+    SINGLE = "single-quoted"
+    SCRIPT_HEREDOC = "quoted here-document"
+    TEXT_HEREDOC = "here-document"
+    COMMENT = "comment"
+    BACKTICK = "backticks"
+    PARAM = "${...}"
+    HEREDOC_SUBST = "command substitution in a here-document"
+
+
+_UNSAFE = {Context.BACKTICK, Context.PARAM, Context.HEREDOC_SUBST}
+_WORD_CONTEXTS = {Context.BARE, Context.SCRIPT_HEREDOC}
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A placeholder in a shell template and how bash will read what replaces it."""
+
+    name: str
+    start: int
+    end: int
+    context: Context
+    delimiter: str | None = None  # here-document delimiter, if inside one
+
+
+def placeholders(template: str) -> list[str]:
+    """Names used in ``template``, in order of appearance (repeats kept)."""
+    return [m.group(1) for m in PLACEHOLDER_RE.finditer(template)]
+
+
+def render_text(template: str, values: Mapping[str, str]) -> str:
+    """Replace placeholders with values as they are (for paths, messages, documents)."""
+
+    def sub(m: re.Match[str]) -> str:
+        try:
+            return values[m.group(1)]
+        except KeyError:
+            raise TemplateError(f"undefined variable {m.group(1)!r}", m.start()) from None
+
+    return PLACEHOLDER_RE.sub(sub, template)
+
+
+def render_shell(template: str, values: Mapping[str, str], args_vars: frozenset[str] = frozenset()) -> str:
+    """Replace placeholders with values escaped for where they stand; the result is what bash will run."""
+    slots = shell_slots(template)
+    out: list[str] = []
+    pos = 0
+    for slot in slots:
+        out.append(template[pos:slot.start])
+        if slot.name not in values:
+            raise TemplateError(f"undefined variable {slot.name!r}", slot.start)
+        out.append(_escape(slot, values[slot.name], slot.name in args_vars))
+        pos = slot.end
+    out.append(template[pos:])
+    return "".join(out)
+
+
+def check_shell_template(template: str, known: Mapping[str, bool]) -> list[TemplateError]:
+    """Problems a shell template has before any value is known. ``known`` maps name -> is an ``args`` variable."""
+    problems: list[TemplateError] = []
+    try:
+        slots = shell_slots(template)
+    except TemplateError as exc:
+        return [exc]
+    for slot in slots:
+        if slot.name not in known:
+            problems.append(TemplateError(f"undefined variable {slot.name!r}", slot.start))
+        elif slot.context in _UNSAFE:
+            problems.append(TemplateError(f"{{{{{slot.name}}}}} cannot be quoted safely inside {slot.context}",
+                                          slot.start))
+        elif known[slot.name] and slot.context not in _WORD_CONTEXTS:
+            problems.append(TemplateError(
+                f"{{{{{slot.name}}}}} is a list of arguments; write it as bare words, not inside {slot.context}",
+                slot.start))
+    return problems
+
+
+def quote_word(value: str) -> str:
+    """Quote one shell word; ANSI-C quoting when it holds control characters (newline, tab, ...)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        body = "".join(_ANSI_C.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch)
+                       for ch in value)
+        return f"$'{body}'"
+    return shlex.quote(value)
+
+
+_ANSI_C = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def split_args(value: str) -> list[str]:
+    """Split an ``args`` value into words the way a shell would, or raise :class:`TemplateError`."""
+    try:
+        return shlex.split(value, comments=False, posix=True)
+    except ValueError as exc:
+        raise TemplateError(f"cannot split {value!r} into arguments: {exc}") from None
+
+
+def _escape(slot: Slot, value: str, is_args: bool) -> str:
+    if "\x00" in value:
+        raise TemplateError(f"{slot.name}: value contains a NUL byte", slot.start)
+    ctx = slot.context
+    if ctx in _UNSAFE:
+        raise TemplateError(f"{{{{{slot.name}}}}} cannot be quoted safely inside {ctx}", slot.start)
+    if is_args:
+        if ctx not in _WORD_CONTEXTS:
+            raise TemplateError(f"{{{{{slot.name}}}}} is a list of arguments; it cannot stand inside {ctx}",
+                                slot.start)
+        return " ".join(quote_word(word) for word in split_args(value))
+    if ctx in _WORD_CONTEXTS:
+        return quote_word(value)
+    if ctx is Context.DOUBLE:
+        return re.sub(r'([\\$`"])', r"\\\1", value)
+    if ctx is Context.SINGLE:
+        return value.replace("'", "'\\''")
+    if ctx is Context.TEXT_HEREDOC:
+        escaped = re.sub(r"([\\$`])", r"\\\1", value)
+        delimiter = slot.delimiter or ""
+        if any(line.lstrip("\t") == delimiter for line in escaped.split("\n")[1:]):
+            raise TemplateError(f"{slot.name}: a line of the value would end the here-document", slot.start)
+        return escaped
+    # comment
+    return value.replace("\r", "\\r").replace("\n", "\\n")
+
+
+# --- the scanner -------------------------------------------------------------------------------------------
+
+_WORD_BREAK = set(" \t\n;|&()<>")
+_HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(\\?(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s;|&<>()]+))")
+
+
+def shell_slots(template: str) -> list[Slot]:
+    """Find every placeholder in a shell template with its quoting context.
+
+    Raises :class:`TemplateError` for an unterminated quote or here-document.
+    """
+    matches = {m.start(): m for m in PLACEHOLDER_RE.finditer(template)}
+    slots: list[Slot] = []
+    stack: list[Context] = [Context.BARE]
+    depth: list[int] = [0]  # parenthesis depth per command substitution level
+    pending: list[tuple[str, bool, bool]] = []  # here-documents opened on this line
+    word_start = True
+    i, n = 0, len(template)
+    while i < n:
+        m = matches.get(i)
+        if m is not None:
+            slots.append(Slot(m.group(1), m.start(), m.end(), stack[-1]))
+            i = m.end()
+            word_start = False
+            continue
+        c = template[i]
+        top = stack[-1]
+        if top is Context.SINGLE:
+            if c == "'":
+                stack.pop()
+            i += 1
+            continue
+        if top in (Context.DOUBLE, Context.BACKTICK, Context.PARAM):
+            closer = {Context.DOUBLE: '"', Context.BACKTICK: "`", Context.PARAM: "}"}[top]
+            if c == "\\":
+                i += 2
+            elif c == closer:
+                stack.pop()
+                i += 1
+            elif top is not Context.BACKTICK and template.startswith("$(", i):
+                stack.append(Context.BARE)
+                depth.append(0)
+                i += 2
+            elif top is Context.DOUBLE and c == "`":
+                stack.append(Context.BACKTICK)
+                i += 1
+            elif top is Context.DOUBLE and template.startswith("${", i):
+                stack.append(Context.PARAM)
+                i += 2
+            else:
+                i += 1
+            continue
+        # bare, at top level or inside $( )
+        if c == "\\":
+            i += 2
+            word_start = False
+            continue
+        if c == "'":
+            stack.append(Context.SINGLE)
+        elif c == '"':
+            stack.append(Context.DOUBLE)
+        elif c == "`":
+            stack.append(Context.BACKTICK)
+        elif template.startswith("${", i):
+            stack.append(Context.PARAM)
+            i += 2
+            word_start = False
+            continue
+        elif template.startswith("$(", i):
+            stack.append(Context.BARE)
+            depth.append(0)
+            i += 2
+            word_start = True
+            continue
+        elif c == "(" and len(stack) > 1:
+            depth[-1] += 1
+        elif c == ")" and len(stack) > 1:
+            if depth[-1] == 0:
+                stack.pop()
+                depth.pop()
+                i += 1
+                word_start = False
+                continue
+            depth[-1] -= 1
+        elif c == "#" and word_start:
+            end = template.find("\n", i)
+            end = n if end < 0 else end
+            for pos in sorted(p for p in matches if i < p < end):
+                mm = matches[pos]
+                slots.append(Slot(mm.group(1), mm.start(), mm.end(), Context.COMMENT))
+            i = end
+            continue
+        elif template.startswith("<<", i) and not template.startswith("<<<", i):
+            hd = _HEREDOC_RE.match(template, i)
+            if hd:
+                word = hd.group(2)
+                quoted = any(q in word for q in "'\"\\")
+                pending.append((re.sub(r"['\"\\]", "", word), quoted, hd.group(1) == "-"))
+                i = hd.end()
+                word_start = False
+                continue
+        elif c == "\n" and pending:
+            i = _heredoc_bodies(template, i + 1, pending, matches, slots)
+            pending = []
+            word_start = True
+            continue
+        word_start = c in _WORD_BREAK
+        i += 1
+    if len(stack) > 1:
+        raise TemplateError(f"unterminated {stack[-1]} (bash would refuse this command)", n)
+    if pending:
+        raise TemplateError(f"here-document {pending[0][0]!r} is never closed", n)
+    return slots
+
+
+def _heredoc_bodies(template: str, i: int, pending: list[tuple[str, bool, bool]],
+                    matches: dict[int, re.Match[str]], slots: list[Slot]) -> int:
+    """Consume here-document bodies starting at ``i``; returns the index after the last delimiter line."""
+    n = len(template)
+    for delimiter, quoted, strip_tabs in pending:
+        while True:
+            if i >= n:
+                raise TemplateError(f"here-document {delimiter!r} is never closed", n)
+            end = template.find("\n", i)
+            end = n if end < 0 else end
+            line = template[i:end]
+            if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                i = end + 1
+                break
+            ctx = Context.SCRIPT_HEREDOC if quoted else Context.TEXT_HEREDOC
+            subst_depth, in_backtick = 0, False
+            j = i
+            while j < end:
+                m = matches.get(j)
+                if m is not None:
+                    inside = (subst_depth or in_backtick) and not quoted
+                    slots.append(Slot(m.group(1), m.start(), m.end(),
+                                      Context.HEREDOC_SUBST if inside else ctx, delimiter))
+                    j = m.end()
+                    continue
+                if not quoted:
+                    if template.startswith("$(", j):
+                        subst_depth += 1
+                    elif template[j] == "`":
+                        in_backtick = not in_backtick
+                    elif template[j] == ")" and subst_depth:
+                        subst_depth -= 1
+                    elif template[j] == "\\":
+                        j += 1
+                j += 1
+            i = end + 1
+    return min(i, n)
