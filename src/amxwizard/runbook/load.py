@@ -285,7 +285,8 @@ def _semantic(model: Runbook, located: Located) -> Iterator[tuple[Loc, tuple[int
             yield from ref((*loc, "evidence_from"), step.evidence_from)
         if isinstance(step, ApproachStep):
             if step.letter in letters:
-                yield at((*loc, "letter"), f"approach letter {step.letter!r} is also used by step {letters[step.letter]}")
+                other = letters[step.letter]
+                yield at((*loc, "letter"), f"approach letter {step.letter!r} is also used by step {other}")
             letters.setdefault(step.letter, step.id)
 
     # variables: defaults valid, references known, no cycles
