@@ -1,0 +1,289 @@
+"""A session: one folder holding the event store, run logs, backups and the runbook it was started with.
+
+Layout under the state directory::
+
+    sessions/<id>/events.db        the event log (the only source of truth)
+    sessions/<id>/runbook.yaml     the runbook text the session started with (its sha256 is in the log)
+    sessions/<id>/lock             who holds the session (flock; released by the kernel when the holder dies)
+    sessions/<id>/runs/<run_id>/   one folder per command run (see runner)
+    sessions/<id>/backups/         default backup root
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import os
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from .state import SessionState, replay
+from .store import Event, EventStore, Recovery, StoreError, open_store
+
+if TYPE_CHECKING:
+    from ..runbook import RunbookFile
+
+
+class SessionError(Exception):
+    """A session cannot be opened or used; the message is for the person."""
+
+
+class SessionLocked(SessionError):
+    pass
+
+
+def actor() -> str:
+    """``user@host`` of this process, recorded with every event."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+class SessionLock:
+    """An exclusive, non-blocking flock on ``<session>/lock`` that names its holder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # non-inheritable: children never hold it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").split()
+            os.close(fd)
+            if len(holder) >= 3:
+                raise SessionLocked(f"session is locked by PID {holder[0]} on {holder[1]} since {holder[2]}") from None
+            raise SessionLocked("session is locked by another wizard") from None
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {since}\n".encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+            self._fd = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What ``amxwizard sessions`` shows, read without taking the lock."""
+
+    id: str
+    dir: Path
+    created: str
+    updated: str
+    runbook_path: str
+    runbook_title: str
+    target: str
+    finished: bool
+    steps_done: int
+    events: int
+
+
+def sessions_root(state_dir: Path) -> Path:
+    return state_dir / "sessions"
+
+
+def list_sessions(state_dir: Path) -> list[SessionInfo]:
+    """Every readable session, oldest first."""
+    out: list[SessionInfo] = []
+    root = sessions_root(state_dir)
+    if not root.is_dir():
+        return out
+    for folder in sorted(root.iterdir()):
+        db = folder / "events.db"
+        if not db.is_file():
+            continue
+        try:
+            store = EventStore(db, readonly=True)
+            events = store.events()
+            store.close()
+        except StoreError:
+            continue
+        state = replay(events)
+        out.append(SessionInfo(
+            id=folder.name, dir=folder, created=state.created, updated=state.last_ts,
+            runbook_path=state.runbook_path, runbook_title=state.runbook_title, target=state.target,
+            finished=state.finished, steps_done=sum(1 for s in state.steps.values() if s.status.done),
+            events=state.last_seq,
+        ))
+    return out
+
+
+def runbook_key(runbook: RunbookFile) -> str:
+    """How sessions name their runbook: the file's absolute path (or its display name if it has no file)."""
+    return str(runbook.path.resolve()) if runbook.path is not None else runbook.display
+
+
+def _new_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+class Session:
+    """An open session: the lock is held, the store checked, the state replayed."""
+
+    def __init__(self, folder: Path, store: EventStore, lock: SessionLock, runbook: RunbookFile,
+                 recovery: Recovery | None = None) -> None:
+        self.dir = folder
+        self.id = folder.name
+        self.store = store
+        self.lock = lock
+        self.runbook = runbook
+        self.recovery = recovery
+        self.state: SessionState = replay(store.events())
+        self.by = actor()
+        self._values: dict[str, str] | None = None
+        self._listeners: list[Callable[[Event], None]] = []
+
+    # -- opening -----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None) -> Session:
+        """A new session for ``runbook``, with the person's variable overrides recorded."""
+        folder = sessions_root(state_dir) / _new_id()
+        try:
+            folder.mkdir(parents=True)
+            (folder / "runs").mkdir()
+            (folder / "runbook.yaml").write_text(runbook.text, encoding="utf-8")
+        except OSError as exc:
+            raise SessionError(f"cannot create a session in {state_dir}: {exc.strerror or exc}") from None
+        session = cls.open(folder, runbook)
+        session.record("session_created", session_id=session.id, runbook_path=runbook_key(runbook),
+                       runbook_sha256=runbook.sha256, runbook_title=runbook.model.title,
+                       target=session._target(overrides or {}), host=socket.gethostname(), version=__version__)
+        if overrides:
+            session.set_variables(dict(overrides))
+        return session
+
+    @classmethod
+    def open(cls, folder: Path, runbook: RunbookFile) -> Session:
+        """Take the lock on an existing session folder and load it (recovering a damaged store)."""
+        if not folder.is_dir():
+            raise SessionError(f"no session at {folder}")
+        lock = SessionLock(folder / "lock")
+        lock.acquire()
+        try:
+            store, recovery = open_store(folder / "events.db")
+        except (StoreError, OSError) as exc:
+            lock.release()
+            raise SessionError(str(exc)) from None
+        session = cls(folder, store, lock, runbook, recovery)
+        if session.state.last_seq:
+            session.record("session_opened", pid=os.getpid())
+        return session
+
+    @classmethod
+    def resume_or_create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None,
+                         *, new: bool = False) -> Session:
+        """The latest unfinished session for this runbook and target, else a new one."""
+        if not new:
+            latest = latest_session(state_dir, runbook, overrides or {})
+            if latest is not None:
+                session = cls.open(latest.dir, runbook)
+                changed = {k: v for k, v in (overrides or {}).items() if session.state.overrides.get(k) != v}
+                if changed:
+                    session.set_variables(changed)
+                return session
+        return cls.create(state_dir, runbook, overrides)
+
+    # -- recording ---------------------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener(event)`` after each event is durable and applied (from the recording thread)."""
+        self._listeners.append(listener)
+
+    def record(self, kind: str, **data: Any) -> Event:
+        """Append an event durably, then apply it to the state. Raises :class:`SessionError` if it cannot be written."""
+        data.setdefault("by", self.by)
+        try:
+            event = self.store.append(kind, data)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from None
+        self.state.apply(event)
+        if kind == "variables_set":
+            self._values = None
+        for listener in list(self._listeners):
+            listener(event)
+        return event
+
+    def set_variables(self, values: Mapping[str, str]) -> None:
+        """Check and record a person's variable values (raises ``VariableError`` on a bad one, recording nothing)."""
+        from ..runbook.variables import resolve
+
+        merged = {**self.state.overrides, **values}
+        resolve(self.runbook.model, merged, self.builtins())  # validates; nothing is recorded if it raises
+        target = self._target(merged)
+        self.record("variables_set", values=dict(values), target=target)
+
+    # -- derived values ----------------------------------------------------------------------------------------
+
+    def builtins(self) -> dict[str, str]:
+        return {"session_dir": str(self.dir), "session_id": self.id}
+
+    def values(self) -> dict[str, str]:
+        """Every variable's current value (defaults, then the person's overrides) plus the builtins."""
+        from ..runbook.variables import resolve
+
+        if self._values is None:
+            self._values = resolve(self.runbook.model, self.state.overrides, self.builtins())
+        return self._values
+
+    def env(self) -> dict[str, str]:
+        """Shell variables steps exported (BACKUP_DIR, ...), for every later command."""
+        return dict(self.state.exports)
+
+    def _target(self, overrides: Mapping[str, str]) -> str:
+        from ..runbook.templates import render_text
+        from ..runbook.variables import resolve
+
+        try:
+            values = resolve(self.runbook.model, overrides, self.builtins())
+            return render_text(self.runbook.model.workdir, values) if self.runbook.model.workdir else ""
+        except Exception:  # a target is only used to match sessions; a bad value is reported elsewhere
+            return ""
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.dir / "runs"
+
+    def close(self) -> None:
+        self.store.close()
+        self.lock.release()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def latest_session(state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str]) -> SessionInfo | None:
+    """The newest unfinished session for the same runbook file and target folder."""
+    from ..runbook.templates import render_text
+    from ..runbook.variables import resolve
+
+    path = runbook_key(runbook)
+    try:
+        values = resolve(runbook.model, overrides, {})
+        target = render_text(runbook.model.workdir, values) if runbook.model.workdir else ""
+    except Exception:
+        target = ""
+    candidates = [info for info in list_sessions(state_dir)
+                  if not info.finished and info.runbook_path == path and (not overrides or info.target == target)]
+    return candidates[-1] if candidates else None
