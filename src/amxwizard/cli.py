@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_args(p)
     p.add_argument("--format", choices=("md", "html", "json"), default="md")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--session", metavar="ID", help="the session to report (default: the latest for the runbook)")
 
     p = sub.add_parser("verify", help="check a JSON record's hash chain and logs")
     p.add_argument("report_file", metavar="REPORT.json")
@@ -114,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("amxwizard: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped early (`| head`): not an error to show
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141
 
 
 if __name__ == "__main__":

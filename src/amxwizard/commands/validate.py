@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import textwrap
 
 from . import load_or_exit
 
@@ -11,6 +12,15 @@ from . import load_or_exit
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _row(indent: str, cells: list[tuple[str, int]], rest: str, width: int) -> str:
+    """Cells padded to their column widths (a long one pushes the rest right), then ``rest`` clipped to the line."""
+    line = indent
+    for text, column in cells:
+        room = max(width - len(line) - 12, 8)
+        line += f"{text if len(text) <= room else text[:room - 1] + '…':<{column}} "
+    return line + _clip(rest, width - len(line))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,20 +31,21 @@ def run(args: argparse.Namespace) -> int:
     width = max(shutil.get_terminal_size((100, 24)).columns, 60)
     steps = [step for _, step in rb.iter_steps()]
     print(f"{loaded.display}: {rb.title}  (sha256 {loaded.sha256[:12]})")
-    print(f"  {len(rb.phases)} phases, {len(steps)} steps, {len(rb.criteria)} criteria, "
-          f"{len(rb.checklist)} checklist items, {len(rb.troubleshooting)} troubleshooting entries, "
-          f"{len(rb.variables)} variables")
+    counts = (f"{len(rb.phases)} phases, {len(steps)} steps, {len(rb.criteria)} criteria, "
+              f"{len(rb.checklist)} checklist items, {len(rb.troubleshooting)} troubleshooting entries, "
+              f"{len(rb.variables)} variables")
+    print(textwrap.fill(counts, width, initial_indent="  ", subsequent_indent="  "))
     print("phases:")
     for phase in rb.phases:
         ids = " ".join(step.id for step in phase.steps)
-        head = f"  {phase.id}  {phase.title}" + (f" ({phase.tag})" if phase.tag else "")
-        print(f"{head:<44} {_clip(ids, width - 45)}")
+        title = f"{phase.title} ({phase.tag})" if phase.tag else phase.title
+        print(_row("  ", [(f"{phase.id}  {' '.join(title.split())}", 41)], ids, width))
     print("criteria:")
     for crit in rb.criteria:
-        print(f"  {crit.id:<17} {crit.check:<16} {_clip(crit.text, width - 37)}")
+        print(_row("  ", [(crit.id, 17), (crit.check, 16)], crit.text, width))
     print("variables:")
     values = resolve(rb)
     name_width = max(len(n) for n in rb.variables) if rb.variables else 0
     for name in rb.variables:
-        print(f"  {name:<{name_width}} = {_clip(values[name], width - name_width - 5)}")
+        print(_row("  ", [(name, name_width), ("=", 1)], values[name], width))
     return 0

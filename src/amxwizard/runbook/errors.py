@@ -17,8 +17,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        path = self.path or "(document)"
-        return f"{self.file}:{self.line}:{self.col}: {path}: {self.message}"
+        # Keys come from the file and may hold blanks or line breaks; the printed problem stays one parseable line.
+        path = "".join(ch if ch.isprintable() and ch != " " else _escaped(ch) for ch in self.path) or "(document)"
+        message = "".join(ch if ch.isprintable() or ch == "\t" else _escaped(ch) for ch in self.message)
+        return f"{self.file}:{self.line}:{self.col}: {path}: {message}"
+
+
+def _escaped(ch: str) -> str:
+    return "\\x20" if ch == " " else ch.encode("unicode_escape").decode("ascii")
 
 
 class RunbookError(Exception):

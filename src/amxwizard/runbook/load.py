@@ -100,7 +100,8 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    shown = repr(value)
+    return shown if len(shown) <= 80 else f"{shown[:76]}...{shown[-1]}"
 
 
 def _pydantic_problems(exc: ValidationError, located: Located, name: str) -> list[Problem]:
@@ -153,7 +154,7 @@ def _message(errs: list[dict[str, Any]], loc: Loc, located: Located) -> str:
     elif kind == "literal_error":
         msg = f"{_describe(value)} is not allowed; {msg[0].lower()}{msg[1:]}"
     elif kind == "string_pattern_mismatch":
-        msg = f"{_describe(value)} is not a valid name here ({msg.lower()})"
+        msg = f"{_describe(value)} is not a valid name here ({msg[0].lower()}{msg[1:]})"
     return msg
 
 
@@ -297,7 +298,10 @@ def _semantic(model: Runbook, located: Located) -> Iterator[tuple[Loc, tuple[int
     try:
         default_order(model.variables)
     except VariableError as exc:
-        yield at(("variables",), str(exc))
+        if exc.name is None:
+            yield at(("variables",), str(exc))
+        else:
+            yield at(("variables", exc.name, "default"), str(exc).removeprefix(f"{exc.name}: "))
 
     # templates: every {{ name }} is known; shell templates are quoted safely
     known_vars = {name: var.type == "args" for name, var in model.variables.items()}

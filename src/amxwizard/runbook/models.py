@@ -43,9 +43,9 @@ class Variable(Model):
             raise ValueError(f"a {self.type} variable needs a text default; {self.default!r} was read as a number "
                              "(quote it to keep it as written)")
         if self.type == "int" and not isinstance(self.default, int):
-            raise ValueError("an int variable needs a whole-number default")
+            raise ValueError(f"an int variable needs a whole-number default, not {self.default!r}")
         if self.type == "number" and not isinstance(self.default, int | float):
-            raise ValueError("a number variable needs a numeric default")
+            raise ValueError(f"a number variable needs a numeric default, not {self.default!r}")
         return self
 
     @property

@@ -19,10 +19,13 @@ from .errors import Problem, RunbookError
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 100  # longer numbers are not runbook values; Python will not even print some of them
 
 Loc = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
+# Core-schema tags a runbook may carry (implicitly resolved or written out); any other tag is refused.
+_ALLOWED_TAGS = frozenset(_CORE + kind for kind in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp"))
 _INT_RE = re.compile(r"[-+]?[0-9]+\Z")
 _OCT_RE = re.compile(r"0o[0-7]+\Z")
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]+\Z")
@@ -43,6 +46,7 @@ class Located:
     raw: dict[Loc, str] = field(default_factory=dict)
     styles: dict[Loc, str | None] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    value_positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
 
     def where(self, loc: Loc) -> tuple[int, int]:
         """The position of the deepest existing prefix of ``loc`` (1-based line, column)."""
@@ -53,24 +57,62 @@ class Located:
         return (1, 1)
 
     def where_in(self, loc: Loc, offset: int) -> tuple[int, int]:
-        """The position of character ``offset`` inside the text scalar at ``loc``."""
-        line, col = self.where(loc)
+        """The position of character ``offset`` inside the text scalar at ``loc``.
+
+        Walks the source from the scalar's start counting non-blank characters, which every scalar style keeps in
+        order (indentation, folding and line breaks only change blanks); quoted styles' escapes are decoded on the way.
+        """
         value = self.raw.get(loc)
-        if value is None:
-            return line, col
-        before = value[:offset]
-        row = before.count("\n")
+        start = self.value_positions.get(loc)
+        if value is None or start is None:
+            return self.where(loc)
         style = self.styles.get(loc)
+        line, col = start
         if style in ("|", ">"):
-            indent = 0
-            for text in self.lines[line:]:
-                if text.strip():
-                    indent = len(text) - len(text.lstrip(" "))
-                    break
-            return line + 1 + row, indent + len(before) - (before.rfind("\n") + 1) + 1
-        if row == 0:
-            return line, col + len(before) + (1 if style in ("'", '"') else 0)
-        return line + row, 1
+            row, column = line, 0  # content starts on the line after the block header
+        elif style in ("'", '"'):
+            row, column = line - 1, col  # just after the opening quote
+        else:
+            row, column = line - 1, col - 1
+        wanted = sum(1 for ch in value[:offset] if not ch.isspace())
+        seen = 0
+        while row < len(self.lines):
+            text = self.lines[row]
+            while column < len(text):
+                ch = text[column]
+                if ch.isspace():
+                    column += 1
+                    continue
+                if seen == wanted:
+                    return row + 1, column + 1
+                width, produced = 1, ch
+                if style == '"' and ch == "\\":
+                    width, produced = _escape_width(text, column)
+                elif style == "'" and text.startswith("''", column):
+                    width = 2
+                seen += sum(1 for c in produced if not c.isspace())
+                column += width
+            row, column = row + 1, 0
+        return self.where(loc)
+
+
+_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
+            "e": "\x1b", " ": " ", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+
+
+def _escape_width(text: str, column: int) -> tuple[int, str]:
+    """Source width of the double-quoted escape at ``column`` and the text it stands for."""
+    if column + 1 >= len(text):
+        return 1, ""  # an escaped line break joins the lines
+    kind = text[column + 1]
+    digits = _HEX_ESCAPES.get(kind)
+    if digits is None:
+        return 2, _ESCAPES.get(kind, kind)
+    try:
+        return 2 + digits, chr(int(text[column + 2:column + 2 + digits], 16))
+    except (ValueError, OverflowError):
+        return 2, kind
 
 
 def plain_scalar(text: str) -> Any:
@@ -117,7 +159,7 @@ class _Builder:
             raise _Abort(node, loc, f"nested deeper than {MAX_DEPTH} levels")
         self.located.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
         tag = node.tag or ""
-        if tag.startswith("!") or (tag.startswith("tag:") and not tag.startswith(_CORE)):
+        if tag not in _ALLOWED_TAGS:
             self.fail(node, loc, f"YAML tag {tag!r} is not supported")
             return None
         if isinstance(node, ScalarNode):
@@ -133,11 +175,18 @@ class _Builder:
         text: str = node.value
         self.located.raw[loc] = text
         self.located.styles[loc] = node.style
+        self.located.value_positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if node.style is not None:  # quoted, literal or folded: always text
             return text
         kind = node.tag[len(_CORE):] if node.tag.startswith(_CORE) else "str"
         if kind in {"int", "float", "bool", "null"}:
-            return plain_scalar(text)
+            try:
+                if len(text) > MAX_NUMBER_CHARS:
+                    raise ValueError(text)
+                return plain_scalar(text)
+            except ValueError:
+                self.fail(node, loc, f"number of {len(text):,} characters is too long (quote it if it is text)")
+                return None
         return text  # str, and 1.2 timestamps etc. stay exactly as written
 
     def mapping(self, node: Any, loc: Loc, depth: int) -> dict[str, Any]:
@@ -174,6 +223,56 @@ def _dotted(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _position_of(exc: Exception, text: str) -> tuple[int, int]:
+    """1-based line and column of an unmarked YAML error that knows its character offset (a reader error)."""
+    position = getattr(exc, "position", None)
+    if not isinstance(position, int) or not 0 <= position <= len(text):
+        return 1, 1
+    line_start = text.rfind("\n", 0, position) + 1
+    return text.count("\n", 0, position) + 1, position - line_start + 1
+
+
+def _syntax_problems(exc: Any, yaml: Any, text: str, filename: str) -> list[Problem]:
+    """A YAML syntax error where it was found, naming where the construct it broke began; plus a likely cause."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    context = exc.context or ""
+    if context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+        context += f" (from line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+    what = _one_line(" ".join(part for part in (context, exc.problem) if part)) or "invalid YAML"
+    if "'\\t'" in what:
+        what += " (indent with spaces: YAML does not allow tabs there)"
+    problems = [Problem(filename, line, col, "", f"YAML syntax: {what}")]
+    if mark is not None:
+        runaway = _runaway_quote(yaml, text, mark.line)
+        if runaway is not None:
+            start, end = runaway.start_mark, runaway.end_mark
+            problems.append(Problem(filename, start.line + 1, start.column + 1, "",
+                                    f"quoted text runs from here to line {end.line + 1}; is a closing quote missing?"))
+    return problems
+
+
+def _runaway_quote(yaml: Any, text: str, problem_line: int) -> Any:
+    """A quoted scalar spanning lines that ends on the line of a syntax error: the usual sign of a missing quote."""
+    from ruamel.yaml.tokens import ScalarToken
+
+    found = None
+    try:
+        for token in yaml.scan(text):
+            if token.start_mark.line > problem_line:
+                break
+            if (isinstance(token, ScalarToken) and token.style in ("'", '"')
+                    and token.start_mark.line < token.end_mark.line == problem_line):
+                found = token
+    except Exception:  # the scanner stops at the same error; what it read so far is enough
+        pass
+    return found
+
+
 def read_yaml_text(text: str, filename: str) -> Located:
     """Parse ``text`` into :class:`Located` data or raise :class:`RunbookError`."""
     from ruamel.yaml import YAML
@@ -189,16 +288,16 @@ def read_yaml_text(text: str, filename: str) -> Located:
     try:
         root = yaml.compose(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        raise RunbookError([Problem(filename, line, col, "", f"YAML syntax: {what}")]) from None
+        raise RunbookError(_syntax_problems(exc, yaml, text, filename)) from None
     except RecursionError:
         raise RunbookError([Problem(filename, 1, 1, "", "YAML nested too deeply")]) from None
     except YAMLError as exc:
-        raise RunbookError([Problem(filename, 1, 1, "", f"YAML: {exc}")]) from None
+        line, col = _position_of(exc, text)
+        message = _one_line(str(exc).split("\n  in ", 1)[0])  # drop the reader's "in <stream>, position N" line
+        raise RunbookError([Problem(filename, line, col, "", f"YAML: {message}")]) from None
     except Exception as exc:  # ruamel raises assorted errors on hostile input; never show a traceback
-        raise RunbookError([Problem(filename, 1, 1, "", f"unreadable YAML ({type(exc).__name__}: {exc})")]) from None
+        message = _one_line(f"unreadable YAML ({type(exc).__name__}: {exc})")
+        raise RunbookError([Problem(filename, 1, 1, "", message)]) from None
     builder = _Builder(filename)
     builder.located.lines = text.splitlines()
     if root is None:

@@ -78,6 +78,24 @@ def render_text(template: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER_RE.sub(sub, template)
 
 
+_SHELL_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def render_path(template: str, values: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """A path template: placeholders from ``values``, then ``$NAME`` / ``${NAME}`` from ``env`` (exported by steps).
+
+    Raises :class:`TemplateError` naming a shell variable no step has exported yet.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in env:
+            raise TemplateError(f"${name} is not set yet (an earlier step exports it)", m.start())
+        return env[name]
+
+    return _SHELL_VAR_RE.sub(sub, render_text(template, values))
+
+
 def render_shell(template: str, values: Mapping[str, str], args_vars: frozenset[str] = frozenset()) -> str:
     """Replace placeholders with values escaped for where they stand; the result is what bash will run."""
     slots = shell_slots(template)
@@ -176,9 +194,17 @@ def shell_slots(template: str) -> list[Slot]:
     stack: list[Context] = [Context.BARE]
     depth: list[int] = [0]  # parenthesis depth per command substitution level
     pending: list[tuple[str, bool, bool]] = []  # here-documents opened on this line
+    pending_at = 0  # where the first of them was opened
+    opened: list[int] = [0]  # where each context on the stack began, so "unterminated" can point there
     word_start = True
     i, n = 0, len(template)
+    last = 0
     while i < n:
+        # A pass opens or closes at most one context, at the position that pass started from.
+        if len(stack) > len(opened):
+            opened.append(last)
+        del opened[len(stack):]
+        last = i
         m = matches.get(i)
         if m is not None:
             slots.append(Slot(m.group(1), m.start(), m.end(), stack[-1]))
@@ -257,21 +283,28 @@ def shell_slots(template: str) -> list[Slot]:
             if hd:
                 word = hd.group(2)
                 quoted = any(q in word for q in "'\"\\")
+                pending_at = i if not pending else pending_at
                 pending.append((re.sub(r"['\"\\]", "", word), quoted, hd.group(1) == "-"))
                 i = hd.end()
                 word_start = False
                 continue
         elif c == "\n" and pending:
-            i = _heredoc_bodies(template, i + 1, pending, matches, slots)
+            try:
+                i = _heredoc_bodies(template, i + 1, pending, matches, slots)
+            except TemplateError as exc:
+                raise TemplateError(str(exc), pending_at) from None
             pending = []
             word_start = True
             continue
         word_start = c in _WORD_BREAK
         i += 1
+    if len(stack) > len(opened):
+        opened.append(last)
     if len(stack) > 1:
-        raise TemplateError(f"unterminated {stack[-1]} (bash would refuse this command)", n)
+        what = "$( )" if stack[-1] is Context.BARE else stack[-1]  # a bare context above the bottom is a $( )
+        raise TemplateError(f"unterminated {what} (bash would refuse this command)", opened[len(stack) - 1])
     if pending:
-        raise TemplateError(f"here-document {pending[0][0]!r} is never closed", n)
+        raise TemplateError(f"here-document {pending[0][0]!r} is never closed", pending_at)
     return slots
 
 

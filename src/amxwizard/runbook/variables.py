@@ -22,10 +22,17 @@ NAMESPACES: dict[str, frozenset[str] | None] = {
     "session": frozenset({"id", "date", "backup_dir"}),
 }
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{4,40}$")
+# What a command line reads as a number: ASCII only (Python's int() and float() also take '1_000' and '１２').
+_INT_TEXT_RE = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class VariableError(ValueError):
-    """A variable value that cannot be used; the message names the variable."""
+    """A variable value that cannot be used; the message names the variable (``name``, when there is one)."""
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 def check_value(name: str, var: Variable, text: str) -> str | None:
@@ -37,15 +44,15 @@ def check_value(name: str, var: Variable, text: str) -> str | None:
     if var.type in {"path", "dir", "file", "repo"} and not text.strip():
         return f"{name}: a path is required"
     if var.type == "int":
-        try:
-            number: float = int(text.strip())
-        except ValueError:
+        if not _INT_TEXT_RE.fullmatch(text.strip()):
             return f"{name}: {text!r} is not a whole number"
+        if len(text.strip()) > 30:  # and int() refuses more than 4300 digits
+            return f"{name}: a number of {len(text.strip()):,} digits is too large"
+        number: float = int(text.strip())
     elif var.type == "number":
-        try:
-            number = float(text.strip())
-        except ValueError:
+        if not _NUMBER_TEXT_RE.fullmatch(text.strip()):
             return f"{name}: {text!r} is not a number"
+        number = float(text.strip())
         if not math.isfinite(number):
             return f"{name}: must be a finite number"
     else:
@@ -85,7 +92,7 @@ def default_order(variables: Mapping[str, Variable]) -> list[str]:
             return
         if state.get(name) == 1:
             cycle = " -> ".join((*chain[chain.index(name):], name))
-            raise VariableError(f"{name}: defaults refer to each other in a cycle ({cycle})")
+            raise VariableError(f"{name}: defaults refer to each other in a cycle ({cycle})", name)
         state[name] = 1
         var = variables[name]
         if isinstance(var.default, str):

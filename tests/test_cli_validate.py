@@ -1,0 +1,113 @@
+"""``amxwizard validate``, run as a person runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from amxwizard.runbook import load_runbook
+
+ROOT = Path(__file__).resolve().parent.parent
+AMXWIZARD = str(Path(sys.executable).with_name("amxwizard"))
+MINIMAL = ROOT / "tests" / "fixtures" / "bad-runbooks" / "_valid_minimal.yaml"
+
+
+def _validate(*args: str, cwd: Path = ROOT, columns: int = 100) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([AMXWIZARD, "validate", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def _section(lines: list[str], name: str) -> list[str]:
+    start = lines.index(f"{name}:") + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("  ")), len(lines))
+    return lines[start:end]
+
+
+def test_validate_the_shipped_runbook() -> None:
+    result = _validate("runbook.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    model = load_runbook(ROOT / "runbook.yaml").model
+    assert lines[0].startswith("runbook.yaml: AMX+GPU Scheduler Fix  (sha256 ")
+    assert "5 phases, 21 steps, 9 criteria, 4 checklist items, 4 troubleshooting entries" in lines[1]
+
+    phases = _section(lines, "phases")
+    assert len(phases) == 5
+    for line, phase in zip(phases, model.phases, strict=True):
+        assert re.match(rf"^  {re.escape(phase.id)}  {re.escape(phase.title)}", line), line
+        assert phase.steps[0].id in line
+    assert "test-1 test-2 test-3 test-4 test-5" in phases[2]
+
+    criteria = _section(lines, "criteria")
+    assert len(criteria) == 9
+    assert [line.split()[0] for line in criteria] == [c.id for c in model.criteria]
+    assert "Performance maintained (~61 t/s)" in criteria[2]
+
+    variables = _section(lines, "variables")
+    assert [line.split()[0] for line in variables] == list(model.variables)
+    shown = {line.split()[0]: line.split(" = ", 1)[1] for line in variables}
+    assert shown["repo"] == "/home/ron/src/ik_llama.cpp"
+    assert shown["numactl"] == "numactl -N 2,3 -m 2,3"  # defaults are shown resolved
+    assert shown["threads"] == "64"
+    assert shown["baseline_tps"] == "61.24"
+    assert shown["backup_root"] == "<session_dir>/backups"
+    assert shown["prompt_long"].endswith("…")  # long values are clipped to the screen
+
+    # Measured, not a limit: the lead decides whether 42 lines is "one screen" (23 of them are variables).
+    assert len(lines) == 2 + (1 + 5) + (1 + 9) + (1 + len(model.variables)) == 42
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 160])
+def test_every_line_fits_the_terminal(columns: int) -> None:
+    result = _validate("runbook.yaml", columns=columns)
+    assert result.returncode == 0, result.stderr
+    too_wide = [line for line in result.stdout.splitlines()[1:] if len(line) > columns]
+    assert not too_wide  # the first line is the file name and title, as long as they are
+
+
+def test_validate_a_minimal_runbook_by_path(tmp_path: Path) -> None:
+    result = _validate(str(MINIMAL), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{MINIMAL}: Minimal runbook")
+    assert "2 phases, 6 steps, 1 criteria" in result.stdout
+
+
+@pytest.mark.parametrize(("target", "fragment"), [
+    ("missing.yaml", "missing.yaml:1:1: (document): cannot read: No such file or directory"),
+    (".", ".:1:1: (document): cannot read: Is a directory"),
+])
+def test_unreadable_runbook_is_one_line(tmp_path: Path, target: str, fragment: str) -> None:
+    result = _validate(target, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [fragment, f"amxwizard: 1 problem in {target}"]
+
+
+def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    text = MINIMAL.read_text(encoding="utf-8")
+    text = text.replace("goto: 2.B", "goto: 2.X").replace('steps: ["1.1"]', 'steps: ["9.9"]')
+    broken = tmp_path / "two.yaml"
+    broken.write_text(text, encoding="utf-8")
+    result = _validate(str(broken), cwd=tmp_path)
+    assert result.returncode == 1
+    problems = result.stderr.splitlines()[:-1]
+    assert [p.split(": ", 2)[1] for p in problems] == ["criteria.0.steps.0", "troubleshooting.0.goto"]
+    assert result.stderr.splitlines()[-1] == f"amxwizard: 2 problems in {broken}"
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    """`amxwizard validate | head -1`: the closed pipe ends the command quietly, without a traceback."""
+    process = subprocess.Popen([AMXWIZARD, "validate", "runbook.yaml"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # nobody reads: the first write fails with EPIPE
+    code = process.wait(timeout=60)
+    assert code == 141
+    assert process.stderr.read() == b""
