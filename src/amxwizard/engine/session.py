@@ -17,7 +17,8 @@ import getpass
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +57,10 @@ class SessionLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # non-inheritable: children never hold it
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # non-inheritable: children never hold it
+        except OSError as exc:
+            raise SessionError(f"cannot lock the session {self.path.parent}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -66,9 +70,13 @@ class SessionLock:
                 raise SessionLocked(f"session is locked by PID {holder[0]} on {holder[1]} since {holder[2]}") from None
             raise SessionLocked("session is locked by another wizard") from None
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {since}\n".encode(), 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {since}\n".encode(), 0)
+            os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)  # drops the flock too: a lock that cannot name its holder is not kept
+            raise SessionError(f"cannot lock the session {self.path.parent}: {exc.strerror or exc}") from None
         self._fd = fd
 
     def release(self) -> None:
@@ -78,6 +86,13 @@ class SessionLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)
             self._fd = None
+
+
+class _NoLock(SessionLock):
+    """For read-only views: never takes the lock."""
+
+    def acquire(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +138,8 @@ def list_sessions(state_dir: Path) -> list[SessionInfo]:
             finished=state.finished, steps_done=sum(1 for s in state.steps.values() if s.status.done),
             events=state.last_seq,
         ))
+    # Folder names order by second only; the creation event's microsecond timestamp orders sessions started together.
+    out.sort(key=lambda info: (info.created, info.id))
     return out
 
 
@@ -148,14 +165,20 @@ class Session:
         self.recovery = recovery
         self.state: SessionState = replay(store.events())
         self.by = actor()
+        self.readonly = False
         self._values: dict[str, str] | None = None
         self._listeners: list[Callable[[Event], None]] = []
+        # Append, apply and notify as one step, so threads recording at once apply events in log order.
+        self._record_lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------------------------------------
 
     @classmethod
     def create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None) -> Session:
         """A new session for ``runbook``, with the person's variable overrides recorded."""
+        from ..runbook.variables import resolve
+
+        resolve(runbook.model, dict(overrides or {}), {})  # a bad value is refused before any folder exists
         folder = sessions_root(state_dir) / _new_id()
         try:
             folder.mkdir(parents=True)
@@ -164,11 +187,12 @@ class Session:
         except OSError as exc:
             raise SessionError(f"cannot create a session in {state_dir}: {exc.strerror or exc}") from None
         session = cls.open(folder, runbook)
-        session.record("session_created", session_id=session.id, runbook_path=runbook_key(runbook),
-                       runbook_sha256=runbook.sha256, runbook_title=runbook.model.title,
-                       target=session._target(overrides or {}), host=socket.gethostname(), version=__version__)
-        if overrides:
-            session.set_variables(dict(overrides))
+        with session._closed_on_error():
+            session.record("session_created", session_id=session.id, runbook_path=runbook_key(runbook),
+                           runbook_sha256=runbook.sha256, runbook_title=runbook.model.title,
+                           target=session._target(overrides or {}), host=socket.gethostname(), version=__version__)
+            if overrides:
+                session.set_variables(dict(overrides))
         return session
 
     @classmethod
@@ -183,9 +207,28 @@ class Session:
         except (StoreError, OSError) as exc:
             lock.release()
             raise SessionError(str(exc)) from None
-        session = cls(folder, store, lock, runbook, recovery)
-        if session.state.last_seq:
-            session.record("session_opened", pid=os.getpid())
+        try:
+            session = cls(folder, store, lock, runbook, recovery)
+        except BaseException:
+            store.close()
+            lock.release()
+            raise
+        with session._closed_on_error():
+            if session.state.last_seq:
+                session.record("session_opened", pid=os.getpid())
+        return session
+
+    @classmethod
+    def peek(cls, folder: Path, runbook: RunbookFile) -> Session:
+        """Read a session without taking its lock (status, reports): a wizard may be running in it."""
+        if not (folder / "events.db").is_file():
+            raise SessionError(f"no session at {folder}")
+        try:
+            store = EventStore(folder / "events.db", readonly=True)
+        except StoreError as exc:
+            raise SessionError(str(exc)) from None
+        session = cls(folder, store, _NoLock(folder / "lock"), runbook)
+        session.readonly = True
         return session
 
     @classmethod
@@ -198,7 +241,8 @@ class Session:
                 session = cls.open(latest.dir, runbook)
                 changed = {k: v for k, v in (overrides or {}).items() if session.state.overrides.get(k) != v}
                 if changed:
-                    session.set_variables(changed)
+                    with session._closed_on_error():
+                        session.set_variables(changed)
                 return session
         return cls.create(state_dir, runbook, overrides)
 
@@ -210,16 +254,19 @@ class Session:
 
     def record(self, kind: str, **data: Any) -> Event:
         """Append an event durably, then apply it to the state. Raises :class:`SessionError` if it cannot be written."""
+        if self.readonly:
+            raise SessionError("this session is open read-only (another wizard may hold it)")
         data.setdefault("by", self.by)
-        try:
-            event = self.store.append(kind, data)
-        except StoreError as exc:
-            raise SessionError(str(exc)) from None
-        self.state.apply(event)
-        if kind == "variables_set":
-            self._values = None
-        for listener in list(self._listeners):
-            listener(event)
+        with self._record_lock:
+            try:
+                event = self.store.append(kind, data)
+            except StoreError as exc:
+                raise SessionError(str(exc)) from None
+            self.state.apply(event)
+            if kind == "variables_set":
+                self._values = None
+            for listener in list(self._listeners):
+                listener(event)
         return event
 
     def set_variables(self, values: Mapping[str, str]) -> None:
@@ -265,6 +312,15 @@ class Session:
     def close(self) -> None:
         self.store.close()
         self.lock.release()
+
+    @contextlib.contextmanager
+    def _closed_on_error(self) -> Iterator[None]:
+        """Close the session (store and lock) if the block fails: a session that could not be opened holds nothing."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
 
     def __enter__(self) -> Session:
         return self

@@ -35,7 +35,24 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 class StoreError(Exception):
-    """The store cannot be read or written; the message says why in plain words."""
+    """The store cannot be read or written; the message says why in plain words.
+
+    ``corrupt`` is true only when SQLite says the file itself is damaged; anything else (busy, disk full, I/O,
+    permissions) must never trigger a recovery that rewrites the store.
+    """
+
+    def __init__(self, message: str, *, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.corrupt = corrupt
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    return StoreError(_explain(exc, path), corrupt=_is_corrupt(exc))
 
 
 def canonical_json(value: Any) -> str:
@@ -111,12 +128,13 @@ class Recovery:
 
     problem: str
     kept_events: int
-    dropped_events: int
+    dropped_events: int | None  # None: SQLite could not read the rest, so how many were lost is unknown
     copy: Path
 
     def __str__(self) -> str:
+        dropped = "the rest could not be read" if self.dropped_events is None else f"{self.dropped_events} dropped"
         return (f"the session store was damaged ({self.problem}); a copy is at {self.copy}; "
-                f"recovered to the last good event ({self.kept_events} kept, {self.dropped_events} dropped)")
+                f"recovered to the last good event ({self.kept_events} kept, {dropped})")
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
@@ -132,6 +150,26 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
     return f"{path}: {text}"
 
 
+def _readonly_uri(path: Path, *, immutable: bool = False) -> str:
+    # as_uri() percent-encodes the path: a raw "?", "#" or "%" in a folder name would change what SQLite opens.
+    return f"{path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(_readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorname != "SQLITE_CANTOPEN":
+            raise
+        # On read-only media SQLite cannot create the WAL index of a cleanly closed store; nothing can write there
+        # either, so reading the file as immutable is safe and still shows the old state.
+        db.close()
+        db = sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, isolation_level=None,
+                             check_same_thread=False)
+    return db
+
+
 class EventStore:
     """One session's events. Thread-safe: the UI thread and worker threads may append."""
 
@@ -141,15 +179,14 @@ class EventStore:
         self._listeners: list[Callable[[Event], None]] = []
         try:
             if readonly:
-                uri = f"file:{path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                self._db = _connect_readonly(path)
             else:
                 self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute(_SCHEMA)
         except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, path)) from None
+            raise _store_error(exc, path) from None
         self._tail: tuple[int, str] | None = None
 
     # -- reading -----------------------------------------------------------------------------------------------
@@ -162,7 +199,7 @@ class EventStore:
                     "SELECT seq, ts, kind, data, prev, hash FROM events WHERE seq > ? ORDER BY seq", (after,)
                 ).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(_explain(exc, self.path)) from None
+                raise _store_error(exc, self.path) from None
         out = []
         for seq, ts, kind, data, prev, digest in rows:
             try:
@@ -188,7 +225,12 @@ class EventStore:
 
     def append(self, kind: str, data: dict[str, Any]) -> Event:
         """Write one event durably; returns it once it is on disk. Raises :class:`StoreError`."""
-        body = json.loads(canonical_json(data))  # fail early on data that is not plain JSON
+        try:  # fail early, before any transaction, on data that is not plain JSON or not encodable text
+            text = canonical_json(data)
+            text.encode("utf-8")
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            raise StoreError(f"cannot record a {kind} event: {exc}") from None
+        body = json.loads(text)
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -203,7 +245,7 @@ class EventStore:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
                 self._tail = None
-                raise StoreError(_explain(exc, self.path)) from None
+                raise _store_error(exc, self.path) from None
             self._tail = (seq, digest)
         event = Event(seq, ts, kind, body, prev, digest)
         for listener in list(self._listeners):
@@ -221,12 +263,20 @@ class EventStore:
         try:
             result = self._db.execute("PRAGMA integrity_check").fetchone()
         except sqlite3.Error as exc:
+            if not _is_corrupt(exc):
+                raise _store_error(exc, self.path) from None
             return ChainBreak(0, _explain(exc, self.path))
         if not result or result[0] != "ok":
-            return ChainBreak(0, f"SQLite integrity check failed: {result[0] if result else 'no answer'}")
+            # SQLite answers with a multi-line report; the person gets its first finding on one line.
+            findings = [line.strip() for line in str(result[0] if result else "no answer").splitlines()
+                        if line.strip() and not line.startswith("***")]
+            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+            return ChainBreak(0, f"SQLite integrity check failed: {findings[0] if findings else 'no answer'}{more}")
         try:
             return verify_chain(self.events())
         except StoreError as exc:
+            if not exc.corrupt:
+                raise
             return ChainBreak(0, str(exc))
 
     def truncate_after(self, seq: int) -> int:
@@ -238,7 +288,7 @@ class EventStore:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK")
-                raise StoreError(_explain(exc, self.path)) from None
+                raise _store_error(exc, self.path) from None
             self._tail = None
             return cur.rowcount
 
@@ -248,13 +298,19 @@ def open_store(path: Path) -> tuple[EventStore, Recovery | None]:
 
     A file SQLite cannot read at all is moved aside whole and a new, empty store is started in its place.
     """
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    # Microseconds: two recoveries in the same second must not overwrite each other's evidence.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
     copy = path.with_name(f"{path.name}.damaged-{stamp}")
+    store: EventStore | None = None
     try:
         store = EventStore(path)
         problem = store.check()
     except StoreError as exc:
-        problem, store = ChainBreak(0, str(exc)), None  # type: ignore[assignment]
+        if store is not None:
+            store.close()
+        if not exc.corrupt:
+            raise  # busy, full, read-only, I/O: say so, and leave the file exactly as it is
+        problem, store = ChainBreak(0, str(exc)), None
     if problem is None:
         return store, None
     if store is not None:
@@ -268,11 +324,11 @@ def open_store(path: Path) -> tuple[EventStore, Recovery | None]:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         store = EventStore(path)
         _restore(store, good)
-        total = len(good)
-        return store, Recovery(problem.reason, total, 0, copy)
+        return store, Recovery(problem.reason, len(good), None, copy)
     store = EventStore(path)
     dropped = store.truncate_after(problem.seq - 1)
-    return store, Recovery(str(problem), problem.seq - 1, dropped, copy)
+    # Count what is left rather than trusting seq - 1: a deleted event leaves fewer rows than that before the break.
+    return store, Recovery(str(problem), store.tail()[0], dropped, copy)
 
 
 def _copy_aside(path: Path, copy: Path) -> None:
@@ -285,21 +341,30 @@ def _copy_aside(path: Path, copy: Path) -> None:
 def _salvage(copy: Path) -> list[Event]:
     good: list[Event] = []
     try:
-        db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
-        rows = db.execute("SELECT seq, ts, kind, data, prev, hash FROM events ORDER BY seq").fetchall()
-        db.close()
+        db = sqlite3.connect(_readonly_uri(copy), uri=True)
+        # Without it SQLite refuses a file shorter than its header says (a truncated store) outright; the
+        # connection is read-only, so nothing can be written through the schema.
+        db.execute("PRAGMA writable_schema=ON")
     except sqlite3.Error:
         return good
     prev = GENESIS
-    for seq, ts, kind, data, prev_hash, digest in rows:
-        try:
-            ev = Event(seq, ts, kind, json.loads(data), prev_hash, digest)
-        except (json.JSONDecodeError, TypeError):
-            break
-        if ev.seq != len(good) + 1 or ev.prev != prev or event_hash(seq, ts, kind, ev.data, prev_hash) != digest:
-            break
-        good.append(ev)
-        prev = digest
+    try:
+        # Row by row, not fetchall(): a damaged page then ends the prefix instead of losing every event.
+        for seq, ts, kind, data, prev_hash, digest in db.execute(
+                "SELECT seq, ts, kind, data, prev, hash FROM events ORDER BY seq"):
+            try:
+                ev = Event(seq, ts, kind, json.loads(data), prev_hash, digest)
+                intact = event_hash(seq, ts, kind, ev.data, prev_hash) == digest
+            except (json.JSONDecodeError, TypeError, ValueError):
+                break
+            if ev.seq != len(good) + 1 or ev.prev != prev or not intact:
+                break
+            good.append(ev)
+            prev = digest
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
     return good
 
 
