@@ -1,0 +1,535 @@
+"""The command runner: one step command per run, in its own session, with its output in a file.
+
+A run folder holds everything about one run, so a later wizard (or a person with ``cat``) can tell what happened::
+
+    command.sh     the command, exactly as it runs (placeholders already quoted)
+    run.sh         the wrapper: redirects output, runs command.sh with ``bash -o pipefail``, records the exit status
+    pid, started   written by the wizard right after the start
+    output.log     everything the command wrote to stdout and stderr, byte for byte
+    exports        the requested shell variables at the end, NUL-separated NAME=VALUE (when any were requested)
+    exit_code      the command's exit status; written atomically, so it is either absent or complete
+
+The child never writes through a pipe to the wizard and runs in its own session, so a closed terminal, a dropped SSH
+connection or a killed wizard leaves it running; a later wizard reattaches by following ``output.log``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import hashlib
+import os
+import re
+import shlex
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .procs import boot_id as current_boot_id
+from .procs import group_members, proc_start_ticks, process_alive
+from .store import now_iso
+
+if TYPE_CHECKING:
+    import sh
+
+# "detached": this wizard stopped following a run that goes on (it is closing); the next wizard reconciles it.
+Outcome = Literal["ok", "failed", "cancelled", "timeout", "interrupted", "detached"]
+ProbeState = Literal["running", "finished", "gone"]
+OutputCallback = Callable[[list[str]], None]
+
+COMMAND_FILE = "command.sh"
+WRAPPER_FILE = "run.sh"
+PID_FILE = "pid"
+STARTED_FILE = "started"
+LOG_FILE = "output.log"
+EXPORTS_FILE = "exports"
+EXIT_FILE = "exit_code"
+
+BATCH_SECONDS = 0.05  # the UI gets at most one batch per this interval
+POLL_SECONDS = 0.05  # how often a follower at the end of the log looks for more output or the end of the run
+READ_CHUNK = 256 * 1024
+MAX_PENDING_LINES = 50_000  # above this the follower stops reading until the next batch is delivered
+MAX_LINE_CHARS = 64 * 1024  # a longer line (or endless progress bar) is shown in pieces, keeping memory bounded
+
+_SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# CSI (colours, cursor moves), OSC (titles, hyperlinks) and the two-byte escapes; none of them may span lines.
+_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+# Runs inside the inner bash: keeps the run folder and export names out of the command's own "$@", saves the
+# requested variables when the command's shell exits (also on `exit N`), then runs command.sh in this same shell.
+_INNER_WITH_EXPORTS = r"""__amxwizard_run=$1; shift
+__amxwizard_names=("$@"); set --
+__amxwizard_save_exports() {
+  local __amxwizard_name
+  for __amxwizard_name in "${__amxwizard_names[@]}"; do
+    if [[ -v $__amxwizard_name ]]; then printf '%s=%s\0' "$__amxwizard_name" "${!__amxwizard_name}"; fi
+  done >"$__amxwizard_run/exports.tmp" && mv -f "$__amxwizard_run/exports.tmp" "$__amxwizard_run/exports"
+}
+trap __amxwizard_save_exports EXIT
+. "$__amxwizard_run/command.sh"
+"""
+_INNER_PLAIN = r"""__amxwizard_run=$1; shift
+. "$__amxwizard_run/command.sh"
+"""
+
+
+class RunError(Exception):
+    """A run cannot be started or followed; the message is one line for the person."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What to run and how. ``env`` is merged over the wizard's own environment, never replacing it."""
+
+    run_id: str
+    run_dir: Path
+    script: str
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    exports: Sequence[str] = ()
+    timeout: float | None = None
+    nice: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """Who the run is: enough to find it again after the wizard is gone."""
+
+    pid: int
+    proc_start: int | None
+    boot_id: str
+    started: str
+    log: Path
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """How a run ended. ``signal`` is set when a signal ended it (exit status 128+N counts as signal N)."""
+
+    outcome: Outcome
+    exit_code: int | None
+    signal: int | None
+    ended: str
+    duration: float | None
+    log_size: int
+    log_sha256: str
+    exports: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+class DisplayLines:
+    """Turns raw output bytes into lines for a screen, incrementally.
+
+    UTF-8 is decoded with U+FFFD for bytes that are not UTF-8, ANSI escape sequences are removed, a line rewritten
+    with ``\\r`` (progress bars, CRLF endings) keeps only its last segment, and other control characters are dropped.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE_CHARS) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+        self._max_line = max_line
+
+    def feed(self, data: bytes) -> list[str]:
+        """The lines completed by ``data`` (the unfinished last line is kept for later)."""
+        text = self._decoder.decode(data)
+        if self._partial:
+            text = self._partial + text
+        complete, newline, partial = text.rpartition("\n")
+        lines = clean_lines(complete) if newline else []
+        self._partial = self._bounded(partial, lines)
+        return lines
+
+    def finish(self) -> list[str]:
+        """The last line, if the output did not end with a newline."""
+        text = self._partial + self._decoder.decode(b"", final=True)
+        self._partial = ""
+        return clean_lines(text) if text else []
+
+    def _bounded(self, partial: str, lines: list[str]) -> str:
+        if len(partial) <= self._max_line:
+            return partial
+        if "\r" in partial:
+            # Only the last rewrite of a progress line can still be shown; keep a trailing \r (a CRLF may follow).
+            body = partial.rstrip("\r")
+            partial = partial[body.rfind("\r") + 1:]
+        while len(partial) > self._max_line:
+            lines.extend(clean_lines(partial[:self._max_line]))
+            partial = partial[self._max_line:]
+        return partial
+
+
+def clean_lines(block: str) -> list[str]:
+    """``block`` (lines joined by ``\\n``, no trailing newline) as display lines."""
+    if "\x1b" in block:
+        block = _ANSI_RE.sub("", block)
+    lines = block.split("\n")
+    if _CONTROL_RE.search(block) is None:
+        return lines
+    out = []
+    for line in lines:
+        if "\r" in line:
+            line = line.rstrip("\r").rpartition("\r")[2]
+        out.append(_CONTROL_RE.sub("", line))
+    return out
+
+
+def display_line(text: str) -> str:
+    """One line of raw output (decoded, with or without its newline) as it should be shown."""
+    return " ".join(clean_lines(text.rstrip("\n")))
+
+
+def wrapper_script(run_dir: Path, exports: Sequence[str]) -> str:
+    """The bash wrapper that runs ``command.sh`` of ``run_dir`` and records its exit status atomically."""
+    inner = _INNER_WITH_EXPORTS if exports else _INNER_PLAIN
+    words = ["bash", "-o", "pipefail", "-c", shlex.quote(inner), "amxwizard", '"$run"',
+             *(shlex.quote(name) for name in exports)]
+    lines = [
+        "#!/usr/bin/env bash",
+        "# One command of an amxwizard step. Rerunning it by hand repeats the command and appends to this folder's",
+        "# output.log.",
+        f"run={shlex.quote(str(run_dir))}",
+        'exec </dev/null >>"$run/output.log" 2>&1',
+        " ".join(words),
+        "status=$?",
+        'printf \'%s\\n\' "$status" >"$run/exit_code.tmp" && mv -f "$run/exit_code.tmp" "$run/exit_code"',
+        'exit "$status"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def read_exit_code(run_dir: Path) -> int | None:
+    """The exit status the wrapper recorded, or ``None`` if it did not (yet)."""
+    try:
+        return int((run_dir / EXIT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def read_exports(run_dir: Path) -> dict[str, str]:
+    """The exported variables the command's shell left, or ``{}``."""
+    try:
+        raw = (run_dir / EXPORTS_FILE).read_bytes()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        name, sep, value = item.partition(b"=")
+        if sep:
+            out[name.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+    return out
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _lower_priority(nice: int) -> None:
+    # Runs in the forked child before exec. Raising priority needs privileges; without them the child keeps ours.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+
+
+def _parse_iso(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class RunHandle:
+    """One run, started here or reattached: follows its log, and knows when and how it ended."""
+
+    def __init__(self, run_dir: Path, started: RunStarted, on_output: OutputCallback | None, *,
+                 command: sh.RunningCommand | None = None, timeout: float | None = None) -> None:
+        self.run_dir = run_dir
+        self.started = started
+        self.callback_error: BaseException | None = None
+        self._on_output = on_output
+        self._command = command
+        self._deadline = time.monotonic() + timeout if timeout else None
+        self._lock = threading.Lock()
+        self._stop_reason: Literal["cancelled", "timeout"] | None = None
+        self._signal_sent: int | None = None
+        self._wait_status: int | None = None
+        self._result: RunResult | None = None
+        self._done = threading.Event()
+        self._detached = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name=f"run {run_dir.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        """True once the run ended and its result is known."""
+        return self._done.is_set()
+
+    @property
+    def attached(self) -> bool:
+        """True when this wizard started the run (it can see the exit status itself)."""
+        return self._command is not None
+
+    def wait(self, timeout: float | None = None) -> RunResult | None:
+        """The result once the run ended, or ``None`` if it is still running after ``timeout`` seconds."""
+        self._done.wait(timeout)
+        return self._result
+
+    def result(self) -> RunResult:
+        """Wait for the run to end and return how it ended."""
+        self._done.wait()
+        assert self._result is not None  # set before _done, always
+        return self._result
+
+    def cancel(self, grace: float = 5.0) -> None:
+        """SIGTERM the run's whole process group now and SIGKILL whatever is left after ``grace`` seconds.
+
+        Returns at once; :meth:`wait` gives the ``cancelled`` result once the group is gone.
+        """
+        self._stop("cancelled", grace)
+
+    def detach(self) -> None:
+        """Stop following the run without stopping it: :meth:`wait` returns a ``detached`` result at once.
+
+        For a wizard that is closing; the run goes on (its timeout is no longer enforced) and the next wizard
+        reconciles it.
+        """
+        self._detached.set()
+
+    # -- stopping ----------------------------------------------------------------------------------------------
+
+    def _stop(self, reason: Literal["cancelled", "timeout"], grace: float) -> None:
+        with self._lock:
+            if self._done.is_set() or self._stop_reason is not None:
+                return
+            self._stop_reason = reason
+        self._signal_group(signal.SIGTERM)
+        threading.Thread(target=self._escalate, args=(grace,), name=f"stop {self.run_dir.name}", daemon=True).start()
+
+    def _escalate(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not self._group_alive():
+                return
+            time.sleep(0.05)
+        self._signal_group(signal.SIGKILL)
+
+    def _group_is_ours(self) -> bool:
+        pgid = self.started.pid
+        # Never our own group or session: that would stop the wizard itself.
+        if pgid <= 1 or pgid in (os.getpgrp(), os.getsid(0)):
+            return False
+        if self.started.boot_id and self.started.boot_id != current_boot_id():
+            return False
+        # While the leader (the wrapper) lives, compare start times; once it is gone, a group with its number can
+        # only be ours, since a new group would need a new process with that pid.
+        ticks = proc_start_ticks(pgid)
+        return ticks is None or self.started.proc_start is None or ticks == self.started.proc_start
+
+    def _signal_group(self, sig: int) -> None:
+        if not self._group_is_ours():
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.started.pid, sig)
+            self._signal_sent = sig
+
+    def _group_alive(self) -> bool:
+        return self._group_is_ours() and any(True for _ in group_members(self.started.pid))
+
+    # -- following ---------------------------------------------------------------------------------------------
+
+    def _process_ended(self) -> bool:
+        if self._command is not None:
+            alive, status = self._command.process.is_alive()
+            if alive:
+                return False
+            self._wait_status = status
+        elif process_alive(self.started.pid, self.started.proc_start, self.started.boot_id):
+            return False
+        # After a cancel, wait until the whole group is gone (or killed), not only the wrapper.
+        return self._stop_reason is None or not self._group_alive()
+
+    def _deliver(self, lines: list[str]) -> None:
+        callback = self._on_output
+        if callback is None or not lines:
+            return
+        try:
+            callback(lines)
+        except Exception as exc:  # a broken display must not stop the run's bookkeeping
+            self.callback_error = exc
+            self._on_output = None
+
+    def _follow(self) -> None:
+        try:
+            self._result = self._follow_log()
+        except Exception as exc:  # the result must always arrive, or a waiting wizard would hang
+            self._result = RunResult("interrupted", None, None, now_iso(), None, 0, "", {})
+            self.callback_error = self.callback_error or exc
+        finally:
+            self._done.set()
+
+    def _follow_log(self) -> RunResult:
+        digest = hashlib.sha256()
+        size = 0
+        display = DisplayLines() if self._on_output is not None else None
+        pending: list[str] = []
+        last_batch = 0.0
+        ended = False
+        log_path = self.started.log
+        stream = None
+        try:
+            while True:
+                if self._detached.is_set():
+                    return RunResult("detached", None, None, now_iso(), None, size, digest.hexdigest(), {})
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    self._deadline = None
+                    self._stop("timeout", 5.0)
+                if stream is None:
+                    try:
+                        stream = open(log_path, "rb")  # noqa: SIM115 (held across the loop, closed in finally)
+                    except FileNotFoundError:
+                        stream = None
+                chunk = stream.read(READ_CHUNK) if stream is not None else b""
+                if chunk:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if display is not None:
+                        pending.extend(display.feed(chunk))
+                    wait_for = last_batch + BATCH_SECONDS - time.monotonic()
+                    if pending and (wait_for <= 0 or len(pending) >= MAX_PENDING_LINES):
+                        if wait_for > 0:
+                            time.sleep(wait_for)
+                        self._deliver(pending)
+                        pending, last_batch = [], time.monotonic()
+                    continue
+                if ended:
+                    break
+                if self._process_ended():
+                    ended = True  # read once more: output written just before the end is still to come
+                    continue
+                if pending and time.monotonic() - last_batch >= BATCH_SECONDS:
+                    self._deliver(pending)
+                    pending, last_batch = [], time.monotonic()
+                self._detached.wait(POLL_SECONDS)
+        finally:
+            if stream is not None:
+                stream.close()
+        if display is not None:
+            pending.extend(display.finish())
+        if pending:
+            time.sleep(max(0.0, last_batch + BATCH_SECONDS - time.monotonic()))
+            self._deliver(pending)
+        return self._conclude(size, digest.hexdigest())
+
+    def _conclude(self, size: int, sha256: str) -> RunResult:
+        code = read_exit_code(self.run_dir)
+        exit_file = self.run_dir / EXIT_FILE
+        ended_at = datetime.now(UTC)
+        if code is not None:
+            with contextlib.suppress(OSError):
+                ended_at = datetime.fromtimestamp(exit_file.stat().st_mtime, UTC)
+        start = _parse_iso(self.started.started)
+        duration = max(0.0, (ended_at - start).total_seconds()) if start else None
+        sig: int | None = None
+        outcome: Outcome
+        if code is not None:
+            outcome = "ok" if code == 0 else "failed"
+            if 128 < code < 128 + 65:
+                sig = code - 128
+            if code != 0 and self._stop_reason is not None:
+                outcome = self._stop_reason
+        elif self._wait_status is not None and self._wait_status >= 0:
+            # The wrapper ended normally but could not write exit_code (the folder vanished, the disk is full).
+            code = self._wait_status
+            outcome = "ok" if code == 0 else "failed"
+        else:
+            outcome = self._stop_reason or "interrupted"
+            if self._stop_reason is not None and self._signal_sent is not None:
+                sig = self._signal_sent  # the last signal it took (SIGKILL when SIGTERM was not enough)
+            elif self._wait_status is not None and self._wait_status < 0:
+                sig = -self._wait_status
+        return RunResult(outcome=outcome, exit_code=code, signal=sig,
+                         ended=ended_at.isoformat(timespec="microseconds"), duration=duration, log_size=size,
+                         log_sha256=sha256, exports=read_exports(self.run_dir))
+
+
+class CommandRunner:
+    """Starts runs, reattaches to runs a previous wizard started, and tells whether a recorded run still lives."""
+
+    def start(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunHandle:
+        """Start ``spec.script`` in a new session under ``spec.run_dir`` (which must not exist yet).
+
+        Raises :class:`RunError` when the run cannot be started.
+        """
+        for name in spec.exports:
+            if not _SHELL_NAME_RE.match(name):
+                raise RunError(f"run {spec.run_id}: {name!r} is not a shell variable name")
+        if not spec.cwd.is_dir():
+            raise RunError(f"run {spec.run_id}: working folder {spec.cwd} does not exist")
+        run_dir = spec.run_dir
+        try:
+            run_dir.mkdir(parents=True)
+            script = spec.script if spec.script.endswith("\n") else spec.script + "\n"
+            (run_dir / COMMAND_FILE).write_text(script, encoding="utf-8")
+            (run_dir / WRAPPER_FILE).write_text(wrapper_script(run_dir, spec.exports), encoding="utf-8")
+            (run_dir / LOG_FILE).touch()
+        except FileExistsError:
+            raise RunError(f"run {spec.run_id}: the folder {run_dir} already exists") from None
+        except OSError as exc:
+            raise RunError(f"run {spec.run_id}: cannot prepare {run_dir}: {exc.strerror or exc}") from None
+
+        import sh
+
+        env = {**os.environ, **{str(k): str(v) for k, v in spec.env.items()}}
+        try:
+            bash = sh.Command("bash")
+        except sh.CommandNotFound:
+            raise RunError("bash is not installed (every step command runs in bash)") from None
+        devnull = open(os.devnull, "rb")  # noqa: SIM115 (closed right after the fork)
+        log = open(run_dir / LOG_FILE, "ab")  # noqa: SIM115
+        try:
+            command: Any = bash(str(run_dir / WRAPPER_FILE), _bg=True, _bg_exc=False, _new_session=True,
+                                _in=devnull, _out=log, _err=log, _tty_in=False, _tty_out=False, _env=env,
+                                _cwd=str(spec.cwd), _ok_code=range(256), _return_cmd=True,
+                                _preexec_fn=lambda: _lower_priority(spec.nice))
+        except (OSError, sh.ForkException) as exc:
+            raise RunError(f"run {spec.run_id}: cannot start bash: {exc}") from None
+        finally:
+            log.close()
+            devnull.close()
+        pid = int(command.pid)
+        started = RunStarted(pid=pid, proc_start=proc_start_ticks(pid), boot_id=current_boot_id(), started=now_iso(),
+                             log=run_dir / LOG_FILE)
+        with contextlib.suppress(OSError):  # informational copies; the event log holds the same facts
+            _write_atomic(run_dir / PID_FILE, f"{pid}\n")
+            _write_atomic(run_dir / STARTED_FILE, f"{started.started}\n")
+        return RunHandle(run_dir, started, on_output, command=command, timeout=spec.timeout)
+
+    def reattach(self, run_dir: Path, on_output: OutputCallback | None, *, pid: int, proc_start: int | None,
+                 boot_id: str, started: str) -> RunHandle:
+        """Follow a run a previous wizard started: the log is replayed from its first byte, then followed.
+
+        ``on_output`` sees every line exactly once. Works for runs that already ended too: the handle then
+        finishes as soon as the log is read.
+        """
+        info = RunStarted(pid=pid, proc_start=proc_start, boot_id=boot_id, started=started, log=run_dir / LOG_FILE)
+        return RunHandle(run_dir, info, on_output)
+
+    def probe(self, run_dir: Path, *, pid: int, proc_start: int | None, boot_id: str) -> ProbeState:
+        """``running`` (the same process still lives), ``finished`` (exit status recorded) or ``gone`` (neither)."""
+        if process_alive(pid, proc_start, boot_id):
+            return "running"
+        # Checked after the liveness test: the wrapper writes exit_code before it exits.
+        return "finished" if read_exit_code(run_dir) is not None else "gone"

@@ -1,0 +1,171 @@
+"""Runs inside a session: every command start and end goes into the event log, and a reopened session picks up
+runs a previous wizard left behind (still running, finished while nobody watched, or gone)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .runner import STARTED_FILE, CommandRunner, OutputCallback, RunError, RunHandle, RunResult, RunSpec
+from .session import Session, SessionError
+from .state import RunRecord, StepStatus
+
+_UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What became of one run a previous wizard left unfinished."""
+
+    run: RunRecord
+    state: Literal["running", "finished", "interrupted"]
+    handle: RunHandle | None
+    result: RunResult | None
+
+
+def git_snapshot(cwd: Path) -> dict[str, Any]:
+    """``{"head": sha or "", "status_sha256": ...}`` of the repository holding ``cwd``; ``{}`` outside a repository.
+
+    A repository git cannot read gives ``{"error": ...}`` so the record shows why there is no snapshot.
+    """
+    import git
+
+    try:
+        repo = git.Repo(cwd, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return {}
+    try:
+        with repo:
+            try:
+                head = repo.head.commit.hexsha
+            except ValueError:  # a repository without commits
+                head = ""
+            status = repo.git.status("--porcelain")
+    except (git.GitError, OSError) as exc:
+        return {"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+    return {"head": head, "status_sha256": hashlib.sha256(status.encode("utf-8", "surrogateescape")).hexdigest()}
+
+
+def new_run_id(step_id: str, attempt: int, index: int) -> str:
+    """``<step>-<attempt>-<index>-<random>``, safe as a folder name."""
+    step = _UNSAFE_RE.sub("_", step_id).strip("._") or "step"
+    return f"{step}-{attempt}-{index}-{secrets.token_hex(3)}"
+
+
+def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str) -> dict[str, Any]:
+    run_id = run.run_id if isinstance(run, RunRecord) else run
+    return {"step": step, "run_id": run_id, "outcome": result.outcome, "exit_code": result.exit_code,
+            "signal": result.signal, "ended": result.ended, "duration": result.duration,
+            "log_size": result.log_size, "log_sha256": result.log_sha256,
+            "git_after": git_snapshot(Path(cwd)) if cwd else {}, "exports": result.exports}
+
+
+def run_command(session: Session, step_id: str, index: int, script: str, cwd: Path, *, exports: Sequence[str] = (),
+                timeout: float | None = None, nice: int = 10, on_output: OutputCallback | None = None,
+                runner: CommandRunner | None = None,
+                on_started: Callable[[RunHandle], None] | None = None) -> RunResult:
+    """Run one command of ``step_id`` to its end, recording ``command_started`` and ``command_finished``.
+
+    The command sees the shell variables earlier steps exported. ``on_started`` gets the handle (to cancel it)
+    once the start is recorded; ``handle.detach()`` makes this return a ``detached`` result at once, recording no
+    end (the run goes on and :func:`reconcile` settles it later). Raises :class:`SessionError` when the run cannot
+    be started or recorded.
+    """
+    runner = runner or CommandRunner()
+    attempt = session.state.step(step_id).attempts
+    run_id = new_run_id(step_id, attempt, index)
+    git_before = git_snapshot(cwd)
+    spec = RunSpec(run_id=run_id, run_dir=session.runs_dir / run_id, script=script, cwd=cwd, env=session.env(),
+                   exports=tuple(exports), timeout=timeout, nice=nice)
+    try:
+        handle = runner.start(spec, on_output)
+    except RunError as exc:
+        raise SessionError(str(exc)) from None
+    started = handle.started
+    try:
+        session.record("command_started", step=step_id, run_id=run_id, index=index, script=script, cwd=str(cwd),
+                       pid=started.pid, proc_start=started.proc_start, boot_id=started.boot_id, log=str(started.log),
+                       git_before=git_before)
+    except SessionError:
+        # A run the log does not know about could never be reattached or reviewed: stop it.
+        handle.cancel(grace=1.0)
+        handle.wait()
+        raise
+    if on_started is not None:
+        on_started(handle)
+    result = handle.result()
+    if result.outcome != "detached":  # a detached run is still going: the next wizard reconciles it
+        session.record("command_finished", **_finished_data(run_id, step_id, result, str(cwd)))
+    return result
+
+
+def _interrupted_summary(run: RunRecord) -> str:
+    return (f"command {run.index + 1} (run {run.run_id}) stopped while no wizard was watching and left no exit "
+            "status; check its log and decide whether to run the step again")
+
+
+def _record_end(session: Session, run: RunRecord, result: RunResult) -> None:
+    session.record("command_finished", **_finished_data(run, run.step, result, run.cwd))
+    if result.outcome == "interrupted" and session.state.step(run.step).status == StepStatus.RUNNING:
+        session.record("step_finished", step=run.step, status=StepStatus.INTERRUPTED.value,
+                       summary=_interrupted_summary(run), evidence={"run_id": run.run_id, "log": run.log})
+
+
+def reconcile(session: Session, on_output: OutputCallback | None = None,
+              runner: CommandRunner | None = None) -> list[Reconciled]:
+    """Settle every run the session's log shows as started but not finished; call when a wizard opens a session.
+
+    A run still going is reattached (``on_output`` replays its log, then follows it; finish it with
+    :func:`finish_reattached`). A run that ended while nobody watched has its result recorded now. A run that is
+    gone without an exit status is recorded as interrupted, and so is its step: never passed, the person decides.
+    """
+    runner = runner or CommandRunner()
+    out: list[Reconciled] = []
+    for run in session.state.running_runs():
+        run_dir = session.runs_dir / run.run_id
+        started = _started_of(run_dir, run)
+        if run.pid is None:
+            state = "gone"
+        else:
+            state = runner.probe(run_dir, pid=run.pid, proc_start=run.proc_start, boot_id=run.boot_id)
+        if state == "running" and run.pid is not None:
+            handle = runner.reattach(run_dir, on_output, pid=run.pid, proc_start=run.proc_start,
+                                     boot_id=run.boot_id, started=started)
+            out.append(Reconciled(run, "running", handle, None))
+            continue
+        # Ended: read its folder once (log hash, exit status) through a handle that finishes at once.
+        handle = runner.reattach(run_dir, None, pid=run.pid or 0, proc_start=run.proc_start, boot_id=run.boot_id,
+                                 started=started)
+        result = handle.result()
+        _record_end(session, run, result)
+        out.append(Reconciled(run, "interrupted" if result.outcome == "interrupted" else "finished", None, result))
+    return out
+
+
+def finish_reattached(session: Session, reconciled: Reconciled) -> RunResult:
+    """Wait for a reattached run to end and record its result (interrupted if it vanishes without exit status).
+
+    A ``detached`` result (the handle was detached) is returned without recording anything.
+    """
+    if reconciled.result is not None:
+        return reconciled.result
+    if reconciled.handle is None:
+        raise ValueError(f"run {reconciled.run.run_id} has neither a result nor a handle")
+    result = reconciled.handle.result()
+    if result.outcome != "detached":
+        _record_end(session, reconciled.run, result)
+    return result
+
+
+def _started_of(run_dir: Path, run: RunRecord) -> str:
+    # The runner's own start time is a little earlier than the command_started event; prefer it.
+    try:
+        text = (run_dir / STARTED_FILE).read_text().strip()
+    except OSError:
+        return run.started
+    return text or run.started
