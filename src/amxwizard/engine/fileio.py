@@ -1,0 +1,72 @@
+"""Crash-safe file writing.
+
+A file written in place with ``open(path, "w")`` is left truncated or half-written when the process is killed
+mid-write. ``atomic_write`` writes a sibling temp file, flushes it to disk, renames it over the target and then
+flushes the folder entry, so a reader sees either the whole old file or the whole new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+_DEFAULT_FILE_MODE = 0o666
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; set it back at once.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries so a rename inside it survives a power loss."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        # Some platforms and file systems refuse to open folders; the rename has still happened.
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path | str, data: bytes | str, *, encoding: str = "utf-8") -> None:
+    """Replace the contents of ``path`` with ``data`` atomically.
+
+    The new contents go to a temp file in the same folder, which is fsynced and then renamed over ``path`` with
+    ``os.replace``; finally the folder is fsynced. An existing file keeps its permission bits; a new file gets the
+    usual ``0o666 & ~umask``. ``str`` data is encoded with ``encoding`` and written without newline translation.
+    A symlink at ``path`` is followed: its target is replaced, the link stays.
+    """
+    target = Path(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
+    folder = target.parent if str(target.parent) else Path(".")
+
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _DEFAULT_FILE_MODE & ~_current_umask()
+
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as temp_file:
+            temp_file.write(payload)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        # mkstemp creates the file 0600; give it the mode the target had (or would have had).
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    _fsync_folder(folder)

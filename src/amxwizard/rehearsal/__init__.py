@@ -1,0 +1,1 @@
+"""Rehearsal: a throwaway sandbox shaped like the target, with stand-in tools, to walk the runbook safely."""
