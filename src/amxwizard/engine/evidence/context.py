@@ -1,0 +1,204 @@
+"""Every dotted name a text template may use (``answers.*``, ``approach.*``, ``evidence.*``, ``session.*``), with
+the plain variables, for :func:`amxwizard.runbook.templates.render_text`.
+
+A fact not known yet renders as a visible ``(not measured)`` / ``(not answered)`` — never as an empty string, and
+never as the seed's ``[FILL IN]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ...runbook import models as m
+from ..state import StepStatus
+from . import llama_bench, llama_cli, tensor_copy
+from ._logs import ReadLog, cached, step_runs, step_text
+
+if TYPE_CHECKING:
+    from ..state import SessionState
+
+NOT_MEASURED = "(not measured)"
+NOT_ANSWERED = "(not answered)"
+NOT_CHOSEN = "(not chosen)"
+NONE_GIVEN = "(none)"
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """The benchmark and test numbers the documents quote."""
+
+    pp_tps: float | None = None
+    pp_ms_per_token: float | None = None
+    tg_tps: float | None = None
+    tg_stddev: float | None = None
+    pp_source: str = ""
+    tg_source: str = ""
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return NOT_MEASURED if value is None else f"{value:.{digits}f}"
+
+
+def _latest_row(state: SessionState, step_id: str, metric: str, read_log: ReadLog) -> llama_bench.BenchRow | None:
+    parsed = cached("llama_bench", step_text(state, step_id, read_log), lambda t: tuple(llama_bench.parse(t)))
+    rows = [r for r in parsed if r.test == metric]
+    return rows[-1] if rows else None
+
+
+def measured(runbook: m.Runbook, state: SessionState, read_log: ReadLog) -> Measured:
+    """Prompt-processing and generation speed from the benchmark steps' latest runs; the long-prompt test's own
+    timing lines stand in for prompt processing when no pp benchmark ran."""
+    pp = tg = None
+    pp_source = tg_source = ""
+    for _, step in runbook.iter_steps():
+        if not isinstance(step, m.BenchmarkStep) or not step_runs(state, step.id):
+            continue
+        row = _latest_row(state, step.id, step.metric, read_log)
+        if row is None:
+            continue
+        if step.metric.startswith("pp") and pp is None:
+            pp, pp_source = row, f"{step.id} ({row.test})"
+        elif step.metric.startswith("tg") and tg is None:
+            tg, tg_source = row, f"{step.id} ({row.test})"
+    pp_tps = pp.avg_ts if pp else None
+    pp_ms = 1000.0 / pp.avg_ts if pp and pp.avg_ts > 0 else None
+    if pp is None:
+        for _, step in runbook.iter_steps():
+            if isinstance(step, m.TestStep) and state.step(step.id).status is StepStatus.PASSED:
+                run = cached("llama_cli", step_text(state, step.id, read_log), llama_cli.parse)
+                if run.prompt_tps is not None:
+                    pp_tps, pp_ms, pp_source = run.prompt_tps, run.prompt_ms_per_token, f"{step.id} (prompt eval)"
+                    break
+    return Measured(pp_tps, pp_ms, tg.avg_ts if tg else None, tg.stddev_ts if tg else None, pp_source, tg_source)
+
+
+def _baseline(runbook: m.Runbook, values: Mapping[str, str]) -> float | None:
+    from ...runbook.templates import TemplateError, render_text
+
+    for _, step in runbook.iter_steps():
+        if isinstance(step, m.BenchmarkStep) and step.baseline:
+            try:
+                return float(render_text(step.baseline, values))
+            except (TemplateError, ValueError):
+                return None
+    return None
+
+
+def _tg_vs_baseline(runbook: m.Runbook, state: SessionState, tg: float | None, baseline: float | None) -> str:
+    if tg is None or baseline is None or baseline <= 0:
+        return NOT_MEASURED
+    delta = (tg - baseline) / baseline * 100
+    level = ""
+    for _, step in runbook.iter_steps():
+        if isinstance(step, m.BenchmarkStep) and step.baseline:
+            st = state.step(step.id)
+            tolerance = f"{step.tolerance_pct:g}%"
+            level = {"pass": f"within the {tolerance} tolerance", "warn": f"beyond {tolerance} but within noise",
+                     "fail": f"outside the {tolerance} tolerance"}.get(str(st.evidence.get("level", "")), "")
+            break
+    return f"{delta:+.1f}%" + (f", {level}" if level else "")
+
+
+def _passed_detail(evidence: Mapping[str, object], summary: str) -> str:
+    """``1000/1000 tokens, 61.02 t/s`` from a test verdict's evidence; the summary when it has none."""
+    generated, expected, tps = (evidence.get(k) for k in ("tokens_generated", "tokens_expected", "eval_tps"))
+    if not isinstance(generated, int):
+        return summary or "passed"
+    text = f"{generated}/{expected} tokens" if isinstance(expected, int) else f"{generated} tokens"
+    return text + (f", {tps:.2f} t/s" if isinstance(tps, int | float) else "")
+
+
+def tests_summary(runbook: m.Runbook, state: SessionState) -> str:
+    """One ``- ✅ ...`` / ``- ❌ ...`` line per test step; a test not passed is never shown as passed."""
+    lines = []
+    for _, step in runbook.iter_steps():
+        if not isinstance(step, m.TestStep):
+            continue
+        st = state.step(step.id)
+        if st.status is StepStatus.PASSED:
+            lines.append(f"- ✅ {step.title} — {_passed_detail(st.evidence, st.summary)}")
+        elif st.status is StepStatus.FAILED:
+            lines.append(f"- ❌ {step.title} — failed: {st.summary}" if st.summary else f"- ❌ {step.title} — failed")
+        elif st.status is StepStatus.SKIPPED:
+            lines.append(f"- ❌ {step.title} — skipped: {st.skip_reason}")
+        else:
+            lines.append(f"- ❌ {step.title} — not run")
+    return "\n".join(lines) if lines else "(no tests in the runbook)"
+
+
+def weight_copies(runbook: m.Runbook, state: SessionState, read_log: ReadLog) -> str:
+    """What the logs of the runs after the fix say about weight copies, in one line."""
+    steps = next((c.steps for c in runbook.criteria if c.check == "no_weight_copies"), None)
+    if steps is None:
+        steps = [s.id for _, s in runbook.iter_steps() if isinstance(s, m.TestStep)]
+    ran = [s for s in steps if state.step(s).runs]
+    if not ran:
+        return NOT_MEASURED
+    found: list[str] = []
+    seen_debug = []
+    for step_id in ran:
+        report = cached("tensor_copy", step_text(state, step_id, read_log), tensor_copy.parse)
+        if report.copies:
+            seen_debug.append(step_id)
+        found += [f"{c.name} {c.pair} in {step_id}" for c in report.weights]
+    if found:
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        return f"{len(found)} weight cop{'y' if len(found) == 1 else 'ies'}: " + "; ".join(found[:3]) + more
+    if not seen_debug:
+        return f"not verifiable: no {tensor_copy.MARKER} output in the logs of {', '.join(ran)}"
+    return f"none (logs of {', '.join(seen_debug)} checked)"
+
+
+def _session_date(state: SessionState, now: datetime | None) -> str:
+    if now is None:
+        try:
+            now = datetime.fromisoformat(state.last_ts) if state.last_ts else datetime.now(UTC)
+        except ValueError:
+            now = datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def template_values(runbook: m.Runbook, state: SessionState, values: Mapping[str, str], read_log: ReadLog,
+                    now: datetime | None = None) -> dict[str, str]:
+    """Plain variables from ``values`` plus every dotted name of ``NAMESPACES``; ``read_log(run_id)`` gives logs.
+
+    ``session.date`` is the time of the latest event (or ``now``), so the same session renders the same text.
+    """
+    out = dict(values)
+    for field_id, fld in runbook.fields.items():
+        answer = state.answer(field_id)
+        if answer is None:
+            out[f"answers.{field_id}"] = NOT_ANSWERED
+        elif not answer.strip():
+            out[f"answers.{field_id}"] = NONE_GIVEN if not fld.required else NOT_ANSWERED
+        else:
+            out[f"answers.{field_id}"] = answer
+    for field_id, answer in state.answers.items():
+        out.setdefault(f"answers.{field_id}", answer.value if answer.value.strip() else NONE_GIVEN)
+    approach = runbook.steps_by_id.get(state.approach or "")
+    if isinstance(approach, m.ApproachStep):
+        out.update({"approach.id": approach.id, "approach.letter": approach.letter, "approach.title": approach.title,
+                    "approach.use_if": approach.use_if})
+    else:
+        out.update(dict.fromkeys(("approach.id", "approach.letter", "approach.title", "approach.use_if"),
+                                 NOT_CHOSEN))
+    out.setdefault("answers.approach", out["approach.letter"])
+    numbers = measured(runbook, state, read_log)
+    baseline = _baseline(runbook, values)
+    out.update({
+        "evidence.pp_tps": _fmt(numbers.pp_tps),
+        "evidence.pp_ms_per_token": _fmt(numbers.pp_ms_per_token),
+        "evidence.tg_tps": _fmt(numbers.tg_tps),
+        "evidence.baseline_tps": _fmt(baseline) if baseline is not None else NOT_MEASURED,
+        "evidence.tg_vs_baseline": _tg_vs_baseline(runbook, state, numbers.tg_tps, baseline),
+        "evidence.tests_summary": tests_summary(runbook, state),
+        "evidence.weight_copies": weight_copies(runbook, state, read_log),
+    })
+    backup_dir = (state.backup or {}).get("dir") or state.exports.get("BACKUP_DIR")
+    out.update({"session.id": state.session_id or values.get("session_id", "") or "(no session)",
+                "session.date": _session_date(state, now),
+                "session.backup_dir": str(backup_dir) if backup_dir else "(no backup made yet)"})
+    return out
