@@ -1,0 +1,417 @@
+"""Step 1.1's backup and ``amxwizard restore``: copies of the files the runbook changes, with checksums.
+
+A backup is a timestamped folder (under the session's state directory by default, because the original's ``/tmp``
+is emptied by a reboot) holding one ``<name>.backup`` copy per file, the git state the runbook lists (status, head,
+diff) and a ``MANIFEST.sha256`` that ``sha256sum -c`` verifies. The location file the original names is still
+written. Each copy is read once, hashed and written from the same bytes, so the recorded sha256 is the copy's.
+
+Restoring compares each file with two things it may legitimately be: the backup itself (nothing to do) and the
+last content the wizard wrote there (``file_edited`` events). Anything else was changed by someone else since, and
+is only overwritten with ``force``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..runbook.models import BackupStep
+from ..runbook.templates import TemplateError, render_path
+from .fileio import atomic_write
+
+if TYPE_CHECKING:
+    from .session import Session
+
+MANIFEST_NAME = "MANIFEST.sha256"
+DIFF_MAX_LINES = 200
+RESTORE_STEP = "restore"  # the ``step`` of file_edited events written by a restore
+
+
+class BackupError(Exception):
+    """A backup cannot be made or restored; the message is one line for the person."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackedUpFile:
+    """One file copied into the backup folder."""
+
+    path: str
+    backup: str
+    sha256: str
+    size: int
+    mode: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    """A backup folder as recorded in ``backup_made``; ``created`` is False when an earlier backup was returned."""
+
+    dir: Path
+    files: tuple[BackedUpFile, ...]
+    git: Mapping[str, str]
+    location_file: str
+    missing: tuple[str, ...] = ()
+    git_errors: Mapping[str, str] | None = None
+    created: bool = True
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str | None:
+    """Hex sha256 of the file at ``path``, or ``None`` if there is no such file."""
+    try:
+        return sha256_bytes(path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+# --- making a backup ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    path: Path
+    name: str
+    optional: bool
+
+
+def _render(template: str, values: Mapping[str, str], env: Mapping[str, str], what: str) -> Path:
+    """A path template rendered the way the step executor renders paths (placeholders, exports, ``~``)."""
+    try:
+        return Path(render_path(template, values, env)).expanduser()
+    except TemplateError as exc:
+        raise BackupError(f"cannot work out the {what} from {template!r}: {exc}") from None
+
+
+def _plain_name(name: str, what: str) -> str:
+    if not name or name in {".", ".."} or "/" in name or "\\" in name or any(ord(c) < 32 for c in name):
+        raise BackupError(f"the {what} {name!r} must be a plain file name (no folders, no control characters)")
+    return name
+
+
+def _sources(session: Session, step: BackupStep, values: Mapping[str, str]) -> list[_Source]:
+    """The files to copy: the step's own list, then every file the runbook edits (as optional), each once."""
+    out: list[_Source] = []
+    seen_paths: set[str] = set()
+    seen_names: set[str] = {MANIFEST_NAME, *(capture.name for capture in step.git)}
+    env = session.env()
+    for item in step.files:
+        path = _render(item.path, values, env, f"path of backup file {item.name!r}")
+        key = os.path.realpath(path)
+        if key in seen_paths:
+            continue
+        name = _plain_name(item.name, "backup file name")
+        if name in seen_names:
+            raise BackupError(f"step {step.id} names two backup files {name!r}; give each its own name")
+        seen_paths.add(key)
+        seen_names.add(name)
+        out.append(_Source(path, name, item.optional))
+    if step.include_edited:
+        for template in session.runbook.model.edited_files:
+            path = _render(template, values, env, "path of an edited file")
+            key = os.path.realpath(path)
+            if key in seen_paths:
+                continue
+            seen_paths.add(key)
+            name = f"{path.name}.backup"
+            # Two edited files with one basename (two CMakeLists.txt): prefix folder names until the name is free.
+            parts = list(path.parent.parts)
+            while name in seen_names and parts:
+                name = f"{parts.pop()}_{name}"
+            counter = 2
+            base = name
+            while name in seen_names:
+                name, counter = f"{base}.{counter}", counter + 1
+            seen_names.add(name)
+            # A file the runbook will create or that this checkout lacks is not a reason to refuse a backup.
+            out.append(_Source(path, name, True))
+    return out
+
+
+def _repo_path(session: Session, values: Mapping[str, str]) -> Path:
+    repo = values.get("repo") or ""
+    if not repo and session.runbook.model.workdir:
+        return _render(session.runbook.model.workdir, values, session.env(), "working folder")
+    if not repo:
+        raise BackupError("no repository to back up: set the 'repo' variable")
+    return Path(repo).expanduser()
+
+
+def _open_repo(path: Path) -> Any:
+    from .gitops import GitOpsError, open_repo
+
+    try:
+        return open_repo(path)
+    except GitOpsError as exc:
+        raise BackupError(f"cannot save the git state: {exc}") from None
+
+
+def _new_folder(root: Path, name: str) -> Path:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot create the backup root {root}: {exc.strerror or exc}") from None
+    folder = root / name
+    counter = 2
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            # A second backup within the same second: keep both.
+            folder, counter = root / f"{name}-{counter}", counter + 1
+        except OSError as exc:
+            raise BackupError(f"cannot create the backup folder {folder}: {exc.strerror or exc}") from None
+
+
+def _write(path: Path, data: bytes | str, what: str) -> None:
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise BackupError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+
+
+def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *, again: bool = False) -> BackupResult:
+    """Copy the files the runbook modifies into a new backup folder and record ``backup_made``.
+
+    ``values`` are the session's variable values (``session.values()``). A session that already has a backup gets
+    it back (``created=False``) unless ``again``. Raises :class:`BackupError` with one clear line, before anything is
+    written, if a listed non-optional file is missing or the repository is not a git repository.
+    """
+    if session.state.backup is not None and not again:
+        return backup_from_record(session.state.backup, created=False)
+    rb = session.runbook.model
+    sources = _sources(session, step, values)
+    for capture in step.git:
+        _plain_name(capture.name, "git capture name")
+    contents: list[tuple[_Source, bytes, int]] = []
+    missing: list[str] = []
+    for source in sources:
+        try:
+            data = source.path.read_bytes()
+            mode = stat.S_IMODE(source.path.stat().st_mode)
+        except FileNotFoundError:
+            if source.optional:
+                missing.append(str(source.path))
+                continue
+            raise BackupError(f"cannot back up {source.path}: the file does not exist (step {step.id} needs it; "
+                              "check the 'repo' variable)") from None
+        except IsADirectoryError:
+            raise BackupError(f"cannot back up {source.path}: it is a folder, not a file") from None
+        except OSError as exc:
+            raise BackupError(f"cannot read {source.path}: {exc.strerror or exc}") from None
+        contents.append((source, data, mode))
+    repo = _open_repo(_repo_path(session, values)) if step.git else None
+
+    root = _render(rb.backup.root, values, session.env(), "backup root")
+    location_file = _render(rb.backup.location_file, values, session.env(), "backup location file")
+    folder = _new_folder(root, datetime.now().strftime(rb.backup.pattern))
+
+    files: list[BackedUpFile] = []
+    manifest: list[tuple[str, str]] = []
+    for source, data, mode in contents:
+        target = folder / source.name
+        _write(target, data, "the backup copy")
+        digest = sha256_bytes(data)
+        files.append(BackedUpFile(str(source.path), str(target), digest, len(data), mode))
+        manifest.append((digest, source.name))
+    git_hashes: dict[str, str] = {}
+    git_errors: dict[str, str] = {}
+    if repo is not None:
+        for capture in step.git:
+            output, error = _git_capture(repo, capture.args)
+            _write(folder / capture.name, output, "the git capture")
+            git_hashes[capture.name] = sha256_bytes(output)
+            manifest.append((git_hashes[capture.name], capture.name))
+            if error:
+                git_errors[capture.name] = error
+    _write(folder / MANIFEST_NAME, "".join(f"{digest}  {name}\n" for digest, name in manifest), "the manifest")
+    _write(location_file, f"{folder}\n", "the backup location file")
+
+    result = BackupResult(folder, tuple(files), git_hashes, str(location_file), tuple(missing), git_errors)
+    session.record(
+        "backup_made", step=step.id, dir=str(folder), export=step.export,
+        files=[{"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode}
+               for f in files],
+        git=git_hashes, git_errors=git_errors, missing=missing, location_file=str(location_file),
+    )
+    return result
+
+
+def _git_capture(repo: Any, args: list[str]) -> tuple[bytes, str]:
+    """What ``git <args>`` prints in ``repo`` (as bytes, untouched), and the error if it failed."""
+    from .gitops import run_git
+
+    result = run_git(repo, *args)
+    if result.status == 0:
+        return result.stdout, ""
+    # An empty repository has no `git log -1`; keep what git said rather than refuse the backup.
+    detail = " ".join(result.stderr.split())
+    return result.stdout, f"git {' '.join(args)} failed (exit {result.status}): {detail}"
+
+
+def backup_from_record(record: Mapping[str, Any], *, created: bool = False) -> BackupResult:
+    """A :class:`BackupResult` from the data of a ``backup_made`` event."""
+    files = tuple(BackedUpFile(str(f["path"]), str(f["backup"]), str(f["sha256"]), int(f["size"]), f.get("mode"))
+                  for f in record.get("files", []))
+    return BackupResult(Path(str(record["dir"])), files, dict(record.get("git", {})),
+                        str(record.get("location_file", "")), tuple(record.get("missing", [])),
+                        dict(record.get("git_errors", {})), created)
+
+
+# --- restoring ----------------------------------------------------------------------------------------------
+
+RestoreAction = Literal["restore", "unchanged", "conflict", "damaged"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreItem:
+    """What restoring one file would do, and why.
+
+    ``action``: ``restore`` (will be written back), ``unchanged`` (already the backup), ``conflict`` (changed by
+    someone other than the wizard since the backup; needs force) or ``damaged`` (the backup copy is missing or no
+    longer matches its sha256; never written back, not even with force).
+    """
+
+    path: str
+    backup: str
+    action: RestoreAction
+    reason: str
+    diff: str
+    current_sha256: str | None
+    backup_sha256: str
+    mode: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePlan:
+    """Every backed-up file with what restoring it would do."""
+
+    items: tuple[RestoreItem, ...]
+
+    @property
+    def to_restore(self) -> tuple[RestoreItem, ...]:
+        return tuple(item for item in self.items if item.action == "restore")
+
+    @property
+    def conflicts(self) -> tuple[RestoreItem, ...]:
+        return tuple(item for item in self.items if item.action == "conflict")
+
+    @property
+    def damaged(self) -> tuple[RestoreItem, ...]:
+        return tuple(item for item in self.items if item.action == "damaged")
+
+
+def _last_written(session: Session) -> dict[str, str]:
+    """The sha256 the wizard last wrote to each path (its own edits and restores)."""
+    out: dict[str, str] = {}
+    for edit in session.state.edits:
+        if edit.get("path") and edit.get("after_sha256"):
+            out[os.path.abspath(str(edit["path"]))] = str(edit["after_sha256"])
+    return out
+
+
+def unified_diff(old: bytes | None, new: bytes | None, old_label: str, new_label: str,
+                 max_lines: int = DIFF_MAX_LINES) -> str:
+    """A unified diff of two file contents (``None`` = absent), cut after ``max_lines`` lines with a note."""
+    if old == new:
+        return ""
+    if b"\x00" in (old or b"") or b"\x00" in (new or b""):
+        return f"Binary files {old_label} and {new_label} differ\n"
+    old_lines = (old or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    new_lines = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+             for line in difflib.unified_diff(old_lines, new_lines, old_label if old is not None else "/dev/null",
+                                              new_label if new is not None else "/dev/null")]
+    text = "".join(lines).splitlines(keepends=True)
+    if len(text) > max_lines:
+        return "".join(text[:max_lines]) + f"... ({len(text) - max_lines} more diff lines not shown)\n"
+    return "".join(text)
+
+
+def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
+    """What restoring the session's backup would change, file by file. Raises :class:`BackupError` if none."""
+    record = session.state.backup
+    if record is None:
+        raise BackupError(f"session {session.id} has no backup yet (step 1.1 makes it)")
+    written = _last_written(session)
+    items: list[RestoreItem] = []
+    for entry in backup_from_record(record).files:
+        path = Path(entry.path)
+        try:
+            saved: bytes | None = Path(entry.backup).read_bytes()
+        except OSError:
+            saved = None
+        try:
+            current: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from None
+        current_sha = sha256_bytes(current) if current is not None else None
+
+        def item(action: RestoreAction, reason: str, diff: str = "", *, entry: BackedUpFile = entry,
+                 current_sha: str | None = current_sha) -> RestoreItem:
+            return RestoreItem(entry.path, entry.backup, action, reason, diff, current_sha, entry.sha256, entry.mode)
+
+        if saved is None:
+            items.append(item("damaged", f"the backup copy {entry.backup} is missing"))
+            continue
+        if sha256_bytes(saved) != entry.sha256:
+            items.append(item("damaged", f"the backup copy {entry.backup} no longer matches its recorded sha256"))
+            continue
+        if current_sha == entry.sha256:
+            items.append(item("unchanged", "same as the backup"))
+            continue
+        diff = unified_diff(current, saved, f"{entry.path} (now)", f"{entry.path} (backup)")
+        if current is None:
+            items.append(item("restore", "the file was deleted since the backup", diff))
+        elif written.get(os.path.abspath(entry.path)) == current_sha:
+            items.append(item("restore", "changed only by the wizard's own edits", diff))
+        elif force:
+            items.append(item("restore", "changed since the backup by someone else (overwritten: --force)", diff))
+        else:
+            items.append(item("conflict", "changed since the backup by someone other than the wizard", diff))
+    return RestorePlan(tuple(items))
+
+
+def restore(session: Session, plan: RestorePlan) -> list[str]:
+    """Write back every ``restore`` item of ``plan`` atomically, recording ``file_edited`` (how=restore) for each.
+
+    Checks first that no file changed since the plan was made, so what was shown is what happens.
+    Returns the restored paths.
+    """
+    todo = plan.to_restore
+    for item in todo:
+        if sha256_file(Path(item.path)) != item.current_sha256:
+            raise BackupError(f"{item.path} changed after the restore plan was shown; nothing was restored, "
+                              "run restore again")
+    restored: list[str] = []
+    for item in todo:
+        data = Path(item.backup).read_bytes()
+        if sha256_bytes(data) != item.backup_sha256:
+            raise BackupError(f"the backup copy {item.backup} no longer matches its recorded sha256; "
+                              f"{len(restored)} file(s) were restored before it")
+        path = Path(item.path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data)
+            if item.current_sha256 is None and item.mode is not None:
+                os.chmod(path, item.mode)  # a deleted file comes back with the mode it had
+        except OSError as exc:
+            raise BackupError(f"cannot write {path}: {exc.strerror or exc} ({len(restored)} file(s) were restored "
+                              "before it)") from None
+        session.record("file_edited", step=RESTORE_STEP, path=item.path, before_sha256=item.current_sha256,
+                       after_sha256=item.backup_sha256, how="restore")
+        restored.append(item.path)
+    return restored

@@ -1,0 +1,198 @@
+"""Step 5.4: the wizard's sections of the target repository's Markdown documents.
+
+The wizard owns only the text between its markers::
+
+    <!-- amxwizard:begin Current Status -->
+    ...
+    <!-- amxwizard:end Current Status -->
+
+Where the markers exist, only what lies between them is replaced. Where they do not, but a heading with the
+section's name does (any level; compared by its words, ignoring case, punctuation and emoji), the marked block is
+inserted right under that heading and whatever a person wrote under it stays below, untouched. Otherwise the block
+is appended under a new ``## <section>`` heading; a missing file is created with a ``# <file stem>`` title.
+Every byte outside the block is kept, line endings included, so running an update twice changes nothing the
+second time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .fileio import atomic_write
+
+if TYPE_CHECKING:
+    from .session import Session
+
+_MARKER_RE = re.compile(r"<!--\s*amxwizard:")
+_HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+class DocError(Exception):
+    """A document cannot be updated safely; the message names the file and what to do."""
+
+
+def begin_marker(section: str) -> str:
+    return f"<!-- amxwizard:begin {section} -->"
+
+
+def end_marker(section: str) -> str:
+    return f"<!-- amxwizard:end {section} -->"
+
+
+@dataclass(frozen=True, slots=True)
+class DocPlan:
+    """One document's update: its text before and after, the diff to show, and whether anything changes.
+
+    ``old_text`` is ``""`` and ``existed`` False for a file that does not exist yet.
+    """
+
+    path: Path
+    section: str
+    old_text: str
+    new_text: str
+    diff: str
+    changed: bool
+    existed: bool
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _strip_eol(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _eol_of(line: str) -> str:
+    return line[len(_strip_eol(line)):]
+
+
+def _find_heading(lines: list[str], section: str) -> int | None:
+    """Index of the first Markdown heading named ``section`` outside fenced code, or ``None``."""
+    wanted = _words(section)
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        text = _strip_eol(line)
+        fence_match = _FENCE_RE.match(text)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+            continue
+        if fence is not None:
+            continue
+        heading = _HEADING_RE.match(text)
+        if heading and _words(heading.group(2) or "") == wanted:
+            return index
+    return None
+
+
+def _block(section: str, body: str, eol: str) -> str:
+    """The marked block, without a line ending after the end marker."""
+    body_lines = body.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    return eol.join([begin_marker(section), "", *body_lines, "", end_marker(section)])
+
+
+def render_update(old: str | None, section: str, body: str, title: str) -> str:
+    """The document text after putting ``body`` into ``section`` of ``old`` (``None``: a new document)."""
+    if "\n" in section or "\r" in section or "--" in section or not section.strip():
+        raise DocError(f"section name {section!r} cannot be used in a marker (one line, no '--')")
+    if any(_MARKER_RE.search(line) for line in body.splitlines()):
+        raise DocError(f"the text for section {section!r} contains an amxwizard marker; remove it")
+    if old is None:
+        return "\n".join([f"# {title}", "", f"## {section}", "", _block(section, body, "\n"), ""])
+    eol = "\r\n" if "\r\n" in old else "\n"
+    block = _block(section, body, eol)
+    lines = old.splitlines(keepends=True)
+    begins = [i for i, line in enumerate(lines) if _strip_eol(line).strip() == begin_marker(section)]
+    ends = [i for i, line in enumerate(lines) if _strip_eol(line).strip() == end_marker(section)]
+    if begins or ends:
+        if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+            where = ", ".join(f"line {i + 1}" for i in sorted(begins + ends))
+            raise DocError(f"the markers of section {section!r} are not one begin followed by one end ({where}); "
+                           "fix them by hand")
+        first, last = begins[0], ends[0]
+        return "".join([*lines[:first], block + _eol_of(lines[last]), *lines[last + 1:]])
+    heading = _find_heading(lines, section)
+    if heading is not None:
+        head = lines[heading]
+        rest = lines[heading + 1:]
+        insert = ("" if _eol_of(head) else eol) + eol + block + eol
+        if rest and _strip_eol(rest[0]).strip():
+            insert += eol  # keep a blank line between the block and what a person wrote under the heading
+        return "".join([*lines[:heading + 1], insert, *rest])
+    out = old
+    if out and not out.endswith(("\n", "\r")):
+        out += eol
+    if out.strip() and not out.endswith(eol + eol):
+        out += eol
+    return out + f"## {section}{eol}{eol}{block}{eol}"
+
+
+def _diff(old: str, new: str, path: Path, existed: bool) -> str:
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                 f"a/{path.name}" if existed else "/dev/null", f"b/{path.name}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise DocError(f"{path} is not UTF-8 text; update it by hand") from None
+    except IsADirectoryError:
+        raise DocError(f"{path} is a folder, not a document") from None
+    except OSError as exc:
+        raise DocError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def plan_update(path: Path, section: str, body: str) -> DocPlan:
+    """What putting ``body`` into ``section`` of the document at ``path`` would change (nothing is written)."""
+    path = Path(path)
+    old = _read(path)
+    new = render_update(old, section, body, path.stem)
+    return DocPlan(path, section, old or "", new, _diff(old or "", new, path, old is not None), new != (old or ""),
+                   old is not None)
+
+
+def _sha(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def apply(session: Session, step_id: str, plans: Iterable[DocPlan]) -> list[Path]:
+    """Write every changed plan atomically and record ``document_updated``; returns the paths written.
+
+    Refuses (nothing written) if any document changed since its plan was made. A document already up to date is
+    recorded once for the session (so the record shows it was checked) and not written.
+    """
+    plans = list(plans)
+    for plan in plans:
+        now = _read(plan.path)
+        if (now is not None) != plan.existed or (now or "") != plan.old_text:
+            raise DocError(f"{plan.path} changed since its diff was shown; nothing was written, show the diff again")
+    written: list[Path] = []
+    for plan in plans:
+        after = _sha(plan.new_text)
+        if plan.changed:
+            try:
+                plan.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(plan.path, plan.new_text)
+            except OSError as exc:
+                raise DocError(f"cannot write {plan.path}: {exc.strerror or exc}") from None
+            written.append(plan.path)
+        elif (session.state.documents.get(str(plan.path)) or {}).get("after_sha256") == after:
+            continue
+        session.record("document_updated", step=step_id, path=str(plan.path), section=plan.section,
+                       before_sha256=_sha(plan.old_text) if plan.existed else None, after_sha256=after)
+    return written
