@@ -39,7 +39,9 @@ class Sandbox:
         """Run the step's command as the runner does (bash -o pipefail, in the repo, BACKUP_DIR exported)."""
         rb = self.runbook.model
         step = rb.step(step_id)
-        values = resolve(rb, {"repo": str(self.repo), "model": str(self.model), **overrides},
+        # Step 1.5's helper script goes next to the backup folder, not to the seed's fixed /tmp path.
+        values = resolve(rb, {"repo": str(self.repo), "model": str(self.model),
+                              "diag_script": str(self.backup.parent / "diag_test.sh"), **overrides},
                          {"session_dir": str(self.repo.parent), "session_id": "test"})
         if isinstance(step, TestStep | BenchmarkStep):
             commands = [step.command]
@@ -47,8 +49,6 @@ class Sandbox:
             assert isinstance(step, ShellStep)
             commands = step.commands
         script = "\n".join(render_shell(c, values, rb.args_variables) for c in commands)
-        # Step 1.5 writes its test script to a fixed /tmp path; keep each test's copy its own.
-        script = script.replace("/tmp/amx_scheduler_diag_test.sh", str(self.backup.parent / "diag_test.sh"))
         result = subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=self.repo, capture_output=True,
                                 text=True, timeout=120, env={**os.environ, "BACKUP_DIR": str(self.backup)})
         return result, result.stdout + result.stderr

@@ -127,6 +127,7 @@ def make_sandbox(root: Path) -> Sandbox:
         "amx_flag": "", "fa_flag": "-fa on", "build_jobs": "2", "threads": "2",
         "expected_commit": git(repo, "rev-parse", "--short=8", "HEAD"),
         "backup_location_file": str(root / "backup-location.txt"),
+        "diag_script": str(root / "amx_scheduler_diag_test.sh"),
     }
     return Sandbox(root, repo, model, overrides)
 
@@ -241,10 +242,7 @@ def _run(session: Session, sandbox: Sandbox, step_id: str, scripts: list[str], e
 
 def _shell(session: Session, sandbox: Sandbox, step: ShellStep, values: dict[str, str]) -> None:
     args = session.runbook.model.args_variables
-    diag_script = str(sandbox.root / "amx_scheduler_diag_test.sh")
-    # The runbook's 1.5 writes its helper script to /tmp; in a test it goes into the sandbox instead.
-    scripts = [render_shell(cmd, values, args).replace("/tmp/amx_scheduler_diag_test.sh", diag_script)
-               for cmd in step.commands]
+    scripts = [render_shell(cmd, values, args) for cmd in step.commands]
     codes = _run(session, sandbox, step.id, scripts, list(step.exports))
     ok = all(code == 0 for code in codes) and len(codes) == len(scripts)
     session.record("step_finished", step=step.id, status="passed" if ok else "failed",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..engine.session import Session
     from ..runbook import RunbookFile
 
 
@@ -68,3 +69,34 @@ def parse_vars(items: list[str]) -> dict[str, str]:
         return parse_assignments(items)
     except VariableError as exc:
         raise CommandError(str(exc), 2) from None
+
+
+def open_session(runbook: RunbookFile, state: Path, overrides: dict[str, str], *, new: bool = False) -> Session:
+    """Resume the latest unfinished session for this runbook (or start one), as a clear error if it cannot."""
+    from ..engine.session import Session, SessionError
+    from ..runbook.variables import VariableError
+
+    try:
+        session = Session.resume_or_create(state, runbook, overrides, new=new)
+    except (SessionError, VariableError) as exc:
+        raise CommandError(str(exc)) from None
+    if session.recovery is not None:
+        print(f"amxwizard: {session.recovery}", file=sys.stderr)
+    return session
+
+
+def peek_session(runbook: RunbookFile, state: Path) -> Session:
+    """The latest session for this runbook, read-only (no lock), or :class:`CommandError` if there is none."""
+    from ..engine.session import Session, SessionError, latest_session, list_sessions, runbook_key
+
+    info = latest_session(state, runbook, {})
+    if info is None:
+        key = runbook_key(runbook)
+        done = [s for s in list_sessions(state) if s.runbook_path == key]
+        if not done:
+            raise CommandError(f"no session for {runbook.display} in {state} (start one with 'amxwizard')")
+        info = done[-1]
+    try:
+        return Session.peek(info.dir, runbook)
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None

@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CommandError, load_or_exit, parse_vars, state_dir
+from . import CommandError, load_or_exit, open_session, parse_vars, state_dir
 
 if TYPE_CHECKING:
     from ..runbook import RunbookFile
 
 
-def launch(runbook: RunbookFile, state: Path, overrides: Mapping[str, str], *, new: bool = False) -> int:
+def default_nice() -> int:
+    """Children's nice level: $AMXWIZARD_NICE, else 10 (a big build must not starve the UI on a small machine)."""
+    try:
+        return int(os.environ.get("AMXWIZARD_NICE", "10"))
+    except ValueError:
+        return 10
+
+
+def launch(runbook: RunbookFile, state: Path, overrides: Mapping[str, str], *, new: bool = False,
+           nice: int | None = None) -> int:
     """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits."""
-    raise CommandError("the TUI is not built yet; use 'amxwizard step' and 'amxwizard status'", 2)
+    if not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
+        raise CommandError("the wizard needs a terminal; without one use 'amxwizard status' and "
+                           "'amxwizard step ID' (same session, same record)", 2)
+    session = open_session(runbook, state, dict(overrides), new=new)
+    from ..ui.app import WizardApp
+
+    app = WizardApp(session, nice=default_nice() if nice is None else nice)
+    try:
+        app.run()
+    finally:
+        session.close()
+    return app.return_code or 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import fnmatch
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,11 +23,13 @@ from typing import TYPE_CHECKING, Literal
 from ..runbook.models import (
     ApproachStep,
     BenchmarkStep,
+    ChecklistItem,
     CleanTreeCheck,
     HeadCommitCheck,
     Runbook,
     ShellStep,
     TestStep,
+    Variable,
     WritableCheck,
 )
 from ..runbook.templates import TemplateError, render_shell, render_text
@@ -833,3 +836,51 @@ def run_preflight(runbook_file: RunbookFile | Runbook, values: Mapping[str, str]
         checks.append(_model_check(values["model"]))
     checks.extend(flag_checks)
     return checks
+
+
+def check_checklist_item(item: ChecklistItem, values: Mapping[str, str]) -> Check:
+    """The automatic check behind one pre-implementation checklist item, against this machine now."""
+    check = item.check
+    if isinstance(check, WritableCheck):
+        return _writable(render_text(check.path, values))
+    if not isinstance(check, HeadCommitCheck | CleanTreeCheck):
+        return Check(item.id, "ok", "confirmed by a person")
+    repo, repo_check = _open_repo(Path(values.get("repo", ".")).expanduser())
+    if repo is None:
+        return repo_check
+    if isinstance(check, HeadCommitCheck):
+        return _head_commit(repo, render_text(check.commit, values), render_text(check.subject, values))
+    return _clean_tree(repo, check.allow)
+
+
+def check_variable(name: str, var: Variable, value: str) -> tuple[Literal["ok", "warn", "fail"], str]:
+    """What the machine says about one variable's value, cheaply enough to run on every key press.
+
+    Only facts about the machine, as warnings: a missing model may be mounted later, a repo cloned later. Syntax
+    and range are :func:`amxwizard.runbook.variables.check_value`'s.
+    """
+    path = Path(value).expanduser()
+    if var.type == "repo":
+        if not path.is_dir():
+            return "warn", f"{path} does not exist"
+        if not (path / ".git").exists():
+            return "warn", f"{path} is not the top of a git repository"
+        return "ok", "git repository"
+    if var.type == "file":
+        if not path.is_file():
+            return "warn", f"{path} does not exist"
+        size = path.stat().st_size
+        return "ok", f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size:,} bytes"
+    if var.type == "dir":
+        return ("ok", "exists") if path.is_dir() else ("ok", "will be created")
+    if var.type == "path":
+        parent = path.parent
+        return ("ok", "") if parent.is_dir() else ("warn", f"{parent} does not exist")
+    if var.type == "args" and value.strip():
+        try:
+            first = shlex.split(value)[0]
+        except (ValueError, IndexError):
+            return "ok", ""
+        found = shutil.which(str(Path(first).expanduser())) is not None  # a path is checked as it stands
+        return ("ok", "") if found else ("warn", f"{first} is not installed here (not on PATH)")
+    return "ok", ""

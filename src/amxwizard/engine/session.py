@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import getpass
 import os
+import re
 import secrets
 import socket
 import threading
@@ -174,12 +175,18 @@ class Session:
     # -- opening -----------------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None) -> Session:
-        """A new session for ``runbook``, with the person's variable overrides recorded."""
+    def create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None, *,
+               session_id: str | None = None) -> Session:
+        """A new session for ``runbook``, with the person's variable overrides recorded.
+
+        ``session_id`` names it (reproducible screenshots and tests); by default it is the time plus a random tag.
+        """
         from ..runbook.variables import resolve
 
         resolve(runbook.model, dict(overrides or {}), {})  # a bad value is refused before any folder exists
-        folder = sessions_root(state_dir) / _new_id()
+        if session_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", session_id):
+            raise SessionError(f"{session_id!r} cannot name a session (letters, digits, '.', '_', '-')")
+        folder = sessions_root(state_dir) / (session_id or _new_id())
         try:
             folder.mkdir(parents=True)
             (folder / "runs").mkdir()

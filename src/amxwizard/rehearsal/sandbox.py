@@ -726,5 +726,6 @@ def build_sandbox(root: Path) -> Sandbox:
         "build_jobs": jobs,
         "threads": jobs,
         "backup_location_file": str(root / "backup-location.txt"),
+        "diag_script": str(root / "amx_scheduler_diag_test.sh"),
     }
     return Sandbox(root, repo, model, tools, overrides, head)

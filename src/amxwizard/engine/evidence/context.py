@@ -170,9 +170,7 @@ def template_values(runbook: m.Runbook, state: SessionState, values: Mapping[str
     out = dict(values)
     for field_id, fld in runbook.fields.items():
         answer = state.answer(field_id)
-        if answer is None:
-            out[f"answers.{field_id}"] = NOT_ANSWERED
-        elif not answer.strip():
+        if answer is None or not answer.strip():  # an optional field left alone means "none", not a gap
             out[f"answers.{field_id}"] = NONE_GIVEN if not fld.required else NOT_ANSWERED
         else:
             out[f"answers.{field_id}"] = answer

@@ -1,0 +1,255 @@
+"""The Textual app: turns engine events into messages, runs steps in a worker thread, and owns the screens."""
+
+from __future__ import annotations
+
+import gc
+import traceback
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..engine.executor import NeedsAnswers, NeedsConfirmation, StepError, StepExecutor
+from ..engine.session import Session
+from ..engine.state import StepStatus
+from ..engine.store import Event
+from ..runbook import models as m
+from .messages import EventRecorded, OutputReceived, RunStarted, StepEnded
+from .screens.dialogs import ConfirmScreen, DiffScreen
+from .screens.main import MainScreen
+
+
+class WizardApp(App[None]):
+    TITLE = "amxwizard"
+    CSS_PATH = "wizard.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, session: Session, *, nice: int = 10, catch_up: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.runbook = session.runbook.model
+        self.executor = StepExecutor(session, nice=nice)
+        self.busy: str | None = None
+        self.main: MainScreen | None = None
+        self._catch_up = catch_up
+        self.resume_notes: list[str] = []
+        session.subscribe(self._event_recorded)
+
+    # -- start ---------------------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.main = MainScreen()
+        self.push_screen(self.main)
+        if not self.session.state.setup_accepted:
+            from .screens.setup import SetupScreen
+
+            self.push_screen(SetupScreen(), lambda _: self.main and self.main.refresh_all())
+        if self.session.recovery is not None:
+            self.notify(str(self.session.recovery), severity="warning", timeout=20)
+        if self._catch_up and (self.session.state.running_runs() or self._steps_left_running()):
+            self.catch_up()
+        # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
+        self.call_after_refresh(gc.freeze)
+
+    def _steps_left_running(self) -> bool:
+        return any(self.session.state.step(s.id).status is StepStatus.RUNNING for _, s in self.runbook.iter_steps())
+
+    @work(thread=True, exit_on_error=False, group="step")
+    def catch_up(self) -> None:
+        """Settle what happened while the wizard was closed; follow a run that is still going."""
+        from ..engine.runs import finish_reattached, reconcile
+
+        notes: list[str] = []
+        left = self.session.state.running_runs()
+        if left:
+            # Claim the log pane before the replay starts, so no replayed line lands before the pane is reset.
+            self.post_message(RunStarted(left[0].step, None, left[0].log))
+        # Only one step runs at a time, so whatever a reattached run prints belongs to the step being followed.
+        for item in reconcile(self.session, on_output=partial(self._output, "")):
+            step_id = item.run.step
+            if item.state == "running":
+                notes.append(f"{step_id} is still running; following it")
+                self.call_from_thread(self._notice, notes)
+                self.busy = step_id
+                self.post_message(RunStarted(step_id, item.handle, item.run.log))
+                finish_reattached(self.session, item)
+            elif item.state == "interrupted":
+                notes.append(f"{step_id} was interrupted — select it and press m to decide")
+            else:
+                notes.append(f"{step_id} finished in the background")
+        self.call_from_thread(self._notice, notes)
+        for _, step in self.runbook.iter_steps():
+            if self.session.state.step(step.id).status is StepStatus.RUNNING:
+                self.busy = step.id
+                try:
+                    result = self.executor.resume(step.id, on_output=partial(self._output, step.id),
+                                                  on_started=partial(self._started, step.id))
+                except Exception as exc:
+                    self.post_message(StepEnded(step.id, error=exc))
+                    continue
+                if result is not None:
+                    self.post_message(StepEnded(step.id, result=result))
+        self.busy = None
+        self.post_message(StepEnded("", None))
+
+    def _notice(self, notes: list[str]) -> None:
+        self.resume_notes = notes
+        if self.main is not None and self.main.is_mounted:
+            self.main.show_notice(notes)
+
+    # -- running steps -------------------------------------------------------------------------------------------
+
+    def execute(self, step_id: str, **kwargs: Any) -> None:
+        """Carry out a step in a worker thread; the outcome arrives as :class:`StepEnded`."""
+        if self.busy is not None:
+            self.notify(f"{self.busy} is still running", severity="warning")
+            return
+        self.busy = step_id
+        self.run_worker(partial(self._execute, step_id, kwargs), thread=True, exit_on_error=False, group="step",
+                        name=f"step {step_id}")
+        if self.main is not None:
+            self.main.refresh_bindings()
+
+    def _execute(self, step_id: str, kwargs: dict[str, Any]) -> None:
+        try:
+            result = self.executor.run(step_id, on_output=partial(self._output, step_id),
+                                       on_started=partial(self._started, step_id), **kwargs)
+        except Exception as exc:
+            self.post_message(StepEnded(step_id, error=exc))
+            return
+        self.post_message(StepEnded(step_id, result=result))
+
+    def _output(self, step_id: str, lines: list[str]) -> None:
+        self.post_message(OutputReceived(step_id, lines))
+
+    def _started(self, step_id: str, handle: Any) -> None:
+        self.post_message(RunStarted(step_id, handle, str(handle.started.log)))
+
+    def _event_recorded(self, event: Event) -> None:
+        self.post_message(EventRecorded(event))
+
+    def cancel_running(self) -> None:
+        self.run_worker(self.executor.cancel, thread=True, exit_on_error=False, group="cancel")
+
+    # -- engine events become screen updates ---------------------------------------------------------------------
+
+    def on_event_recorded(self, message: EventRecorded) -> None:
+        if self.main is not None and self.main.is_mounted:
+            self.main.refresh_all()
+        refresh = getattr(self.screen, "refresh_table", None) or getattr(self.screen, "refresh_state", None)
+        if refresh is not None and self.screen is not self.main:
+            refresh()
+
+    def on_output_received(self, message: OutputReceived) -> None:
+        if self.main is not None:
+            self.main.output(message.lines)
+
+    def on_run_started(self, message: RunStarted) -> None:
+        if self.main is not None:
+            self.main.run_started_here(message.step_id, message.handle, message.log_path)
+
+    def on_step_ended(self, message: StepEnded) -> None:
+        if message.step_id == self.busy or not message.step_id:
+            self.busy = None
+        if self.main is not None and message.step_id:
+            self.main.step_ended(message.step_id, message.result)
+        error = message.error
+        if error is not None:
+            self._step_error(message.step_id, error)
+        elif message.result is not None:
+            result = message.result
+            severity = "information" if result.status is StepStatus.PASSED else "error"
+            extra = ""
+            if result.troubleshooting:
+                first = result.troubleshooting[0]
+                extra = f"\n{first.symptom}: {first.solution}" + (f" (g goes to {first.goto})" if first.goto else "")
+            self.notify(f"{result.step} {result.status.value}: {result.summary}{extra}", severity=severity,
+                        timeout=8 if severity == "error" else 4)
+        if self.main is not None:
+            self.main.refresh_bindings()
+
+    def _step_error(self, step_id: str, error: Exception) -> None:
+        if isinstance(error, NeedsConfirmation):
+            def go(yes: bool | None) -> None:
+                if yes:
+                    self.execute(step_id, confirmed=True)
+
+            screen: Screen[Any] = (DiffScreen(f"{step_id}: {error.question}", error.preview) if error.preview
+                                   else ConfirmScreen(error.question))
+            self.push_screen(screen, go)
+        elif isinstance(error, NeedsAnswers):
+            step = self.runbook.step(step_id)
+            if isinstance(step, m.ChoiceStep):
+                from .screens.forms import ChoiceScreen
+
+                self.push_screen(ChoiceScreen(step))
+            elif isinstance(step, m.FormStep | m.DocsStep | m.CommitStep):
+                from .screens.forms import FormScreen
+
+                self.push_screen(FormScreen(step))
+            else:
+                self.notify(str(error), severity="warning")
+        elif isinstance(error, StepError):
+            self.notify(str(error), severity="error", timeout=10)
+        else:
+            self._internal_error(error)
+
+    def _internal_error(self, error: Exception) -> None:
+        """A bug, not a person's mistake: keep the traceback in the session folder and say where."""
+        path = self.session.dir / "wizard-errors.log"
+        try:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write("".join(traceback.format_exception(error)) + "\n")
+        except OSError:
+            pass
+        self.notify(f"internal error: {error} (details in {path})", severity="error", timeout=15)
+
+    # -- app-wide actions ----------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        if self.busy is None or self.main is None or self.main.run_handle is None:
+            self.exit()
+            return
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.executor.detach()
+                self.exit()
+
+        self.push_screen(ConfirmScreen("A command is running. Quit anyway?",
+                                       "It keeps running; the next start follows it and records how it ended."), go)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        main = self.main
+        if main is None:
+            return
+        for phase, step in self.runbook.iter_steps():
+            yield SystemCommand(f"Go to {step.id} {step.title}", f"phase {phase.id}: {phase.title}",
+                                partial(self._goto, step.id))
+        yield SystemCommand("Success criteria", "each criterion and its evidence", main.action_criteria)
+        yield SystemCommand("Reviewer's record", "the state of the record; write it", main.action_record)
+        yield SystemCommand("Setup", "the variables and the preflight", main.action_setup)
+
+    def _goto(self, step_id: str) -> None:
+        while self.screen is not self.main and len(self.screen_stack) > 1:
+            self.pop_screen()
+        if self.main is not None:
+            from .widgets.outline import StepOutline
+
+            self.main.query_one(StepOutline).select_step(step_id)

@@ -1,0 +1,272 @@
+"""Rich renderables for the detail pane: what a step is, what it will run, and what came of it."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from ..engine.state import StepStatus
+from ..runbook import models as m
+from .widgets.outline import STATUS_GLYPH
+
+if TYPE_CHECKING:
+    from ..engine.executor import StepExecutor
+
+THEME = "ansi_dark"  # uses the terminal's own 16 colours: readable on 256-colour terminals and themes alike
+LEXER = {"cpp": "cpp", "c": "c", "cuda": "cuda", "cmake": "cmake", "text": "text"}
+KEYS = {
+    "shell": "r run · c cancel · l full log · s skip",
+    "test": "r run · c cancel · l full log · s skip",
+    "benchmark": "r run · c cancel · l full log · s skip",
+    "backup": "r back up now · s skip",
+    "code_change": "r show diff and apply · e edit in $EDITOR · s skip",
+    "cmake_edit": "r show diff and apply · e edit in $EDITOR · s skip",
+    "approach": "r show diff and apply · e edit in $EDITOR · s skip",
+    "form": "a answer · r save the analysis · l diagnostic log",
+    "choice": "a choose the approach",
+    "commit": "r review and commit · s skip",
+    "docs": "r show diffs and update · s skip",
+}
+
+
+def heading(text: str) -> Text:
+    return Text(text, style="bold underline")
+
+
+def code(text: str, lexer: str) -> Syntax:
+    return Syntax(text.rstrip("\n"), lexer, theme=THEME, word_wrap=True, background_color="default")
+
+
+def status_line(executor: StepExecutor, step: m.Step) -> Text:
+    state = executor.session.state.step(step.id)
+    glyph, style = STATUS_GLYPH[state.status]
+    parts: list[tuple[str, str] | str] = [(f"{glyph} {state.status.value}", style), f"  · {step.kind}"]
+    if state.attempts > 1:
+        parts.append(f" · attempt {state.attempts}")
+    when = state.finished or state.started
+    if when:
+        parts.append((f" · {state.by} {when[:16].replace('T', ' ')} UTC", "dim"))
+    return Text.assemble(*parts)
+
+
+def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
+    """The summary, findings and any troubleshooting that matches a failure."""
+    state = executor.session.state.step(step.id)
+    out: list[RenderableType] = []
+    if state.status is StepStatus.SKIPPED:
+        out.append(Text(f"Skipped: {state.skip_reason}", style="dim"))
+    elif state.summary:
+        style = "green" if state.status is StepStatus.PASSED else ("red" if state.status is StepStatus.FAILED
+                                                                   else "yellow")
+        out.append(Text(state.summary, style=style))
+    if state.status is StepStatus.INTERRUPTED:
+        out.append(Text("The wizard lost track of this run. Press m to decide (passed / failed, with a note), "
+                        "or r to run it again.", style="magenta"))
+    findings = state.evidence.get("findings", [])
+    if findings:
+        out.append(Text("findings: " + ", ".join(findings), style="yellow"))
+    for line in state.evidence.get("verify", [])[:8]:
+        out.append(Text("  " + line, style="red"))
+    if state.status is StepStatus.FAILED:
+        from ..engine.evidence.troubleshoot import matching
+
+        for entry in matching(executor.runbook, executor.session.state, step.id, list(findings)):
+            go = f" — press g to go to {entry.goto}" if entry.goto else ""
+            check = f" Check: {entry.check}." if entry.check else ""
+            out.append(Text.assemble(("Troubleshooting: ", "bold yellow"), f"{entry.symptom}.{check} ",
+                                     (f"{entry.solution}{go}", "yellow")))
+    return out
+
+
+def commands_block(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
+    try:
+        commands = executor.shell_commands(step)
+    except Exception as exc:  # a template error shows where the command would be
+        return [Text(f"cannot render the commands: {exc}", style="red")]
+    if not commands:
+        return []
+    out: list[RenderableType] = [heading(f"Commands, exactly as they will run (in {executor.workdir()})")]
+    out += [code(c, "bash") for c in commands]
+    return out
+
+
+def located(executor: StepExecutor, edit: m.Edit) -> Text:
+    """The file and function an edit touches, with the real line numbers found beside the runbook's."""
+    from ..engine.source import locate_function
+    from ..runbook.templates import render_text
+
+    path = Path(render_text(edit.file, executor.values()))
+    line = Text.assemble(("file ", "dim"), (str(path), "bold"))
+    if not path.exists():
+        line.append("  — missing", style="bold red")
+        return line
+    if not edit.function:
+        return line
+    line.append("\n  function ", style="dim")
+    line.append(edit.function, style="bold")
+    try:
+        span = locate_function(path.read_text(encoding="utf-8", errors="replace"), edit.function)
+    except OSError as exc:
+        line.append(f"  — unreadable ({exc.strerror})", style="red")
+        return line
+    claimed = edit.claimed_range
+    if span is None:
+        line.append("  — not found in the file", style="bold red")
+    else:
+        line.append(f"  at lines {span.start_line}-{span.end_line}", style="green")
+        if claimed and not (span.start_line <= claimed[0] <= span.end_line):
+            line.append(f" (the runbook says {edit.claimed_lines}: moved)", style="yellow")
+    return line
+
+
+def edits_block(executor: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep) -> list:
+    out: list[RenderableType] = []
+    if isinstance(step, m.ApproachStep):
+        out.append(Text.assemble(("Use if: ", "bold"), step.use_if))
+    if getattr(step, "find", ""):
+        out.append(Text.assemble(("Find: ", "bold"), step.find))
+    for i, edit in enumerate(step.edits, 1):
+        out.append(Rule(f"change {i} of {len(step.edits)}: {edit.action}", style="dim"))
+        out.append(located(executor, edit))
+        if edit.where:
+            out.append(Text(edit.where, style="italic"))
+        if edit.action == "remove_ifdef":
+            out.append(Text(f"removes every #ifdef {edit.macro} … #endif block", style="dim"))
+        if edit.lines:
+            out.append(code("\n".join(edit.lines), LEXER[edit.language]))
+        if edit.snippet:
+            out.append(code(edit.snippet, LEXER[edit.language]))
+    if getattr(step, "verify_present", None):
+        out.append(Text("afterwards the file must contain: " + ", ".join(step.verify_present), style="dim"))
+    if getattr(step, "verify_absent", None):
+        out.append(Text("afterwards no file may contain: " + ", ".join(step.verify_absent), style="dim"))
+    return out
+
+
+def form_block(executor: StepExecutor, step: m.FormStep) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    if step.look_for:
+        out.append(heading("Look for"))
+        out += [Text(f"  {i}. {item}") for i, item in enumerate(step.look_for, 1)]
+    if step.expected:
+        out.append(heading("Expected findings"))
+        out.append(code(step.expected, "text"))
+    suggestion = executor.suggestion(step)
+    if suggestion is not None:
+        out.append(heading("What the diagnostic log shows"))
+        out.append(Text(suggestion.reason or "", style="cyan"))
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column()
+    for fld in step.fields:
+        value = executor.session.state.answer(fld.id)
+        table.add_row(fld.label, Text(value, style="green") if value else Text(fld.placeholder, style="dim"))
+    out.append(heading("Answers"))
+    out.append(table)
+    return out
+
+
+def choice_block(executor: StepExecutor, step: m.ChoiceStep) -> list[RenderableType]:
+    chosen = executor.session.state.approach
+    out: list[RenderableType] = []
+    for option in step.options:
+        approach = executor.runbook.step(option)
+        assert isinstance(approach, m.ApproachStep)
+        mark = "●" if option == chosen else "○"
+        out.append(Text.assemble((f"{mark} {approach.letter}  ", "bold"), approach.title))
+        out.append(Text(f"     use if: {approach.use_if}", style="dim"))
+    recommended = executor.session.state.answer("recommended_approach")
+    if recommended:
+        out.append(Text(f"The analysis recommends {recommended}.", style="cyan"))
+    return out
+
+
+def bench_block(executor: StepExecutor, step: m.BenchmarkStep) -> list[RenderableType]:
+    from ..engine.evidence import llama_bench
+
+    out: list[RenderableType] = [Text.assemble(("Expected: ", "bold"), step.expect)]
+    if step.baseline:
+        with contextlib.suppress(Exception):
+            out.append(Text(f"baseline {executor.text(step.baseline)} t/s, tolerance {step.tolerance_pct:g}% "
+                            "(widened by the measured ± stddev)", style="dim"))
+    rows = llama_bench.session_rows(executor.session.state, executor.read_log, test=step.metric)
+    if rows:
+        table = Table(title=f"{step.metric} runs this session", box=None, padding=(0, 1))
+        table.add_column("#", justify="right")
+        table.add_column("t/s", justify="right")
+        table.add_column("±", justify="right")
+        table.add_column("")
+        top = max(r.avg_ts for r in rows) or 1.0
+        for i, row in enumerate(rows, 1):
+            bar = "█" * max(1, round(20 * row.avg_ts / top))
+            table.add_row(str(i), f"{row.avg_ts:.2f}", f"{row.stddev_ts:.2f}", Text(bar, style="cyan"))
+        out.append(table)
+    return out
+
+
+def step_detail(executor: StepExecutor, step: m.Step) -> RenderableType:
+    """Everything the detail pane shows for ``step``."""
+    parts: list[RenderableType] = [Text(f"{step.id}  {step.title}", style="bold reverse"),
+                                   status_line(executor, step)]
+    parts += outcome(executor, step)
+    if step.description:
+        parts.append(Text(" ".join(step.description.split())))
+    parts += [Text(f"• {note}") for note in step.notes]
+    if isinstance(step, m.COMMAND_KINDS):
+        if isinstance(step, m.TestStep):
+            parts.append(Text.assemble(("Expected: ", "bold"), f"{step.expect} ({step.mode} mode, "
+                                       f"{step.tokens} tokens)"))
+        if isinstance(step, m.BenchmarkStep):
+            parts += bench_block(executor, step)
+        parts += commands_block(executor, step)
+    elif isinstance(step, m.BackupStep):
+        parts += backup_block(executor, step)
+    elif isinstance(step, m.EDIT_KINDS):
+        parts += edits_block(executor, step)
+    elif isinstance(step, m.FormStep):
+        parts += form_block(executor, step)
+    elif isinstance(step, m.ChoiceStep):
+        parts += choice_block(executor, step)
+    elif isinstance(step, m.CommitStep):
+        parts.append(Text("stages: " + ", ".join(step.stage) + (
+            f" (and, if modified: {', '.join(step.stage_if_modified)})" if step.stage_if_modified else "")))
+        parts.append(Text("The message is built from the analysis, the approach and the measured figures; "
+                          "you can edit it before committing.", style="dim"))
+    elif isinstance(step, m.DocsStep):
+        for doc in step.documents:
+            parts.append(Text.assemble(("• ", "bold"), doc.path.replace("{{repo}}/", ""), (f"  [{doc.section}]",
+                                                                                            "dim")))
+            parts += [Text(f"    – {p}", style="dim") for p in doc.points]
+    parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
+    return Group(*[Padding(p, (0, 0, 1, 0)) if isinstance(p, Syntax | Table) else p for p in parts])
+
+
+def backup_block(executor: StepExecutor, step: m.BackupStep) -> list[RenderableType]:
+    backup = executor.session.state.backup
+    out: list[RenderableType] = []
+    if backup:
+        out.append(Text(f"Backup folder: {backup['dir']}", style="green"))
+        for f in backup.get("files", []):
+            out.append(Text(f"  {f['sha256'][:12]}  {f['path']}", style="dim"))
+    else:
+        try:
+            root = executor.text(executor.runbook.backup.root)
+        except Exception:
+            root = executor.runbook.backup.root
+        out.append(Text(f"Backs up into {root}/{executor.runbook.backup.pattern}"))
+        for f in step.files:
+            out.append(Text(f"  {f.path.replace('{{repo}}/', '')}" + (" (if present)" if f.optional else "")))
+        if step.include_edited:
+            out.append(Text("  and every other file the runbook edits", style="dim"))
+    if step.script:
+        out.append(heading("The original script (the wizard does the same itself, with checksums)"))
+        out.append(code(step.script, "bash"))
+    return out

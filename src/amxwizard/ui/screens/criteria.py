@@ -1,0 +1,110 @@
+"""Success criteria: each with its state and the evidence behind it; ticking one by hand asks for a note."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from .dialogs import NoteScreen
+
+if TYPE_CHECKING:
+    from ..app import WizardApp
+
+STATE_STYLE = {"met": ("✔ met", "green"), "unmet": ("✘ unmet", "bold red"), "unknown": ("? not yet", "yellow"),
+               "manual": ("☐ manual", "dim")}
+
+
+class CriteriaScreen(Screen[None]):
+    TITLE = "Success criteria"
+    BINDINGS = [
+        Binding("t", "tick", "Tick / untick"),
+        Binding("escape,q", "back", "Back"),
+    ]
+
+    app: WizardApp
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="criteria-title")
+        yield DataTable(id="criteria", cursor_type="row", zebra_stripes=False)
+        with VerticalScroll(id="criteria-evidence"):
+            yield Static(id="evidence")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("state", key="state", width=10)
+        table.add_column("criterion", key="text")
+        self.refresh_table()
+        table.focus()
+
+    def results(self) -> dict[str, Any]:
+        from ...engine.evidence.criteria import evaluate
+
+        return evaluate(self.app.runbook, self.app.session.state, self.app.executor.read_log)
+
+    def refresh_table(self) -> None:
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        results = self.results()
+        met = 0
+        for crit in self.app.runbook.criteria:
+            result = results[crit.id]
+            label, style = STATE_STYLE.get(result.status, (result.status, ""))
+            if result.status == "met":
+                met += 1
+            if result.ticked_by_person:
+                label += " ✎"
+            table.add_row(Text(label, style=style), crit.text, key=crit.id)
+        total = len(self.app.runbook.criteria)
+        self.query_one("#criteria-title", Static).update(Text.assemble(
+            ("Success criteria ", "bold"), (f"{met}/{total} met", "green" if met == total else "yellow"),
+            ("  — mark complete when ALL are true · ✎ ticked by hand", "dim")))
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self.show_evidence()
+
+    @on(DataTable.RowHighlighted)
+    def show_evidence(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        crit = self.app.runbook.criteria[table.cursor_row]
+        result = self.results()[crit.id]
+        text = Text.assemble((crit.text + "\n", "bold"), (f"check: {crit.check}", "dim"),
+                             (f" · steps: {', '.join(crit.steps)}\n" if crit.steps else "\n", "dim"))
+        for line in result.evidence or ["no evidence yet"]:
+            text.append(f"  • {line}\n")
+        tick = self.app.session.state.criteria.get(crit.id)
+        if tick is not None:
+            text.append(f"{'ticked' if tick.ticked else 'unticked'} by {tick.by}: {tick.note}\n", style="cyan")
+        text.append("t tick by hand (asks for a note)", style="dim italic")
+        self.query_one("#evidence", Static).update(text)
+
+    def action_tick(self) -> None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        crit = self.app.runbook.criteria[table.cursor_row]
+        tick = self.app.session.state.criteria.get(crit.id)
+        if tick is not None and tick.ticked:
+            self.app.executor.tick_criterion(crit.id, False, "untick")
+            self.refresh_table()
+            return
+
+        def noted(note: str | None) -> None:
+            if note:
+                self.app.executor.tick_criterion(crit.id, True, note)
+                self.refresh_table()
+
+        self.app.push_screen(NoteScreen(f"Tick “{crit.text}”: what shows it is true?"), noted)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,483 @@
+"""The main screen: the runbook outline, the selected step in detail, and the live output of the running step."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+
+from ...engine.state import StepStatus
+from ...runbook import models as m
+from ..render import step_detail
+from ..widgets.outline import Item, StepOutline
+from ..widgets.runlog import RunLog
+from .dialogs import ConfirmScreen, DecideScreen, DiffScreen, NoteScreen
+
+if TYPE_CHECKING:
+    from ...engine.executor import StepResult
+    from ..app import WizardApp
+
+
+class MainScreen(Screen[None]):
+    TITLE = "Runbook"
+    BINDINGS = [
+        Binding("r", "run", "Run"),
+        Binding("a", "answer", "Answer"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("e", "edit", "Edit"),
+        Binding("l", "full_log", "Full log"),
+        Binding("m", "decide", "Decide"),
+        Binding("g", "goto", "Go to fix"),
+        Binding("t", "tick", "Tick"),
+        Binding("s", "skip", "Skip"),
+        Binding("n", "next_step", "Next"),
+        Binding("k", "criteria", "Criteria"),
+        Binding("f", "record", "Record"),
+        Binding("v", "setup", "Variables"),
+        Binding("z", "zoom_log", "Zoom log", show=False),
+    ]
+
+    app: WizardApp
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_step: str | None = None
+        self.run_started = 0.0
+        self.run_handle: Any = None
+        self.last_log: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield Static(id="notice", classes="hidden")
+        with Horizontal(id="body"):
+            yield StepOutline(self.app.runbook, self.app.session.state, id="outline")
+            with VerticalScroll(id="detail-scroll"):
+                yield Static(id="detail")
+        with Vertical(id="logpane"):
+            yield Static(id="runstatus")
+            yield RunLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        outline = self.query_one(StepOutline)
+        outline.focus()
+        nxt = self.next_pending()
+        if nxt:
+            outline.select_step(nxt)
+        self.refresh_all()
+        self.set_interval(1.0, self._tick)
+
+    # -- what is selected ----------------------------------------------------------------------------------------
+
+    @property
+    def item(self) -> Item | None:
+        return self.query_one(StepOutline).current
+
+    @property
+    def step(self) -> m.Step | None:
+        item = self.item
+        if item is None or item.kind != "step":
+            return None
+        return self.app.runbook.step(item.id)
+
+    def next_pending(self) -> str | None:
+        state = self.app.session.state
+        for _, step in self.app.runbook.iter_steps():
+            if not state.step(step.id).status.done:
+                return step.id
+        return None
+
+    # -- refreshing ----------------------------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        self.query_one(StepOutline).refresh_labels()
+        self.refresh_topbar()
+        self.refresh_detail()
+        self.refresh_runstatus()
+        self.refresh_bindings()
+
+    def refresh_topbar(self) -> None:
+        rb, state = self.app.runbook, self.app.session.state
+        steps = [s for _, s in rb.iter_steps()]
+        done = sum(1 for s in steps if state.step(s.id).status.done)
+        failed = sum(1 for s in steps if state.step(s.id).status is StepStatus.FAILED)
+        width = 12
+        filled = round(width * done / max(len(steps), 1))
+        bar = Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"))
+        text = Text.assemble(("amxwizard ", "bold"), (rb.title, "bold cyan"), "  ", bar,
+                             f" {done}/{len(steps)} steps", (f" · {failed} failed" if failed else "", "red"),
+                             (f"  session {self.app.session.id}", "dim"))
+        self.query_one("#topbar", Static).update(text)
+
+    def refresh_detail(self) -> None:
+        item = self.item
+        detail = self.query_one("#detail", Static)
+        if item is None:
+            detail.update("")
+        elif item.kind == "step":
+            detail.update(step_detail(self.app.executor, self.app.runbook.step(item.id)))
+        elif item.kind == "check":
+            detail.update(self._checklist_detail(item.id))
+        elif item.kind == "phase":
+            phase = next(p for p in self.app.runbook.phases if p.id == item.id)
+            detail.update(Text.assemble((f"Phase {phase.id}: {phase.title}\n", "bold reverse"),
+                                        (f"{phase.tag}\n" if phase.tag else "", "dim"), (phase.goal or "") + "\n\n",
+                                        ("n next pending step · k criteria · f record", "dim italic")))
+        else:
+            detail.update(Text.assemble(("Pre-implementation checklist\n", "bold reverse"),
+                                        "Before starting, confirm each item. Items with a check are verified "
+                                        "against the repo when you tick them.\n",
+                                        ("t tick the selected item", "dim italic")))
+
+    def _checklist_detail(self, item_id: str) -> Text:
+        from ...engine.preflight import check_checklist_item
+
+        item = next(i for i in self.app.runbook.checklist if i.id == item_id)
+        tick = self.app.session.state.checklist.get(item_id)
+        text = Text.assemble((f"{item.id}  {item.text}\n", "bold reverse"))
+        if item.check.kind != "manual":
+            check = check_checklist_item(item, self.app.executor.values())
+            style = {"ok": "green", "warn": "yellow", "fail": "bold red"}.get(check.status, "")
+            text.append(f"check ({item.check.kind}): {check.status} — {check.finding}\n", style=style)
+        else:
+            text.append("confirmed by you (nothing on this machine can check it)\n", style="dim")
+        if tick is not None:
+            state = "ticked" if tick.ticked else "unticked"
+            text.append(f"{state} by {tick.by} at {tick.ts[:16].replace('T', ' ')} UTC"
+                        + (f": {tick.note}" if tick.note else "") + "\n")
+        text.append("\nt tick / untick", style="dim italic")
+        return text
+
+    def refresh_runstatus(self) -> None:
+        status = self.query_one("#runstatus", Static)
+        if self.run_step is not None:
+            elapsed = time.monotonic() - self.run_started
+            pid = getattr(getattr(self.run_handle, "started", None), "pid", None)
+            status.update(Text.assemble(("▶ ", "bold yellow"), (self.run_step, "bold"),
+                                        f" running · {_clock(elapsed)}" + (f" · pid {pid}" if pid else ""),
+                                        ("  c cancel · l full log · z zoom", "dim")))
+        elif self.last_log is None:
+            status.update(Text("output of the step you run appears here", style="dim"))
+
+    def _tick(self) -> None:
+        if self.run_step is not None:
+            self.refresh_runstatus()
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self) -> None:
+        self.refresh_detail()
+        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+        self.refresh_bindings()
+
+    def show_notice(self, lines: list[str]) -> None:
+        notice = self.query_one("#notice", Static)
+        if lines:
+            notice.update(Text("While the wizard was closed: " + " · ".join(lines), style="bold"))
+            notice.remove_class("hidden")
+        else:
+            notice.add_class("hidden")
+
+    # -- engine events (forwarded by the app) --------------------------------------------------------------------
+
+    def run_started_here(self, step_id: str, handle: Any, log_path: str) -> None:
+        if self.run_step != step_id:
+            self.query_one(RunLog).reset()
+            self.run_started = time.monotonic()
+        self.run_step, self.run_handle, self.last_log = step_id, handle, log_path
+        self.refresh_runstatus()
+        self.refresh_bindings()
+
+    def output(self, lines: list[str]) -> None:
+        self.query_one(RunLog).add(lines)
+
+    def step_ended(self, step_id: str, result: StepResult | None) -> None:
+        if self.run_step == step_id:
+            elapsed = time.monotonic() - self.run_started
+            self.run_step, self.run_handle = None, None
+            if result is not None:
+                style = "green" if result.status is StepStatus.PASSED else "bold red"
+                self.query_one("#runstatus", Static).update(Text.assemble(
+                    (f"{step_id} {result.status.value}", style), f" after {_clock(elapsed)} · {result.summary}",
+                    ("  l full log", "dim")))
+        item = self.item
+        if result is not None and result.status is StepStatus.PASSED and item is not None and item.id == step_id:
+            nxt = self.next_pending()  # a wizard moves on by itself; a failure stays in view
+            if nxt:
+                self.query_one(StepOutline).select_step(nxt)
+        self.refresh_all()
+
+    # -- actions -------------------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        item, step = self.item, self.step
+        busy = self.app.busy is not None
+        status = self.app.session.state.step(step.id).status if step else None
+        if action == "run":
+            return step is not None and not isinstance(step, m.ChoiceStep) and (not busy or None)
+        if action == "answer":
+            return isinstance(step, m.FormStep | m.ChoiceStep | m.CommitStep | m.DocsStep) and (
+                getattr(step, "fields", True) != [] or isinstance(step, m.ChoiceStep))
+        if action == "cancel":
+            return busy and self.run_handle is not None
+        if action == "edit":
+            return isinstance(step, m.EDIT_KINDS) and (not busy or None)
+        if action == "full_log":
+            return self._log_for_selection() is not None or self.last_log is not None
+        if action == "decide":
+            return status in (StepStatus.INTERRUPTED, StepStatus.FAILED) and not busy
+        if action == "goto":
+            return status is StepStatus.FAILED and self._troubleshooting_goto() is not None
+        if action == "tick":
+            return item is not None and item.kind == "check"
+        if action == "skip":
+            return step is not None and status is not StepStatus.RUNNING and status is not StepStatus.SKIPPED
+        return True
+
+    def action_run(self) -> None:
+        step = self.step
+        if step is None or self.app.busy:
+            return
+        status = self.app.session.state.step(step.id).status
+        if status is StepStatus.INTERRUPTED:
+            self.action_decide()
+            return
+        if isinstance(step, m.FormStep):
+            self.action_answer()
+        elif isinstance(step, m.CommitStep):
+            from .commit import CommitScreen
+
+            self.app.push_screen(CommitScreen(step))
+        elif isinstance(step, m.EDIT_KINDS):
+            self._preview_edits(step)
+        elif isinstance(step, m.DocsStep):
+            self._preview_docs(step)
+        elif step.destructive:
+            def go(yes: bool | None) -> None:
+                if yes:
+                    self.app.execute(step.id, confirmed=True)
+
+            self.app.push_screen(ConfirmScreen(step.confirm or f"Run {step.id}?"), go)
+        else:
+            self.app.execute(step.id)
+
+    def _preview_edits(self, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep) -> None:
+        from ...engine.edits import plan_step
+
+        try:
+            planned = plan_step(step, self.app.executor.values(), workdir=self.app.executor.workdir())
+        except Exception as exc:
+            self.notify(str(exc), severity="error")
+            return
+        problems = [p for f in planned for p in f.problems]
+        if problems:
+            self.notify(problems[0], severity="error", timeout=10)
+            self.app.execute(step.id, confirmed=True)  # records the failure with its reason
+            return
+        diff = "\n".join(f.diff for f in planned if f.new != f.old)
+        if not diff:  # a manual edit, or already applied: running verifies
+            self.app.execute(step.id, confirmed=True)
+            return
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.app.execute(step.id, confirmed=True)
+
+        self.app.push_screen(DiffScreen(f"{step.id} {step.title}", diff), go)
+
+    def _preview_docs(self, step: m.DocsStep) -> None:
+        from ...engine.executor import doc_plans
+
+        missing = [f for f in step.fields if f.required and not self.app.session.state.answer(f.id)]
+        if missing:
+            self.action_answer()
+            return
+        plans = doc_plans(self.app.executor, step)
+        diff = "\n".join(p.diff for p in plans if p.changed)
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.app.execute(step.id, confirmed=True)
+
+        if not diff:
+            self.app.execute(step.id, confirmed=True)
+        else:
+            self.app.push_screen(DiffScreen(f"{step.id} {step.title}", diff), go)
+
+    def action_answer(self) -> None:
+        step = self.step
+        if isinstance(step, m.ChoiceStep):
+            from .forms import ChoiceScreen
+
+            self.app.push_screen(ChoiceScreen(step))
+        elif isinstance(step, m.FormStep | m.DocsStep | m.CommitStep):
+            from .forms import FormScreen
+
+            def then(done: bool | None) -> None:
+                if done and isinstance(step, m.FormStep):
+                    self.app.execute(step.id)
+
+            self.app.push_screen(FormScreen(step), then)
+
+    def action_cancel(self) -> None:
+        if self.run_step is None:
+            return
+        step_id = self.run_step
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.app.cancel_running()
+
+        self.app.push_screen(ConfirmScreen(f"Cancel {step_id}?", "SIGTERM, then SIGKILL after 5 s, to the "
+                                           "command's whole process group. The wizard keeps running."), go)
+
+    def action_edit(self) -> None:
+        step = self.step
+        if not isinstance(step, m.EDIT_KINDS):
+            return
+        from ...engine.executor import StepError
+
+        try:
+            path, line = self.app.executor.edit_target(step)
+        except StepError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        argv = [*shlex.split(editor), f"+{line}", str(path)]
+        try:
+            try:
+                with self.app.suspend():
+                    subprocess.call(argv)
+            except SuspendNotSupported:
+                # No terminal to hand over (headless, web): only an editor that needs none can work here.
+                subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            self.notify(f"cannot run {editor}: {exc.strerror or exc} (set $EDITOR)", severity="error")
+            return
+        self.app.executor.record_hand_edits(step)
+        diff = self.app.executor.file_diff(path)
+        self.app.push_screen(DiffScreen(f"git diff {path.name}", diff, readonly=True))
+        self.refresh_all()
+
+    def _log_for_selection(self) -> tuple[Path, int | None] | None:
+        step = self.step
+        if step is None:
+            return None
+        source = step.evidence_from if isinstance(step, m.FormStep) and step.evidence_from else step.id
+        runs = self.app.session.state.step(source).runs
+        if not runs:
+            return None
+        run = self.app.session.state.runs[runs[-1]]
+        line = None
+        if isinstance(step, m.FormStep):
+            suggestion = self.app.executor.suggestion(step)
+            line = getattr(suggestion, "line", None)
+        return Path(run.log), (line - 1 if line else None)
+
+    def action_full_log(self) -> None:
+        from .fulllog import FullLogScreen
+
+        found = self._log_for_selection()
+        if found is None and self.last_log:
+            found = (Path(self.last_log), None)
+        if found is None:
+            return
+        self.app.push_screen(FullLogScreen(found[0], start_line=found[1]))
+
+    def action_decide(self) -> None:
+        step = self.step
+        if step is None:
+            return
+        summary = self.app.session.state.step(step.id).summary
+
+        def picked(choice: str | None) -> None:
+            if choice == "rerun":
+                self.app.execute(step.id, confirmed=True) if step.destructive else self.app.execute(step.id)
+            elif choice in ("passed", "failed"):
+                def noted(note: str | None) -> None:
+                    if note:
+                        self.app.executor.decide(step.id, StepStatus(choice), note)
+
+                self.app.push_screen(NoteScreen(f"Why mark {step.id} {choice}?"), noted)
+
+        self.app.push_screen(DecideScreen(step.id, summary), picked)
+
+    def _troubleshooting_goto(self) -> str | None:
+        step = self.step
+        if step is None:
+            return None
+        from ...engine.evidence.troubleshoot import matching
+
+        state = self.app.session.state
+        findings = state.step(step.id).evidence.get("findings", [])
+        return next((e.goto for e in matching(self.app.runbook, state, step.id, findings) if e.goto), None)
+
+    def action_goto(self) -> None:
+        target = self._troubleshooting_goto()
+        if target:
+            self.query_one(StepOutline).select_step(target)
+
+    def action_tick(self) -> None:
+        item = self.item
+        if item is None or item.kind != "check":
+            return
+        tick = self.app.session.state.checklist.get(item.id)
+        if tick is not None and tick.ticked:
+            self.app.executor.tick_checklist(item.id, False, "")
+            return
+
+        def noted(note: str | None) -> None:
+            if note is not None:
+                self.app.executor.tick_checklist(item.id, True, note)
+
+        self.app.push_screen(NoteScreen(f"Tick {item.id}: a note (optional)", required=False), noted)
+
+    def action_skip(self) -> None:
+        step = self.step
+        if step is None:
+            return
+
+        def noted(reason: str | None) -> None:
+            if reason:
+                self.app.executor.skip(step.id, reason)
+
+        self.app.push_screen(NoteScreen(f"Why skip {step.id}?"), noted)
+
+    def action_next_step(self) -> None:
+        nxt = self.next_pending()
+        if nxt:
+            self.query_one(StepOutline).select_step(nxt)
+
+    def action_criteria(self) -> None:
+        from .criteria import CriteriaScreen
+
+        self.app.push_screen(CriteriaScreen())
+
+    def action_record(self) -> None:
+        from .record import RecordScreen
+
+        self.app.push_screen(RecordScreen())
+
+    def action_setup(self) -> None:
+        from .setup import SetupScreen
+
+        self.app.push_screen(SetupScreen(), lambda _: self.refresh_all())
+
+    def action_zoom_log(self) -> None:
+        self.query_one("#logpane").toggle_class("zoomed")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -1,0 +1,110 @@
+"""The last screen: the state of the reviewer's record, and writing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...engine.state import StepStatus
+from .dialogs import ConfirmScreen, NoteScreen
+
+if TYPE_CHECKING:
+    from ..app import WizardApp
+
+
+class RecordScreen(Screen[None]):
+    TITLE = "Record"
+    BINDINGS = [
+        Binding("m", "write('md')", "Write Markdown"),
+        Binding("h", "write('html')", "Write HTML"),
+        Binding("j", "write('json')", "Write JSON"),
+        Binding("x", "finish", "Finish session"),
+        Binding("escape,q", "back", "Back"),
+    ]
+
+    app: WizardApp
+    complete = False
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="record-body"):
+            yield Static(id="record-state")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        from ...engine.evidence.criteria import evaluate
+
+        rb, state = self.app.runbook, self.app.session.state
+        counts = {status: 0 for status in StepStatus}
+        for _, step in rb.iter_steps():
+            counts[state.step(step.id).status] += 1
+        total = sum(counts.values())
+        results = evaluate(rb, state, self.app.executor.read_log)
+        met = sum(1 for r in results.values() if r.status == "met")
+        complete = counts[StepStatus.PASSED] + counts[StepStatus.SKIPPED] == total and met == len(rb.criteria)
+        self.complete = complete
+        head = Text("COMPLETE" if complete else "UNFINISHED", style="bold green" if complete else "bold yellow")
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        table.add_row("record", head)
+        table.add_row("steps", ", ".join(f"{n} {s.value}" for s, n in counts.items() if n))
+        table.add_row("criteria", f"{met}/{len(rb.criteria)} met")
+        table.add_row("events", f"{state.last_seq} in the chain, last hash {state.last_hash[:24]}…")
+        commit = state.commit
+        if commit:
+            table.add_row("commit", f"{commit.get('sha', '')[:12]} {commit.get('subject', '')}")
+            table.add_row("", Text("its Runbook-Chain trailer names the chain as it stood at the commit", style="dim"))
+        else:
+            table.add_row("commit", Text("not made yet", style="dim"))
+        table.add_row("session", f"{self.app.session.id}  ({self.app.session.dir})")
+        if state.finished:
+            table.add_row("", Text("this session is finished", style="green"))
+        hint = Text("\nm / h / j write the record as Markdown, HTML or JSON (verify it with "
+                    "'amxwizard verify record.json') · x finish the session", style="dim")
+        self.query_one("#record-state", Static).update(Group(Text("The reviewer's record", style="bold underline"),
+                                                             table, hint))
+
+    def action_write(self, fmt: str) -> None:
+        default = str(self.app.session.dir / f"record.{fmt}")
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self._write(fmt, Path(path).expanduser())
+
+        self.app.push_screen(NoteScreen(f"Write the {fmt.upper()} record to", value=default), chosen)
+
+    @work(thread=True, exit_on_error=False, group="record")
+    def _write(self, fmt: str, path: Path) -> None:
+        from ...report import build_record, write_record
+
+        try:
+            write_record(build_record(self.app.session), fmt, path)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"cannot write {path}: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"written: {path}")
+
+    def action_finish(self) -> None:
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.app.session.record("session_finished", last_hash=self.app.session.state.last_hash)
+                self.refresh_state()
+
+        self.app.push_screen(ConfirmScreen("Finish this session?", "A finished session is not resumed by default; "
+                                           "its record stays readable."), go)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

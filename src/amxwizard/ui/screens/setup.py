@@ -1,0 +1,146 @@
+"""Setup: the runbook's variables with their defaults, checked as they are typed, and the preflight beside them.
+Nothing runs until the person accepts them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ...runbook.variables import check_value
+
+if TYPE_CHECKING:
+    from ..app import WizardApp
+
+STATUS_STYLE = {"ok": ("✔ ok  ", "green"), "warn": ("▲ warn", "yellow"), "fail": ("✘ fail", "bold red")}
+
+
+class SetupScreen(Screen[bool]):
+    """Edit and accept the variables. Dismisses with True once accepted."""
+
+    TITLE = "Setup"
+    BINDINGS = [
+        Binding("ctrl+s", "accept", "Accept", priority=True),
+        Binding("ctrl+r", "preflight", "Re-check", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    app: WizardApp
+
+    def compose(self) -> ComposeResult:
+        session = self.app.session
+        values = session.values()
+        yield Static(Text.assemble(("Setup ", "bold"), ("— check the values for this machine. Nothing runs until "
+                                                        "you accept them with ctrl+s.", "dim")), id="setup-title")
+        with Horizontal(id="setup-body"):
+            with VerticalScroll(id="vars"):
+                for name, var in session.runbook.model.variables.items():
+                    with Vertical(classes="var"):
+                        with Horizontal(classes="var-row"):
+                            yield Static(Text(name, style="bold"), classes="var-name")
+                            yield Input(value=values.get(name, var.default_text), id=f"var-{name}",
+                                        classes="var-input", select_on_focus=False)
+                        yield Static(Text(var.description, style="dim"), id=f"hint-{name}", classes="var-hint")
+            with VerticalScroll(id="preflight"):
+                yield Static(Text("Preflight", style="bold underline"))
+                yield Static(Text("checking…", style="dim"), id="preflight-results")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for name in self.app.session.runbook.model.variables:
+            self._validate(name)
+        self.action_preflight()
+
+    def current(self) -> dict[str, str]:
+        """Every variable as typed now."""
+        return {name: self.query_one(f"#var-{name}", Input).value
+                for name in self.app.session.runbook.model.variables}
+
+    def _edited(self, typed: dict[str, str]) -> dict[str, str]:
+        """Values the person changed here. Compared with what is shown, so a default that refers to another
+        variable (numactl → numa_nodes) keeps following it unless it is edited itself."""
+        shown = self.app.session.values()
+        return {k: v for k, v in typed.items() if v != shown.get(k)}
+
+    def _validate(self, name: str) -> bool:
+        from ...engine.preflight import check_variable
+
+        var = self.app.session.runbook.model.variables[name]
+        value = self.query_one(f"#var-{name}", Input).value
+        hint = self.query_one(f"#hint-{name}", Static)
+        problem = check_value(name, var, value)
+        if problem:
+            hint.update(Text(problem.split(": ", 1)[-1], style="bold red"))
+            return False
+        status, finding = check_variable(name, var, value) if "{{" not in value else ("ok", "")
+        if status == "ok":
+            hint.update(Text(var.description + (f"  ✔ {finding}" if finding else ""), style="dim"))
+        else:
+            hint.update(Text(finding, style="yellow" if status == "warn" else "bold red"))
+        return status != "fail"
+
+    @on(Input.Changed, ".var-input")
+    def _changed(self, event: Input.Changed) -> None:
+        assert event.input.id is not None
+        self._validate(event.input.id.removeprefix("var-"))
+
+    def action_preflight(self) -> None:
+        self.query_one("#preflight-results", Static).update(Text("checking…", style="dim"))
+        self._run_preflight(self.current())
+
+    @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
+    def _run_preflight(self, typed: dict[str, str]) -> None:
+        from ...engine.preflight import run_preflight
+        from ...runbook.variables import VariableError, resolve
+
+        session = self.app.session
+        overrides = {**session.state.overrides, **self._edited(typed)}
+        try:
+            values = resolve(session.runbook.model, overrides, session.builtins())
+        except VariableError as exc:
+            self.app.call_from_thread(self._show_preflight, Text(str(exc), style="red"))
+            return
+        checks = run_preflight(session.runbook, values)
+        text = Text()
+        for check in checks:
+            label, style = STATUS_STYLE.get(check.status, (check.status, ""))
+            text.append(label, style=style)
+            text.append(f" {check.name}: ", style="bold")
+            text.append(f"{check.finding}\n")
+        self.app.call_from_thread(self._show_preflight, text)
+
+    def _show_preflight(self, text: Text) -> None:
+        self.query_one("#preflight-results", Static).update(text)
+
+    def action_accept(self) -> None:
+        from ...engine.session import SessionError
+        from ...runbook.variables import VariableError
+
+        typed = self.current()
+        bad = [name for name in typed if not self._validate(name)]
+        if bad:
+            self.notify(f"fix {', '.join(bad)} first", severity="error")
+            self.query_one(f"#var-{bad[0]}", Input).focus()
+            return
+        session = self.app.session
+        changed = self._edited(typed)
+        try:
+            if changed:
+                session.set_variables(changed)
+            session.record("setup_accepted", values=session.values())
+        except (VariableError, SessionError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.dismiss(True)
+
+    def action_back(self) -> None:
+        if self.app.session.state.setup_accepted:
+            self.dismiss(False)
+        else:
+            self.notify("accept the values first (ctrl+s), or quit with ctrl+q", severity="warning")

@@ -1,0 +1,186 @@
+"""Close the wizard at any moment — mid-command, mid-form — and lose nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+from pathlib import Path
+
+from textual.widgets import Input
+
+from amxwizard.engine.session import Session
+from amxwizard.engine.state import StepStatus
+from amxwizard.ui.app import WizardApp
+from amxwizard.ui.screens.dialogs import ConfirmScreen, DecideScreen, DiffScreen, NoteScreen
+from amxwizard.ui.screens.forms import FormScreen
+from amxwizard.ui.screens.main import MainScreen
+from amxwizard.ui.widgets.outline import StepOutline
+from amxwizard.ui.widgets.runlog import RunLog
+
+from .conftest import World, settle, wait_until
+
+LINES = 40
+
+
+def _slow_cmake(world: World, tmp_path: Path) -> str:
+    """A cmake that takes a few seconds (printing numbered lines) before the sandbox's stand-in builds."""
+    script = tmp_path / "slow-cmake"
+    script.write_text("#!/bin/bash\n"
+                      'case " $* " in *" clean "*) ;; *) '
+                      f'for i in $(seq 1 {LINES}); do echo "slow build line $i"; sleep 0.1; done ;; esac\n'
+                      f"exec {world.sandbox.overrides['cmake']} \"$@\"\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+async def _start_slow_build(world: World, session: Session, pilot: object, app: WizardApp) -> None:
+    await wait_until(pilot, lambda: not isinstance(app.screen, MainScreen) or True)
+    await pilot.press("ctrl+s")  # accept the setup
+    await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+    app.main.query_one(StepOutline).select_step("1.4")
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+    await pilot.press("y")
+    log = app.main.query_one(RunLog)
+    await wait_until(pilot, lambda: any("slow build line 5" in line for line in log.lines), what="output")
+
+
+async def test_quit_mid_command_then_a_new_wizard_follows_it_to_the_end(world: World, tmp_path: Path) -> None:
+    session = world.new_session(cmake=_slow_cmake(world, tmp_path))
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _start_slow_build(world, session, pilot, app)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+        await pilot.press("y")
+    session.close()
+
+    # The build goes on without a wizard.
+    reopened = world.open(session)
+    assert reopened.state.step("1.4").status is StepStatus.RUNNING
+    [run] = reopened.state.running_runs()
+    assert os.getpgid(run.pid) == run.pid  # its own process group, alive
+
+    app = WizardApp(reopened)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.PASSED, timeout=60,
+                         what="the followed run to be judged")
+        await settle(pilot, app)
+        assert any("still running" in note for note in app.resume_notes)
+        log = app.main.query_one(RunLog)
+        log.flush()
+        numbered = [line for line in log.lines if line.startswith("slow build line ")]
+        assert numbered == [f"slow build line {i}" for i in range(1, LINES + 1)]  # none lost, none twice
+        assert any("Built target llama-bench" in line for line in log.lines)
+    finished = [e for e in reopened.store.events() if e.kind == "command_finished"]
+    assert len(finished) == 1 and finished[0].data["exit_code"] == 0
+    reopened.close()
+
+
+async def test_an_interrupted_run_waits_for_the_person_to_decide(world: World, tmp_path: Path) -> None:
+    session = world.new_session(cmake=_slow_cmake(world, tmp_path))
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _start_slow_build(world, session, pilot, app)
+        pid = app.main.run_handle.started.pid
+        await pilot.press("q", "y")
+    session.close()
+    os.killpg(pid, signal.SIGKILL)  # the machine took the build down before it could write its exit code
+
+    reopened = world.open(session)
+    app = WizardApp(reopened)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.INTERRUPTED,
+                         what="the interrupted verdict")
+        await settle(pilot, app)
+        assert any("interrupted" in note for note in app.resume_notes)
+        app.main.query_one(StepOutline).select_step("1.4")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(app.screen, DecideScreen), what="the decision")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.screen, NoteScreen), what="the note")
+        await pilot.press(*"the box rebooted", "enter")
+        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.FAILED, what="the verdict")
+        assert "the box rebooted" in reopened.state.step("1.4").summary
+    reopened.close()
+
+
+async def test_cancel_stops_the_command_and_not_the_wizard(world: World, tmp_path: Path) -> None:
+    session = world.new_session(cmake=_slow_cmake(world, tmp_path))
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _start_slow_build(world, session, pilot, app)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the cancel question")
+        await pilot.press("y")
+        await settle(pilot, app)
+        state = session.state.step("1.4")
+        assert state.status is StepStatus.FAILED and "cancelled" in state.summary
+        assert app.is_running
+    session.close()
+
+
+async def test_answers_are_saved_as_each_field_is_left(world: World) -> None:
+    session = world.new_session()
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        app.main.query_one(StepOutline).select_step("1.6")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="the form")
+        field = app.screen.query_one("#field-tensor", Input)
+        field.focus()
+        await pilot.press(*"blk.7.ffn_up.weight", "tab")
+        await wait_until(pilot, lambda: session.state.answer("tensor") == "blk.7.ffn_up.weight", what="the save")
+        # A second reader (a crash right now, then a restart) already sees it on disk.
+        peek = Session.peek(session.dir, world.runbook)
+        assert peek.state.answer("tensor") == "blk.7.ffn_up.weight"
+        peek.close()
+    session.close()
+
+
+async def test_edit_in_editor_records_the_change_and_shows_the_diff(world: World, tmp_path: Path,
+                                                                    monkeypatch: object) -> None:
+    editor = tmp_path / "editor"
+    # An "editor" that appends a line to the file it is given (after the +LINE argument).
+    editor.write_text('#!/bin/bash\necho "// edited by hand" >> "$2"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))  # type: ignore[attr-defined]
+    session = world.new_session()
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await pilot.press("r")  # 1.1: the backup comes before any edit
+        await settle(pilot, app)
+        app.main.query_one(StepOutline).select_step("2.B")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the git diff")
+        assert "+// edited by hand" in app.screen.diff
+        edits = [e for e in session.state.edits if e["how"] == "editor"]
+        assert len(edits) == 1 and edits[0]["path"].endswith("ggml-backend.cpp")
+        await pilot.press("escape", "r")  # a manual approach: running it verifies the edit
+        await settle(pilot, app)
+        assert session.state.step("2.B").status is StepStatus.PASSED
+    session.close()
+
+
+async def test_help_and_command_palette_need_no_mouse(world: World) -> None:
+    session = world.new_session()
+    app = WizardApp(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape", "ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"test-3")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.main.query_one(StepOutline).current.id == "test-3",
+                         what="the palette to jump to test-3")
+    session.close()

@@ -1,0 +1,152 @@
+"""SVG snapshots of every main screen at 80x24 (a tmux pane) and 120x40.
+
+Each test builds the same world at the same place — a rehearsal sandbox with fixed commit dates, a session with a
+fixed id, a frozen clock and host name — so a screen renders the same bytes on any machine. Update them with
+``pytest tests/ui/test_snapshots.py --snapshot-update`` after a deliberate UI change, and look at the diff.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from amxwizard.engine.session import Session
+from amxwizard.rehearsal.sandbox import build_sandbox
+from amxwizard.runbook import RunbookFile
+from amxwizard.ui.app import WizardApp
+from amxwizard.ui.screens.fulllog import FullLogScreen
+from amxwizard.ui.widgets.logview import LogView
+from amxwizard.ui.widgets.outline import StepOutline
+
+from .conftest import wait_until
+
+ROOT = Path(tempfile.gettempdir()) / "amxwizard-snapshot-world"
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+FIXTURE_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "evidence" / "diag_weight_copy.txt"
+
+
+@pytest.fixture
+def snapshot_app(runbook_file: RunbookFile, frozen_clock: None) -> Callable[..., WizardApp]:
+    sessions: list[Session] = []
+
+    def make(*, accepted: bool = True) -> WizardApp:
+        shutil.rmtree(ROOT, ignore_errors=True)
+        sandbox = build_sandbox(ROOT / "sandbox")
+        session = Session.create(ROOT / "state", runbook_file, sandbox.overrides, session_id="snapshot")
+        if accepted:
+            session.record("setup_accepted", values=session.values())
+        sessions.append(session)
+        return WizardApp(session)
+
+    yield make
+    for session in sessions:
+        session.close()
+
+
+def _still(pilot: Pilot[None]) -> None:
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+
+
+def _select(step_id: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.1)
+        pilot.app.main.query_one(StepOutline).select_step(step_id)
+        await pilot.pause(0.1)
+        if keys:
+            await pilot.press(*keys)
+            await pilot.pause(0.4)
+        _still(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_setup_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                      size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, lambda: "checking" not in str(pilot.app.screen.query_one("#preflight-results")
+                                                               .render()), what="the preflight")
+        _still(pilot)
+
+    assert snap_compare(snapshot_app(accepted=False), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_code_change(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                                 size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.2"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_test_step(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                               size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("test-1"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_diff_before_applying(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                              size: tuple[int, int]) -> None:
+    app = snapshot_app()
+    app.session.record("backup_made", dir=str(ROOT / "backup"), files=[], git={}, location_file="", export="")
+    assert snap_compare(app, terminal_size=size, run_before=_select("2.C", "r"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_analysis_form(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                       size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.6", "a"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_choose_the_approach(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                             size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("2.choose", "a"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_commit_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                       size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("5.3", "r"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_success_criteria(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                          size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.1", "k"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_record_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                       size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.1", "f"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                     size: tuple[int, int]) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.1", "question_mark"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_full_log(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
+                  size: tuple[int, int]) -> None:
+    app = snapshot_app()
+    log = ROOT / "diagnostic_run.log"
+    shutil.copyfile(FIXTURE_LOG, log)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.1)
+        screen = FullLogScreen(log, start_line=20)
+        pilot.app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).line_count > 0,
+                         what="the index")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
