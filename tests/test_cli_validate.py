@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,9 @@ def _validate(*args: str, cwd: Path = ROOT, columns: int = 100) -> subprocess.Co
                           env=env)
 
 
-def _section(lines: list[str], name: str) -> list[str]:
-    start = lines.index(f"{name}:") + 1
+def _section(lines: list[str], header: str) -> list[str]:
+    """The indented lines under the line ``header``."""
+    start = lines.index(header) + 1
     end = next((i for i in range(start, len(lines)) if not lines[i].startswith("  ")), len(lines))
     return lines[start:end]
 
@@ -38,30 +40,30 @@ def test_validate_the_shipped_runbook() -> None:
     assert lines[0].startswith("runbook.yaml: AMX+GPU Scheduler Fix  (sha256 ")
     assert "5 phases, 21 steps, 9 criteria, 4 checklist items, 4 troubleshooting entries" in lines[1]
 
-    phases = _section(lines, "phases")
+    phases = _section(lines, "phases:")
     assert len(phases) == 5
     for line, phase in zip(phases, model.phases, strict=True):
         assert re.match(rf"^  {re.escape(phase.id)}  {re.escape(phase.title)}", line), line
         assert phase.steps[0].id in line
     assert "test-1 test-2 test-3 test-4 test-5" in phases[2]
 
-    criteria = _section(lines, "criteria")
-    assert len(criteria) == 9
-    assert [line.split()[0] for line in criteria] == [c.id for c in model.criteria]
-    assert "Performance maintained (~61 t/s)" in criteria[2]
+    criteria = _section(lines, "criteria: 9 judged from evidence, 0 by hand")
+    assert " ".join(criteria).split() == [c.id for c in model.criteria]
 
-    variables = _section(lines, "variables")
-    assert [line.split()[0] for line in variables] == list(model.variables)
-    shown = {line.split()[0]: line.split(" = ", 1)[1] for line in variables}
+    variables = _section(lines, "variables (as --var would take them):")
+    shown = dict(word.split("=", 1) for line in variables for word in shlex.split(line))
+    assert list(shown) == list(model.variables)
     assert shown["repo"] == "/home/ron/src/ik_llama.cpp"
-    assert shown["numactl"] == "numactl -N 2,3 -m 2,3"  # defaults are shown resolved
+    assert shown["numactl"] == "numactl -N 2,3 -m 2,3"  # defaults are shown resolved, quoted as --var takes them
     assert shown["threads"] == "64"
     assert shown["baseline_tps"] == "61.24"
     assert shown["backup_root"] == "<session_dir>/backups"
-    assert shown["prompt_long"].endswith("…")  # long values are clipped to the screen
+    assert shown["prompt_long"].endswith("…")  # long values are clipped so the summary stays one screen
 
-    # Measured, not a limit: the lead decides whether 42 lines is "one screen" (23 of them are variables).
-    assert len(lines) == 2 + (1 + 5) + (1 + 9) + (1 + len(model.variables)) == 42
+
+def test_the_summary_fits_one_screen_of_80x24() -> None:
+    lines = _validate("runbook.yaml", columns=80).stdout.splitlines()
+    assert len(lines) <= 24
 
 
 @pytest.mark.parametrize("columns", [60, 80, 100, 160])

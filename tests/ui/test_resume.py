@@ -184,3 +184,21 @@ async def test_help_and_command_palette_need_no_mouse(world: World) -> None:
         await wait_until(pilot, lambda: app.main.query_one(StepOutline).current.id == "test-3",
                          what="the palette to jump to test-3")
     session.close()
+
+
+async def test_the_log_pane_keeps_the_first_lines_of_a_fast_command(world: World, tmp_path: Path) -> None:
+    eager = tmp_path / "eager-cmake"
+    eager.write_text('#!/bin/bash\ncase " $* " in *" clean "*) exit 0 ;; esac\nseq 1 3000\n')
+    eager.chmod(0o755)
+    session = world.new_session(cmake=str(eager))
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        app.execute("1.4", confirmed=True)
+        await settle(pilot, app)
+        log = app.main.query_one(RunLog)
+        log.flush()
+        numbers = [line for line in log.lines if line.isdigit()]
+        assert numbers == [str(i) for i in range(1, 3001)]
+    session.close()

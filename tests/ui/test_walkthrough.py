@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
+from amxwizard.engine.runner import display_line
 from amxwizard.engine.state import StepStatus
 from amxwizard.ui.app import WizardApp
 from amxwizard.ui.screens.commit import CommitScreen
@@ -66,6 +67,10 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         log = app.main.query_one(RunLog)
         log.flush()
         assert any("Built target llama-cli" in line for line in log.lines)
+        # The pane holds the run's whole output, first line included, exactly as the log on disk has it.
+        [run_id] = session.state.step("1.4").runs
+        on_disk = Path(session.state.runs[run_id].log).read_text().splitlines()
+        assert [line for line in log.lines if line] == [display_line(line) for line in on_disk if line]
 
         # 1.5 runs the long prompt on the debug build; 1.6's form opens with the log's findings filled in.
         await pilot.press("r")

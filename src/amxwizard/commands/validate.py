@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import textwrap
 
@@ -40,12 +41,29 @@ def run(args: argparse.Namespace) -> int:
         ids = " ".join(step.id for step in phase.steps)
         title = f"{phase.title} ({phase.tag})" if phase.tag else phase.title
         print(_row("  ", [(f"{phase.id}  {' '.join(title.split())}", 41)], ids, width))
-    print("criteria:")
-    for crit in rb.criteria:
-        print(_row("  ", [(crit.id, 17), (crit.check, 16)], crit.text, width))
-    print("variables:")
+    checked = sum(1 for c in rb.criteria if c.check != "manual")
+    print(f"criteria: {checked} judged from evidence, {len(rb.criteria) - checked} by hand")
+    _packed([c.id for c in rb.criteria], width)
+    print("variables (as --var would take them):")
     values = resolve(rb)
-    name_width = max(len(n) for n in rb.variables) if rb.variables else 0
-    for name in rb.variables:
-        print(_row("  ", [(name, name_width), ("=", 1)], values[name], width))
+    _packed([f"{name}={_shown(values[name], min(36, width - len(name) - 6))}" for name in rb.variables], width)
     return 0
+
+
+def _shown(value: str, limit: int = 36) -> str:
+    """A value as a shell word, clipped: the summary must fit one screen, and most values are short."""
+    value = " ".join(value.split())
+    return shlex.quote(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+def _packed(items: list[str], width: int) -> None:
+    """Print ``items`` indented and space-separated, as many to a line as fit."""
+    line = ""
+    for item in items:
+        candidate = f"{line} {item}" if line else f"  {item}"
+        if line and len(candidate) > width:
+            print(line)
+            candidate = f"  {item}"
+        line = candidate
+    if line:
+        print(line)

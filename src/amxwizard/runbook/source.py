@@ -176,7 +176,7 @@ class _Builder:
         self.located.raw[loc] = text
         self.located.styles[loc] = node.style
         self.located.value_positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if node.style is not None:  # quoted, literal or folded: always text
+        if node.style:  # quoted, literal or folded: always text (plain is None, or "" from the C parser)
             return text
         kind = node.tag[len(_CORE):] if node.tag.startswith(_CORE) else "str"
         if kind in {"int", "float", "bool", "null"}:
@@ -273,6 +273,22 @@ def _runaway_quote(yaml: Any, text: str, problem_line: int) -> Any:
     return found
 
 
+def _compose_fast(text: str) -> Any:
+    """Compose with libyaml's parser when ruamel.yaml.clib is installed (about 9x faster; same node marks).
+
+    Raises on any problem, including "no C parser here": the caller then uses the pure parser, whose messages and
+    positions are the ones the person sees.
+    """
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    if "CParser" not in str(getattr(yaml, "Parser", "")):
+        raise LookupError("ruamel.yaml.clib is not installed")
+    if text.strip() == "":
+        raise ValueError("empty document")  # the pure path reports it
+    return yaml.compose(text)
+
+
 def read_yaml_text(text: str, filename: str) -> Located:
     """Parse ``text`` into :class:`Located` data or raise :class:`RunbookError`."""
     from ruamel.yaml import YAML
@@ -284,9 +300,14 @@ def read_yaml_text(text: str, filename: str) -> Located:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise RunbookError([Problem(filename, line, 1, "", "file contains a NUL byte; is it text?")])
+    try:
+        root = _compose_fast(text)
+    except Exception:  # the pure parser below words (and locates) every problem; the fast one is only for speed
+        root = None
     yaml = YAML(typ="safe", pure=True)
     try:
-        root = yaml.compose(text)
+        if root is None:
+            root = yaml.compose(text)
     except MarkedYAMLError as exc:
         raise RunbookError(_syntax_problems(exc, yaml, text, filename)) from None
     except RecursionError:

@@ -6,6 +6,7 @@ import gc
 import traceback
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -25,7 +26,7 @@ from .screens.main import MainScreen
 
 class WizardApp(App[None]):
     TITLE = "amxwizard"
-    CSS_PATH = "wizard.tcss"
+    CSS_PATH = Path(__file__).with_name("wizard.tcss")  # absolute: subclasses live elsewhere (probes, tests)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
@@ -70,9 +71,9 @@ class WizardApp(App[None]):
 
         notes: list[str] = []
         left = self.session.state.running_runs()
-        if left:
+        if left and self.main is not None:
             # Claim the log pane before the replay starts, so no replayed line lands before the pane is reset.
-            self.post_message(RunStarted(left[0].step, None, left[0].log))
+            self.call_from_thread(self.main.begin, left[0].step)
         # Only one step runs at a time, so whatever a reattached run prints belongs to the step being followed.
         for item in reconcile(self.session, on_output=partial(self._output, "")):
             step_id = item.run.step
@@ -114,6 +115,8 @@ class WizardApp(App[None]):
             self.notify(f"{self.busy} is still running", severity="warning")
             return
         self.busy = step_id
+        if self.main is not None:
+            self.main.begin(step_id)
         self.run_worker(partial(self._execute, step_id, kwargs), thread=True, exit_on_error=False, group="step",
                         name=f"step {step_id}")
         if self.main is not None:

@@ -258,8 +258,8 @@ def backup_block(executor: StepExecutor, step: m.BackupStep) -> list[RenderableT
             out.append(Text(f"  {f['sha256'][:12]}  {f['path']}", style="dim"))
     else:
         try:
-            root = executor.text(executor.runbook.backup.root)
-        except Exception:
+            root = str(executor.path(executor.runbook.backup.root))
+        except Exception:  # an unset variable: show the template itself
             root = executor.runbook.backup.root
         out.append(Text(f"Backs up into {root}/{executor.runbook.backup.pattern}"))
         for f in step.files:

@@ -56,6 +56,7 @@ class MainScreen(Screen[None]):
         self.run_started = 0.0
         self.run_handle: Any = None
         self.last_log: str | None = None
+        self._detail_due = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -75,7 +76,11 @@ class MainScreen(Screen[None]):
         nxt = self.next_pending()
         if nxt:
             outline.select_step(nxt)
-        self.refresh_all()
+        self.query_one(StepOutline).refresh_labels()
+        self.refresh_topbar()
+        self.refresh_runstatus()
+        # The detail (syntax highlighting, file lookups) comes one frame later: the outline is usable at once.
+        self.call_after_refresh(self.refresh_all)
         self.set_interval(1.0, self._tick)
 
     # -- what is selected ----------------------------------------------------------------------------------------
@@ -176,6 +181,13 @@ class MainScreen(Screen[None]):
 
     @on(Tree.NodeHighlighted)
     def _highlighted(self) -> None:
+        # Coalesced: holding an arrow key moves the cursor many times per frame; the detail follows once.
+        if not self._detail_due:
+            self._detail_due = True
+            self.call_after_refresh(self._show_highlighted)
+
+    def _show_highlighted(self) -> None:
+        self._detail_due = False
         self.refresh_detail()
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
         self.refresh_bindings()
@@ -190,11 +202,20 @@ class MainScreen(Screen[None]):
 
     # -- engine events (forwarded by the app) --------------------------------------------------------------------
 
+    def begin(self, step_id: str) -> None:
+        """A step is about to run (or to be followed): the pane is its own from now on.
+
+        Called on the UI thread before the worker starts, so no output of the step can arrive before the reset.
+        """
+        self.query_one(RunLog).reset()
+        self.run_started = time.monotonic()
+        self.run_step, self.run_handle = step_id, None
+        self.refresh_runstatus()
+
     def run_started_here(self, step_id: str, handle: Any, log_path: str) -> None:
         if self.run_step != step_id:
-            self.query_one(RunLog).reset()
-            self.run_started = time.monotonic()
-        self.run_step, self.run_handle, self.last_log = step_id, handle, log_path
+            self.begin(step_id)
+        self.run_handle, self.last_log = handle, log_path
         self.refresh_runstatus()
         self.refresh_bindings()
 
