@@ -383,11 +383,13 @@ def _steps(runbook: RunbookFile, state: SessionState, scan: _Scan) -> tuple[Step
         st = state.step(step.id)
         status = st.status.value
         required = not isinstance(step, ApproachStep) or state.approach == step.id
-        if st.status is StepStatus.PENDING and state.approach:
-            if isinstance(step, ChoiceStep):
-                status = "chosen"
-            elif isinstance(step, ApproachStep) and state.approach != step.id:
-                status = "not chosen"
+        if st.status is StepStatus.PENDING and state.approach and isinstance(step, ChoiceStep):
+            status = "chosen"
+        # An approach the person did not choose is "not chosen" (the choice step records it as skipped with that
+        # reason), not a skip a reviewer must weigh; unless it was run after all (troubleshooting).
+        elif (isinstance(step, ApproachStep) and state.approach and state.approach != step.id
+              and st.status in (StepStatus.PENDING, StepStatus.SKIPPED)):
+            status = "not chosen"
         runs = tuple(_run_view(state, scan, run_id) for run_id, run in state.runs.items() if run.step == step.id)
         latest = [r for r in runs if r.run_id in st.runs]
         durations = [r.duration for r in latest if r.duration is not None]

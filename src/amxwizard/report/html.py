@@ -277,7 +277,7 @@ def _test_row(r: ResultView) -> list[str]:
 def _bench_row(r: ResultView) -> list[str]:
     ev = r.evidence
     return [f"{c(r.step)} {e(r.title)}", e(r.expect), state(r.status), e(ev.get("test")), e(fmt.speed(r)),
-            e(fmt.baseline(r)), e(fmt.value_text(ev.get("verdict"))), e(r.summary)]
+            e(fmt.baseline(r)), e(fmt.value_text(ev.get("level"))), e(r.summary)]
 
 
 def _extra_evidence(add: Any, results: Sequence[ResultView], known: dict[str, str]) -> None:

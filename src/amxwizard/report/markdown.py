@@ -247,7 +247,7 @@ def _test_row(r: ResultView) -> list[str]:
 def _bench_row(r: ResultView) -> list[str]:
     ev = r.evidence
     return [f"{code(r.step)} {cell(r.title)}", cell(r.expect), f"**{text(r.status)}**",
-            cell(ev.get("test", "")), fmt.speed(r), cell(fmt.baseline(r)), cell(fmt.value_text(ev.get("verdict"))),
+            cell(ev.get("test", "")), fmt.speed(r), cell(fmt.baseline(r)), cell(fmt.value_text(ev.get("level"))),
             cell(r.summary)]
 
 

@@ -266,7 +266,8 @@ def judge_benchmark(step: BenchmarkStep, rows: list[BenchRow], baseline: float |
     if trouble is None and log_text is not None:
         trouble = llama_cli.parse(log_text)
     matching = [r for r in rows if r.test == metric]
-    evidence: dict[str, Any] = {"metric": metric, "rows": [r.as_json() for r in rows[:20]]}
+    evidence: dict[str, Any] = {"metric": metric, "test": metric, "baseline": baseline,
+                                "rows": [r.as_json() for r in rows[:20]]}
     if not matching:
         return _no_result(metric, rows, trouble, evidence)
     row = matching[-1]
