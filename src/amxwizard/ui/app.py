@@ -19,9 +19,10 @@ from ..engine.session import Session
 from ..engine.state import StepStatus
 from ..engine.store import Event
 from ..runbook import models as m
-from .messages import EventRecorded, OutputReceived, RunStarted, StepEnded
+from .messages import EventRecorded, RunStarted, StepEnded
 from .screens.dialogs import ConfirmScreen, DiffScreen
 from .screens.main import MainScreen
+from .widgets.runlog import OutputFeed
 
 
 class WizardApp(App[None]):
@@ -41,6 +42,7 @@ class WizardApp(App[None]):
         self.executor = StepExecutor(session, nice=nice)
         self.busy: str | None = None
         self.main: MainScreen | None = None
+        self.output_feed = OutputFeed()  # filled by the runner's thread, drained by the log pane
         self._catch_up = catch_up
         self.resume_notes: list[str] = []
         session.subscribe(self._event_recorded)
@@ -132,7 +134,7 @@ class WizardApp(App[None]):
         self.post_message(StepEnded(step_id, result=result))
 
     def _output(self, step_id: str, lines: list[str]) -> None:
-        self.post_message(OutputReceived(step_id, lines))
+        self.output_feed.put(lines)  # only one step runs at a time: the pane shows whatever is running
 
     def _started(self, step_id: str, handle: Any) -> None:
         self.post_message(RunStarted(step_id, handle, str(handle.started.log)))
@@ -151,10 +153,6 @@ class WizardApp(App[None]):
         refresh = getattr(self.screen, "refresh_table", None) or getattr(self.screen, "refresh_state", None)
         if refresh is not None and self.screen is not self.main:
             refresh()
-
-    def on_output_received(self, message: OutputReceived) -> None:
-        if self.main is not None:
-            self.main.output(message.lines)
 
     def on_run_started(self, message: RunStarted) -> None:
         if self.main is not None:

@@ -19,15 +19,6 @@ class EventRecorded(Message):
         self.event = event
 
 
-class OutputReceived(Message):
-    """A batch of display lines from the running command."""
-
-    def __init__(self, step_id: str, lines: list[str]) -> None:
-        super().__init__()
-        self.step_id = step_id
-        self.lines = lines
-
-
 class RunStarted(Message):
     """A command of a step started (or was picked up from an earlier wizard)."""
 

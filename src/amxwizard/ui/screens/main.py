@@ -67,7 +67,7 @@ class MainScreen(Screen[None]):
                 yield Static(id="detail")
         with Vertical(id="logpane"):
             yield Static(id="runstatus")
-            yield RunLog(id="log")
+            yield RunLog(self.app.output_feed, id="log")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -218,9 +218,6 @@ class MainScreen(Screen[None]):
         self.run_handle, self.last_log = handle, log_path
         self.refresh_runstatus()
         self.refresh_bindings()
-
-    def output(self, lines: list[str]) -> None:
-        self.query_one(RunLog).add(lines)
 
     def step_ended(self, step_id: str, result: StepResult | None) -> None:
         if self.run_step == step_id:

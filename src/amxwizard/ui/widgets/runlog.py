@@ -1,14 +1,53 @@
-"""The live output pane: lines arrive in batches from a worker thread and are written at most every 50 ms."""
+"""The live output pane.
+
+Worker threads never touch a widget: the runner's reader thread puts lines into an :class:`OutputFeed` (a bounded
+ring), and the pane drains it every 50 ms on the UI thread. Under a flood the ring keeps only the newest lines and
+the pane says how many it skipped — the full log is on disk, a key away — so memory and the event loop's work per
+tick stay bounded whatever the child prints.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 from textual.widgets import Log
 
 
+class OutputFeed:
+    """Thread-safe bounded ring of display lines, filled by a worker thread, drained by the UI."""
+
+    def __init__(self, keep: int = 2_000) -> None:
+        self._lines: deque[str] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+        self.received = 0  # every line ever put in (for the status line and benchmarks)
+        self._skipped = 0
+
+    def put(self, lines: list[str]) -> None:
+        with self._lock:
+            overflow = len(self._lines) + len(lines) - (self._lines.maxlen or 0)
+            if overflow > 0:
+                self._skipped += overflow
+            self._lines.extend(lines)
+            self.received += len(lines)
+
+    def drain(self) -> tuple[list[str], int]:
+        """The lines waiting, and how many were dropped before them since the last drain."""
+        with self._lock:
+            lines, skipped = list(self._lines), self._skipped
+            self._lines.clear()
+            self._skipped = 0
+        return lines, skipped
+
+    def reset(self) -> None:
+        with self._lock:
+            self._lines.clear()
+            self._skipped = 0
+            self.received = 0
+
+
 class RunLog(Log):
-    """A capped ``Log`` fed through a queue, so a flood of output costs the event loop one write per tick."""
+    """A capped ``Log`` that shows the newest output of the running step."""
 
     DEFAULT_CSS = """
     RunLog {
@@ -21,32 +60,34 @@ class RunLog(Log):
 
     FLUSH_SECONDS = 0.05
 
-    def __init__(self, max_lines: int = 10_000, **kwargs: object) -> None:
+    def __init__(self, feed: OutputFeed | None = None, max_lines: int = 10_000, **kwargs: object) -> None:
         super().__init__(max_lines=max_lines, highlight=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
-        self._pending: deque[str] = deque(maxlen=max_lines)
-        self.lines_received = 0
+        self.feed = feed or OutputFeed()
+
+    @property
+    def lines_received(self) -> int:
+        return self.feed.received
 
     def on_mount(self) -> None:
         self.set_interval(self.FLUSH_SECONDS, self.flush)
 
     def add(self, lines: list[str]) -> None:
-        """Queue lines for the next flush (only the newest ``max_lines`` are kept if they come faster)."""
-        self._pending.extend(lines)
-        self.lines_received += len(lines)
+        """Queue lines for the next flush (safe from any thread)."""
+        self.feed.put(lines)
 
     def flush(self) -> None:
-        if not self._pending:
+        lines, skipped = self.feed.drain()
+        if not lines:
             return
-        batch = list(self._pending)
-        self._pending.clear()
-        self.write_lines(batch)
+        if skipped:
+            lines.insert(0, f"… {skipped:,} lines not shown here (l opens the full log) …")
+        self.write_lines(lines)
         # A full Log(max_lines=N) stops repainting on real terminals in Textual 8.2; an explicit refresh fixes it.
         self.refresh()
 
     def reset(self, title: str = "") -> None:
         """Start over for a new run."""
-        self._pending.clear()
-        self.lines_received = 0
+        self.feed.reset()
         self.clear()
         if title:
             self.write_line(title)
