@@ -4,7 +4,7 @@ Event kinds and their data (the contract between the engine, the UI and the revi
 
 =====================  ====================================================================================
 session_created        session_id, runbook_path, runbook_sha256, runbook_title, target, host, version
-session_opened         pid, host, user (every time a wizard takes the session)
+session_opened         pid (every time a wizard takes the session)
 variables_set          values {name: text} (a person's overrides; merged), target (the resolved workdir)
 setup_accepted         values {name: text} (every variable as resolved when the person accepted them)
 checklist_ticked       item, checked, note, auto (true when a check decided it), finding
@@ -17,10 +17,12 @@ step_skipped           step, reason
 field_answered         step, field, value, suggested (the wizard's pre-fill, if any)
 approach_chosen        step, approach (step id), reason
 criterion_ticked       criterion, ticked, note
-backup_made            dir, files [{path, backup, sha256, size}], git {name: sha256}, location_file
+backup_made            step, dir, export, files [{path, backup, sha256, size, mode}], git {name: sha256},
+                       git_errors, missing, location_file
 file_edited            step, path, before_sha256, after_sha256, how (snippet|editor|restore)
-commit_made            sha, subject, files, message_sha256, session_trailer
-document_updated       path, section, before_sha256, after_sha256
+commit_made            sha, subject, files, message_sha256, repo, session_trailer, chain_trailer,
+                       found_by_trailer
+document_updated       step, path, section, before_sha256, after_sha256
 session_finished       last_hash
 note                   text
 =====================  ====================================================================================
