@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..runbook.models import BackupStep
 from ..runbook.templates import TemplateError, render_path
-from .fileio import atomic_write
+from .fileio import atomic_write, sha256_file
 
 if TYPE_CHECKING:
     from .session import Session
@@ -65,14 +65,6 @@ class BackupResult:
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str | None:
-    """Hex sha256 of the file at ``path``, or ``None`` if there is no such file."""
-    try:
-        return sha256_bytes(path.read_bytes())
-    except FileNotFoundError:
-        return None
 
 
 # --- making a backup ----------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ confirmation of a destructive step — comes in as arguments; what is missing is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from ..runbook import models as m
 from ..runbook.templates import TemplateError, render_path, render_shell, render_text
+from .fileio import sha256_file
 from .session import Session, SessionError
 from .state import StepStatus
 
@@ -53,18 +53,6 @@ class StepResult:
     findings: tuple[str, ...] = ()
     evidence: dict[str, Any] = field(default_factory=dict)
     troubleshooting: tuple[m.Troubleshooting, ...] = ()
-
-
-def sha256_file(path: Path) -> str | None:
-    """sha256 of a file's bytes, or ``None`` if it does not exist."""
-    try:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 class StepExecutor:

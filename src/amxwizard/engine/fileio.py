@@ -8,6 +8,7 @@ flushes the folder entry, so a reader sees either the whole old file or the whol
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
@@ -70,3 +71,15 @@ def atomic_write(path: Path | str, data: bytes | str, *, encoding: str = "utf-8"
             os.unlink(temp_name)
         raise
     _fsync_folder(folder)
+
+
+def sha256_file(path: Path) -> str | None:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (logs can be gigabytes); ``None`` if there is no file."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()

@@ -7,14 +7,11 @@ model file, and whether each built binary still accepts the flags the commands p
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +31,7 @@ from ..runbook.models import (
 )
 from ..runbook.templates import TemplateError, render_shell, render_text
 from .edits import C_LANGUAGES, read_text
+from .procs import run_probe
 from .source import locate_function
 
 if TYPE_CHECKING:
@@ -441,22 +439,15 @@ class HelpResult:
 def read_help(binary: Path, timeout: float = HELP_TIMEOUT) -> HelpResult:
     """Run ``binary --help`` once (own process group, stdin closed, killed after ``timeout``) and parse it."""
     try:
-        proc = subprocess.Popen([str(binary), "--help"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ))
+        probe = run_probe([str(binary), "--help"], timeout, merge_stderr=True)
     except OSError as exc:
         return HelpResult({}, f"cannot run {binary.name} --help: {exc.strerror}")
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    if probe.returncode is None:
         return HelpResult({}, f"{binary.name} --help did not finish within {timeout:g} s")
-    text = output.decode("utf-8", "replace")
-    flags = parse_help(text)
+    flags = parse_help(probe.stdout)
     if not flags:
-        first = next((line.strip() for line in text.splitlines() if line.strip()), "no output")
-        return HelpResult({}, f"{binary.name} --help (exit {proc.returncode}) listed no flags: {first[:100]}")
+        first = next((line.strip() for line in probe.stdout.splitlines() if line.strip()), "no output")
+        return HelpResult({}, f"{binary.name} --help (exit {probe.returncode}) listed no flags: {first[:100]}")
     return HelpResult(flags, None)
 
 

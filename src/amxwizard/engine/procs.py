@@ -6,8 +6,11 @@ A pid alone is not an identity: after a reboot or a long time the number is reus
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+import signal
+import subprocess
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +89,28 @@ def group_members(pgid: int) -> Iterator[ProcStat]:
         stat = proc_stat(int(name))
         if stat is not None and stat.pgrp == pgid and stat.state not in ("Z", "X", "x"):
             yield stat
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What a short probe program printed; ``returncode`` is ``None`` when it was killed at its time limit."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+
+
+def run_probe(argv: Sequence[str], timeout: float, *, merge_stderr: bool = False) -> ProbeResult:
+    """Run a short program (``--help``, ``nvidia-smi``) in its own session, stdin closed; after ``timeout`` its whole
+    process group is killed, so a hung driver query cannot leave anything behind. Raises ``OSError`` if it cannot
+    start."""
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return ProbeResult(None, out.decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace"))
+    return ProbeResult(proc.returncode, out.decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace"))

@@ -58,7 +58,7 @@ MAX_LINE_CHARS = 64 * 1024  # a longer line (or endless progress bar) is shown i
 
 _SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # CSI (colours, cursor moves), OSC (titles, hyperlinks) and the two-byte escapes; none of them may span lines.
-_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
+ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # Runs inside the inner bash: keeps the run folder and export names out of the command's own "$@", saves the
@@ -170,7 +170,7 @@ class DisplayLines:
 def clean_lines(block: str) -> list[str]:
     """``block`` (lines joined by ``\\n``, no trailing newline) as display lines."""
     if "\x1b" in block:
-        block = _ANSI_RE.sub("", block)
+        block = ANSI_RE.sub("", block)
     lines = block.split("\n")
     if _CONTROL_RE.search(block) is None:
         return lines

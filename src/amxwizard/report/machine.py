@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import shutil
-import signal
 import socket
-import subprocess
 from pathlib import Path
 
+from ..engine.procs import run_probe
 from ..engine.store import now_iso
 from .model import GpuInfo, MachineFacts
 
@@ -44,23 +42,16 @@ def query_gpus(nvidia_smi: str = "nvidia-smi", timeout: float = 10.0) -> tuple[t
     if exe is None:
         return (), f"{nvidia_smi} not found on PATH (no NVIDIA driver here, or not installed)"
     try:
-        # Its own session, so a hung driver query and anything it started can be killed as a group.
-        proc = subprocess.Popen([exe, *NVIDIA_SMI_QUERY], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+        probe = run_probe([exe, *NVIDIA_SMI_QUERY], timeout)
     except OSError as exc:
         return (), f"{nvidia_smi} could not be run: {exc.strerror or exc}"
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    if probe.returncode is None:
         return (), f"{nvidia_smi} did not answer within {timeout:g} s"
-    if proc.returncode != 0:
-        first = (stderr or stdout).strip().splitlines()
-        return (), f"{nvidia_smi} exited {proc.returncode}" + (f": {first[0]}" if first else "")
+    if probe.returncode != 0:
+        first = (probe.stderr or probe.stdout).strip().splitlines()
+        return (), f"{nvidia_smi} exited {probe.returncode}" + (f": {first[0]}" if first else "")
     gpus = []
-    for line in stdout.splitlines():
+    for line in probe.stdout.splitlines():
         if not line.strip():
             continue
         name, _, driver = line.rpartition(",")

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..engine.fileio import sha256_file
 from ..engine.store import Event, verify_chain
 from .build import RecordError, record_from_document
-from .logs import LogLocator, file_sha256
+from .logs import LogLocator
 from .model import RECORD_FORMAT, RECORD_VERSION, SIGNOFF_KIND, derived_sections, normalised
 
 _EVENT_KEYS = {"seq": int, "ts": str, "kind": str, "data": dict, "prev": str, "hash": str}
@@ -291,7 +292,7 @@ def _check_logs(events: Sequence[Event], logs_dir: Path, problems: list[Mismatch
                                             f"{run_id}.log)"))
             continue
         try:
-            digest = file_sha256(path)
+            digest = sha256_file(path)
             size = path.stat().st_size
         except OSError as exc:
             problems.append(Mismatch(where, f"cannot read {path}: {exc.strerror or exc}"))

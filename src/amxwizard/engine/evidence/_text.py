@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..runner import ANSI_RE
+
 # CSI sequences (colours, cursor moves) and OSC sequences (titles), as terminals and pty captures leave them.
-_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ def log_lines(text: str) -> list[str]:
         if "\r" in line:
             line = line.rsplit("\r", 1)[1]
         if "\x1b" in line:
-            line = _ANSI_RE.sub("", line)
+            line = ANSI_RE.sub("", line)
         out.append(line)
     if out and out[-1] == "" and text.endswith("\n"):
         out.pop()

@@ -7,13 +7,13 @@ shown: for a manual criterion it is the verdict (its note the evidence), for a c
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ...runbook import models as m
+from ..fileio import sha256_file
 from ..state import StepStatus
 from . import tensor_copy
 from ._logs import ReadLog, cached, step_text
@@ -138,13 +138,6 @@ def _docs_updated(runbook: m.Runbook, state: SessionState, steps: list[str],
     return status, evidence
 
 
-def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
 def _result_files(step: m.Step) -> list[str]:
     """Names of the files a step writes into the backup folder (``$BACKUP_DIR/name`` in its commands)."""
     texts: list[str] = []
@@ -169,13 +162,13 @@ def _backup_complete(runbook: m.Runbook, state: SessionState, steps: list[str],
     evidence: list[str] = []
     for entry in backup.get("files", []):
         saved = Path(str(entry.get("backup", "")))
-        if _sha256(saved) == entry.get("sha256"):
+        if sha256_file(saved) == entry.get("sha256"):
             statuses.append("met")
         else:
             statuses.append("unmet")
             evidence.append(f"✘ {saved.name} is missing or changed since the backup")
     for name, digest in (backup.get("git") or {}).items():
-        if _sha256(folder / name) != digest:
+        if sha256_file(folder / name) != digest:
             statuses.append("unmet")
             evidence.append(f"✘ {name} is missing or changed since the backup")
     kept = len(backup.get("files", [])) + len(backup.get("git") or {})
