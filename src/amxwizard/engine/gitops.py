@@ -155,15 +155,20 @@ def changed_files(repo: Any, files: Iterable[str]) -> set[str]:
     if not files:
         return set()
     result = run_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *files)
-    out: set[str] = set()
-    tokens = result.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return {path for _, path in porcelain_entries(result.stdout.decode("utf-8", "surrogateescape"))}
+
+
+def porcelain_entries(text: str) -> list[tuple[str, str]]:
+    """``(XY code, path)`` of each entry of ``git status --porcelain=v1 -z`` output (renames by their new path)."""
+    tokens = text.split("\0")
+    out: list[tuple[str, str]] = []
     i = 0
     while i < len(tokens):
         entry = tokens[i]
         i += 1
         if len(entry) < 4:
             continue
-        out.add(entry[3:])
+        out.append((entry[:2], entry[3:]))
         if entry[0] in "RC":
             i += 1  # the rename's source path follows
     return out

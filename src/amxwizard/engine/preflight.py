@@ -528,20 +528,13 @@ def _clean_tree(repo: object, allow: list[str]) -> Check:
     import git
 
     assert isinstance(repo, git.Repo)
+    from .gitops import porcelain_entries
+
     out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=normal")
-    entries = out.split("\0")
     changed: list[str] = []
     untracked: list[str] = []
     allowed: list[str] = []
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        i += 1
-        if len(entry) < 4:
-            continue
-        code, path = entry[:2], entry[3:]
-        if code[0] in "RC":
-            i += 1  # the rename's original path follows
+    for code, path in porcelain_entries(out):
         if any(fnmatch.fnmatch(path, pattern) for pattern in allow):
             allowed.append(path)
         elif code == "??":
