@@ -7,6 +7,7 @@ fixed id, a frozen clock and host name — so a screen renders the same bytes on
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from textual.widgets import Input
 
 from amxwizard.engine.session import Session
 from amxwizard.rehearsal.sandbox import build_sandbox
-from amxwizard.runbook import RunbookFile
+from amxwizard.runbook import RunbookFile, load_runbook
 from amxwizard.ui.app import WizardApp
 from amxwizard.ui.screens.fulllog import FullLogScreen
 from amxwizard.ui.widgets.logview import LogView
@@ -32,13 +33,27 @@ FIXTURE_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "evidence" /
 
 
 @pytest.fixture
-def snapshot_app(runbook_file: RunbookFile, frozen_clock: None) -> Callable[..., WizardApp]:
+def snapshot_app(runbook_file: RunbookFile, frozen_clock: None,
+                 monkeypatch: pytest.MonkeyPatch) -> Callable[..., WizardApp]:
     sessions: list[Session] = []
 
     def make(*, accepted: bool = True) -> WizardApp:
         shutil.rmtree(ROOT, ignore_errors=True)
+        # Preflight shows where each tool the commands call was found; found in the world's own bin/, the screen
+        # is the same on systems that keep them in /bin or /usr/bin.
+        tools = ROOT / "bin"
+        tools.mkdir(parents=True)
+        for name in ("cat", "chmod", "grep", "head", "ls", "tee"):
+            found = shutil.which(name)
+            assert found, name
+            (tools / name).symlink_to(found)
+        monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
         sandbox = build_sandbox(ROOT / "sandbox")
-        session = Session.create(ROOT / "state", runbook_file, sandbox.overrides, session_id="snapshot")
+        # The session records the runbook's path (it is part of the hashed chain the record screen shows): load it
+        # from the fixed folder, not from wherever this checkout happens to be.
+        (ROOT / "runbook.yaml").write_text(runbook_file.text, encoding="utf-8")
+        runbook = load_runbook(ROOT / "runbook.yaml")
+        session = Session.create(ROOT / "state", runbook, sandbox.overrides, session_id="snapshot")
         if accepted:
             session.record("setup_accepted", values=session.values())
         sessions.append(session)

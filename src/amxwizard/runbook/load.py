@@ -45,13 +45,26 @@ def load_runbook(path: str | Path, display: str | None = None) -> RunbookFile:
     path = Path(path)
     name = display or str(path)
     located, raw = read_yaml_file(path, name)
-    return _finish(located, name, hashlib.sha256(raw).hexdigest(), raw.decode("utf-8"), path)
+    text = raw.decode("utf-8")
+    return _checked(located, name, hashlib.sha256(raw).hexdigest(), text, path, text.removeprefix("\ufeff"))
 
 
 def load_text(text: str, filename: str = "runbook.yaml") -> RunbookFile:
     """Load a runbook from a string (tests, fuzzing, the TUI's editor)."""
     located = read_yaml_text(text, filename)
-    return _finish(located, filename, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), text, None)
+    sha = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return _checked(located, filename, sha, text, None, text)
+
+
+def _checked(located: Located, name: str, sha: str, text: str, path: Path | None, source: str) -> RunbookFile:
+    """Validate; a document libyaml composed is re-read by the pure parser when it has problems, so every reported
+    position is the pure parser's."""
+    try:
+        return _finish(located, name, sha, text, path)
+    except RunbookError:
+        if not located.fast:
+            raise
+    return _finish(read_yaml_text(source, name, fast=False), name, sha, text, path)
 
 
 def _finish(located: Located, name: str, sha: str, text: str, path: Path | None) -> RunbookFile:

@@ -47,6 +47,7 @@ class Located:
     styles: dict[Loc, str | None] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     value_positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    fast: bool = False  # composed by libyaml: fine for good documents; a problem is re-located by the pure parser
 
     def where(self, loc: Loc) -> tuple[int, int]:
         """The position of the deepest existing prefix of ``loc`` (1-based line, column)."""
@@ -289,8 +290,13 @@ def _compose_fast(text: str) -> Any:
     return yaml.compose(text)
 
 
-def read_yaml_text(text: str, filename: str) -> Located:
-    """Parse ``text`` into :class:`Located` data or raise :class:`RunbookError`."""
+def read_yaml_text(text: str, filename: str, *, fast: bool = True) -> Located:
+    """Parse ``text`` into :class:`Located` data or raise :class:`RunbookError`.
+
+    With ``fast``, libyaml composes the document when it can. Its marks agree with the pure parser's on ordinary
+    documents but not on every odd one, so any problem is reported from a second, pure parse: every line and
+    column a person sees comes from the pure parser.
+    """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -300,10 +306,13 @@ def read_yaml_text(text: str, filename: str) -> Located:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise RunbookError([Problem(filename, line, 1, "", "file contains a NUL byte; is it text?")])
-    try:
-        root = _compose_fast(text)
-    except Exception:  # the pure parser below words (and locates) every problem; the fast one is only for speed
-        root = None
+    root = None
+    if fast:
+        try:
+            root = _compose_fast(text)
+        except Exception:  # the pure parser below words (and locates) every problem; the fast one is only for speed
+            root = None
+    used_fast = root is not None
     yaml = YAML(typ="safe", pure=True)
     try:
         if root is None:
@@ -330,7 +339,10 @@ def read_yaml_text(text: str, filename: str) -> Located:
     except RecursionError:
         raise RunbookError([Problem(filename, 1, 1, "", "YAML nested too deeply")]) from None
     if builder.problems:
+        if used_fast:
+            return read_yaml_text(text, filename, fast=False)
         raise RunbookError(builder.problems)
+    builder.located.fast = used_fast
     return builder.located
 
 
