@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import percentile
-from .runner import _RssSampler
+from ..bench import percentile
+from ..bench.runner import _RssSampler
 
 
 def _ms(values: list[float]) -> str:
