@@ -220,6 +220,14 @@ def test_remove_ifdef_reports_an_unclosed_conditional() -> None:
     assert result.problem == "x.c: #ifdef at line 1 is never closed by #endif"
 
 
+def test_remove_ifdef_counts_lines_as_the_compiler_does_across_form_feeds() -> None:
+    # GNU-style sources separate sections with a form feed; str.splitlines would count it as a line break.
+    text = ("int a;\n\f\n#ifdef GGML_DEBUG_TENSOR_COPY\nint dbg;\n#endif\nint b;\n"
+            "#ifndef GGML_DEBUG_TENSOR_COPY\nint keep;\n#endif\nint c;\u2028d;\n")
+    new, _ = remove_ifdef(text)
+    assert new == "int a;\n\f\nint b;\nint keep;\nint c;\u2028d;\n"
+
+
 def test_remove_lines_and_manual() -> None:
     cmake = ("add_library(ggml a.c)\n# Add debug flag for tensor copy logging\n"
              "  target_compile_definitions(ggml PRIVATE X)\n")

@@ -42,6 +42,31 @@ def test_new_file_gets_the_umask_mode_not_mkstemp_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
 
 
+def test_a_file_another_thread_creates_meanwhile_keeps_the_umask(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The umask is one per process: if atomic_write changed it even for a moment, a file another thread created in
+    # that moment (a run's command.sh, say) would be world-writable.
+    real_umask = os.umask
+    meanwhile: list[Path] = []
+
+    def umask_while_another_thread_writes(mask: int) -> int:
+        previous = real_umask(mask)
+        other = tmp_path / f"other-{len(meanwhile)}"
+        other.write_text("x")
+        meanwhile.append(other)
+        return previous
+
+    old = real_umask(0o022)
+    try:
+        monkeypatch.setattr(os, "umask", umask_while_another_thread_writes)
+        atomic_write(tmp_path / "new.txt", "x")
+        monkeypatch.setattr(os, "umask", real_umask)
+    finally:
+        real_umask(old)
+    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in meanwhile if p.stat().st_mode & 0o022] == []
+
+
 def test_leaves_no_temp_files_behind(tmp_path: Path) -> None:
     for i in range(5):
         atomic_write(tmp_path / "f.txt", f"version {i}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,81 @@ def test_decisions_need_their_reasons(executor: StepExecutor) -> None:
         executor.decide("1.4", StepStatus.PASSED, "")
     with pytest.raises(StepError, match="not one of"):
         executor.answer("1.6", "recommended_approach", "D")
+
+
+def _disk_full(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_an_edit_that_cannot_be_written_fails_the_step_in_one_line(executor: StepExecutor,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    executor.run("1.1")
+    monkeypatch.setattr("amxwizard.engine.edits.atomic_write", _disk_full)
+    result = executor.run("1.2", confirmed=True)
+    assert result.status is StepStatus.FAILED
+    assert "No space left on device" in result.summary and "\n" not in result.summary
+    assert executor.session.state.step("1.2").status is StepStatus.FAILED  # not left running
+
+
+def test_a_document_that_cannot_be_planned_or_written_is_one_clear_error(executor: StepExecutor, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = executor.path(executor.runbook.step("5.4").documents[0].path)  # type: ignore[union-attr]
+    kept = doc.rename(tmp_path / "kept.md")
+    doc.mkdir()
+    with pytest.raises(StepError, match="is a folder"):
+        executor.run("5.4", confirmed=True)
+    assert executor.session.state.step("5.4").status is StepStatus.PENDING
+    doc.rmdir()
+    kept.rename(doc)
+    monkeypatch.setattr("amxwizard.engine.docs.atomic_write", _disk_full)
+    result = executor.run("5.4", confirmed=True)
+    assert result.status is StepStatus.FAILED and "No space left on device" in result.summary
+    assert executor.session.state.step("5.4").status is StepStatus.FAILED
+
+
+def test_a_form_whose_output_cannot_be_placed_leaves_the_step_as_it_was(executor: StepExecutor) -> None:
+    answers = {f.id: "x" for f in executor.runbook.step("1.6").fields}  # type: ignore[union-attr]
+    answers["recommended_approach"] = "A"
+    with pytest.raises(StepError, match="BACKUP_DIR"):  # no backup yet: the output's folder is unknown
+        executor.run("1.6", answers=answers)
+    assert executor.session.state.step("1.6").status is StepStatus.PENDING
+    executor.run("1.1")
+    target = executor.path(executor.runbook.step("1.6").output.path)  # type: ignore[union-attr]
+    target.mkdir()
+    result = executor.run("1.6")
+    assert result.status is StepStatus.FAILED and str(target) in result.summary
+    assert executor.session.state.step("1.6").status is StepStatus.FAILED
+
+
+def test_a_change_the_log_does_not_know_is_recorded_as_found(executor: StepExecutor) -> None:
+    """An edit written just before a crash (or made in another terminal) is recorded when next seen."""
+    executor.run("1.1")
+    backend = executor.path("{{repo}}/ggml/src/ggml-backend.cpp")
+    backend.write_text(backend.read_text() + "// written by an edit whose event never reached the log\n")
+    executor.run("1.2", confirmed=True)
+    found = [e for e in executor.session.state.edits if e["how"] == "found"]
+    assert len(found) == 1 and found[0]["path"] == str(backend) and found[0]["step"] == "1.2"
+    assert [e["how"] for e in executor.session.state.edits] == ["found", "snippet"]
+
+
+def test_a_tilde_naming_no_user_is_an_error_line_not_a_traceback(executor: StepExecutor) -> None:
+    executor.session.set_variables({"repo": "~nobody-by-this-name/ik_llama.cpp"})
+    result = executor.run("1.4", confirmed=True)
+    assert result.status is StepStatus.FAILED and "does not exist" in result.summary
+
+
+def test_a_shell_step_runs_in_its_own_folder_when_it_names_one(tmp_path: Path, runbook_file: RunbookFile) -> None:
+    from amxwizard.runbook import load_text
+
+    text = runbook_file.text.replace(
+        "        kind: shell\n        title: Rebuild with Debug Logging\n",
+        "        kind: shell\n        title: Rebuild with Debug Logging\n        cwd: \"{{session_dir}}\"\n", 1)
+    assert text != runbook_file.text
+    changed = load_text(text)
+    sandbox = build_sandbox(tmp_path / "sandbox")
+    session = Session.create(tmp_path / "state", changed, sandbox.overrides)
+    ex = StepExecutor(session, nice=0)
+    ex.run("1.4", confirmed=True)
+    [run_id] = session.state.step("1.4").runs
+    assert session.state.runs[run_id].cwd == str(session.dir)
+    session.close()

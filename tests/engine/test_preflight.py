@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,15 @@ from pathlib import Path
 import git
 import pytest
 
-from amxwizard.engine.preflight import command_invocations, parse_help, read_help, run_preflight
+from amxwizard.engine.preflight import (
+    Check,
+    check_checklist_item,
+    check_variable,
+    command_invocations,
+    parse_help,
+    read_help,
+    run_preflight,
+)
 from amxwizard.runbook import RunbookFile
 from amxwizard.runbook.variables import resolve
 
@@ -292,3 +302,66 @@ def test_a_subfolder_of_a_repository_is_named_as_such(runbook_file: RunbookFile,
     assert checks["repo"].status == "fail"
     assert checks["repo"].finding == f"{inner} is inside the git repository {target['repo']}, not its top folder"
     assert checks["head_commit"].finding == "not checked: no git repository"
+
+
+def test_an_expected_full_sha_this_repository_lacks_is_a_warning(runbook_file: RunbookFile,
+                                                                 target: dict[str, Path | str]) -> None:
+    # GitPython takes any 40-hex string for a commit on trust; asking git whether HEAD descends from it then fails.
+    values = resolve(runbook_file.model, {"repo": str(target["repo"]), "expected_commit": "0" * 40})
+    checks = {check.name: check for check in run_preflight(runbook_file, values)}
+    assert checks["head_commit"].status == "warn"
+    assert f"the expected {'0' * 40} " in checks["head_commit"].finding
+    assert "is not anywhere in this repository's history" in checks["head_commit"].finding
+
+
+def test_a_repository_git_refuses_fails_the_repo_check_with_gits_words(runbook_file: RunbookFile,
+                                                                        target: dict[str, Path | str]) -> None:
+    # "dubious ownership" (a checkout owned by another user) is the usual refusal; this one needs no root.
+    git.Repo(target["repo"]).git.config("core.repositoryformatversion", "99")
+    values = resolve(runbook_file.model, {"repo": str(target["repo"])})
+    checks = {check.name: check for check in run_preflight(runbook_file, values)}
+    assert checks["repo"] == Check("repo", "fail", f"git refuses to work in {target['repo']}: fatal: Expected git "
+                                                   "repo version <= 1, found 99")
+    assert checks["clean_tree"].finding == "not checked: no git repository"
+
+
+def test_a_tilde_naming_no_user_is_a_path_that_does_not_exist(runbook_file: RunbookFile) -> None:
+    # Typed one key at a time, "~bob/src" passes through "~b"; Path.expanduser raises for a user that is not there.
+    typed = "~no-such-user-here/src"
+    variables = runbook_file.model.variables
+    assert check_variable("repo", variables["repo"], typed) == ("warn", f"{typed} does not exist")
+    assert check_variable("model", variables["model"], typed) == ("warn", f"{typed} does not exist")
+    values = resolve(runbook_file.model, {"repo": typed, "model": typed})
+    checks = {check.name: check for check in run_preflight(runbook_file, values)}
+    assert checks["repo"] == Check("repo", "fail", f"{typed} does not exist (set --var repo=...)")
+    assert checks["model"].status == "fail"
+
+
+def _git_children() -> set[str]:
+    """``pid command line`` of each live `git` child of this process."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and cmdline.startswith("git "):
+            found.add(f"{stat.parent.name} {cmdline}")
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")
+def test_preflight_leaves_no_git_process_behind(runbook_file: RunbookFile, target: dict[str, Path | str]) -> None:
+    # The setup screen runs preflight, and the main screen a checklist check, again and again; a Repo left to the
+    # garbage collector keeps two `git cat-file` processes (and their pipes) alive until it runs.
+    values = resolve(runbook_file.model, {"repo": str(target["repo"]), "expected_commit": "deadbeef"})
+    head_item = next(i for i in runbook_file.model.checklist if i.check.kind == "head_commit")
+    gc.disable()
+    try:
+        before = _git_children()
+        run_preflight(runbook_file, values)
+        assert check_checklist_item(head_item, values).name == "head_commit"
+        assert _git_children() - before == set()
+    finally:
+        gc.enable()

@@ -271,3 +271,37 @@ def test_a_detached_run_records_no_end_and_is_settled_by_the_next_wizard(tmp_pat
         finished, = events_of(session, "command_finished")
         assert finished["outcome"] == "ok"
     assert lines == [f"line {i}" for i in range(1, 21)]
+
+
+def test_a_run_whose_start_never_reached_the_log_is_adopted_not_started_again(tmp_path: Path,
+                                                                               runbook_file: object) -> None:
+    """A wizard killed between starting a command and recording it: the next wizard adopts the run."""
+    from amxwizard.engine.executor import StepExecutor
+    from amxwizard.engine.runner import CommandRunner, RunSpec
+    from amxwizard.engine.runs import new_run_id, reconcile
+    from amxwizard.engine.session import Session
+
+    session = Session.create(tmp_path / "state", runbook_file)  # type: ignore[arg-type]
+    session.record("step_started", step="1.4")
+    run_id = new_run_id("1.4", 1, 0)
+    # What run_command does up to the moment it records the start, and no further.
+    handle = CommandRunner().start(RunSpec(run_id=run_id, run_dir=session.runs_dir / run_id,
+                                           script="for i in 1 2 3; do echo built $i; sleep 0.2; done\n",
+                                           cwd=tmp_path, meta={"step": "1.4", "index": 0}))
+    handle.detach()
+    assert run_id not in session.state.runs
+
+    [item] = reconcile(session)
+    assert item.run.run_id == run_id and item.state in ("running", "finished")
+    if item.state == "running":
+        from amxwizard.engine.runs import finish_reattached
+
+        finish_reattached(session, item)
+    started = [e for e in session.store.events() if e.kind == "command_started"]
+    assert len(started) == 1 and started[0].data["recovered"] is True
+    assert session.state.runs[run_id].exit_code == 0
+    # The step goes on from there: it is judged, not started again.
+    result = StepExecutor(session).resume("1.4")
+    assert result is not None
+    assert [e.data["run_id"] for e in session.store.events() if e.kind == "command_started"] == [run_id]
+    session.close()

@@ -235,3 +235,35 @@ def test_a_state_dir_with_uri_characters_in_its_name_still_works(tmp_path: Path,
         session.record("note", text="hello")
     [info] = list_sessions(state)
     assert (info.id, info.events) == (session.id, 2)
+
+
+def test_reading_the_state_while_another_thread_records_never_breaks(tmp_path: Path, runbook_file: object) -> None:
+    """The UI iterates the state on its thread while a worker records: it must never see a dict change size."""
+    import threading
+
+    session = Session.create(tmp_path / "state", runbook_file)  # type: ignore[arg-type]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                for run in session.state.runs.values():
+                    _ = run.step
+                for step_state in session.state.steps.values():
+                    _ = list(step_state.runs)
+                _ = list(session.state.edits)
+        except BaseException as exc:  # the failure under test
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(300):
+        session.record("step_started", step="test-1")
+        session.record("command_started", step="test-1", run_id=f"r{i}", index=0, script="true", cwd="/",
+                       pid=None, proc_start=None, boot_id="", log="", git_before={})
+        session.record("file_edited", step="1.2", path=f"/x{i}", before_sha256=None, after_sha256=None, how="found")
+    done.set()
+    reader.join()
+    assert errors == []
+    session.close()

@@ -177,3 +177,33 @@ def test_a_lock_that_cannot_be_written_is_one_clear_error_and_not_kept(
 def test_a_missing_session_folder_is_a_clear_error(tmp_path: Path, runbook_file: RunbookFile) -> None:
     with pytest.raises(SessionError, match="no session at"):
         Session.open(tmp_path / "gone", runbook_file)
+
+
+def test_a_file_system_without_locks_is_one_clear_error_and_leaks_nothing(
+        closed_session: Path, runbook_file: RunbookFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NFS without a lock daemon answers flock with ENOLCK: say so, and keep no descriptor open.
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(SessionError, match=r"cannot lock the session .*No locks available"):
+        Session.open(closed_session, runbook_file)
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_release_that_cannot_clear_the_holder_still_lets_go(
+        closed_session: Path, runbook_file: RunbookFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = Session.open(closed_session, runbook_file)
+
+    def failing_truncate(fd: int, length: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "ftruncate", failing_truncate)
+    session.close()
+    monkeypatch.undo()
+    with Session.open(closed_session, runbook_file) as again:  # not "locked by" this very process
+        assert len(again.state.opened) == 2

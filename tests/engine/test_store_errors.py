@@ -62,3 +62,20 @@ def test_text_that_cannot_be_encoded_is_refused_without_writing(tmp_path: Path, 
     session.record("note", text="still writable afterwards")
     assert verify_chain(session.store.events()) is None
     session.close()
+
+
+def test_a_cut_back_on_a_busy_store_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    _store_with_events(path, 3)
+    store = EventStore(path)
+    store._db.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer: our BEGIN itself fails, so there is nothing to roll back
+    try:
+        with pytest.raises(StoreError, match="busy"):
+            store.truncate_after(1)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(store.events()) == 3
+    store.close()

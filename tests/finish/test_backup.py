@@ -9,6 +9,7 @@ import sh
 
 from amxwizard.engine.backup import MANIFEST_NAME, BackupError, make_backup, sha256_bytes
 from amxwizard.engine.session import Session
+from amxwizard.runbook import RunbookFile
 from amxwizard.runbook.models import BackupStep
 from tests.finish.support import git, head
 
@@ -70,6 +71,17 @@ def test_backup_is_recorded_exported_and_located(session: Session, overrides: di
     assert recorded["location_file"] == str(location)
     assert {Path(f["backup"]).name for f in recorded["files"]} == {f"{Path(f.path).name}.backup" for f in result.files}
     assert all(set(f) >= {"path", "backup", "sha256", "size"} for f in recorded["files"])
+
+
+def test_a_relative_backup_root_is_recorded_and_exported_absolute(state_dir: Path, runbook_file: RunbookFile,
+                                                                  overrides: dict[str, str], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--var backup_root=backups` (or a relative --state-dir): later steps use $BACKUP_DIR from the repository.
+    monkeypatch.chdir(tmp_path)
+    with Session.create(state_dir, runbook_file, {**overrides, "backup_root": "backups"}) as session:
+        result = make_backup(session, backup_step(session), session.values())
+        assert result.dir.parent == tmp_path / "backups"
+        assert session.env()["BACKUP_DIR"] == str(result.dir)
 
 
 def test_a_second_backup_returns_the_first_unless_asked_again(session: Session) -> None:

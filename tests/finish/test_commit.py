@@ -287,3 +287,41 @@ def test_a_folder_that_is_not_a_repository_is_refused(session: Session, tmp_path
     plan = plan_commit(plain, commit_step(session), session.values())
     assert plan.problems == (f"{plain} is not a git repository (check the 'repo' variable)",)
     assert find_session_commit(plain, session.id) is None
+
+
+def test_a_repository_git_refuses_is_named_as_such_not_nothing_to_commit(session: Session,
+                                                                           target_repo: Path) -> None:
+    # What git says for a checkout owned by another user ("dubious ownership") is the common case; an unknown
+    # repository format is the same refusal, and a test can make it without root.
+    apply_fix(target_repo)
+    git(target_repo, "config", "core.repositoryformatversion", "99")
+    plan = plan_commit(target_repo, commit_step(session), session.values())
+    assert plan.problems == (f"git refuses to work in {target_repo}: fatal: Expected git repo version <= 1, "
+                             "found 99",)
+    with pytest.raises(GitOpsError, match="git refuses to work in"):
+        make_commit(session, target_repo, plan, commit_message(session))
+
+
+def test_a_session_in_a_relative_state_folder_commits(runbook_file: RunbookFile, overrides: dict[str, str],
+                                                      target_repo: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--state-dir state` (or a relative AMXWIZARD_STATE_DIR) makes the session folder relative, and git runs in
+    # the repository: the message file must be named so that git finds it from there.
+    monkeypatch.chdir(tmp_path)
+    opened = Session.create(Path("relative-state"), runbook_file, overrides)
+    try:
+        assert not opened.dir.is_absolute()
+        apply_fix(target_repo)
+        plan = plan_commit(target_repo, commit_step(opened), opened.values())
+        outcome = make_commit(opened, target_repo, plan, commit_message(opened))
+        assert outcome == CommitOutcome(head(target_repo), True, SUBJECT)
+        assert commit_count(target_repo) == 2
+    finally:
+        opened.close()
+
+
+def test_porcelain_entries_skip_the_source_of_a_rename_in_either_column() -> None:
+    from amxwizard.engine.gitops import porcelain_entries
+
+    text = "R  new.c\0old.c\0 R moved.h\0was.h\0 M other.c\0"
+    assert porcelain_entries(text) == [("R ", "new.c"), (" R", "moved.h"), (" M", "other.c")]

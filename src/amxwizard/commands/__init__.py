@@ -51,14 +51,19 @@ def load_or_exit(given: str | None) -> RunbookFile:
 
 
 def state_dir(given: str | None) -> Path:
-    """``--state-dir``, else ``$AMXWIZARD_STATE_DIR``, else ``$XDG_STATE_HOME/amxwizard`` (~/.local/state)."""
+    """``--state-dir``, else ``$AMXWIZARD_STATE_DIR``, else ``$XDG_STATE_HOME/amxwizard`` (~/.local/state).
+
+    Always absolute: ``{{session_dir}}`` and backup paths are used from other folders (git, step commands).
+    """
+    from ..engine.fileio import expand_path
+
     if given:
-        return Path(given).expanduser()
+        return expand_path(given).absolute()
     env = os.environ.get("AMXWIZARD_STATE_DIR")
     if env:
-        return Path(env).expanduser()
+        return expand_path(env).absolute()
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "amxwizard"
+    return expand_path(xdg).absolute() / "amxwizard"
 
 
 def parse_vars(items: list[str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..runbook.models import BackupStep
 from ..runbook.templates import TemplateError, render_path
-from .fileio import atomic_write, sha256_file
+from .fileio import atomic_write, expand_path, sha256_file
 
 if TYPE_CHECKING:
     from .session import Session
@@ -80,7 +80,7 @@ class _Source:
 def _render(template: str, values: Mapping[str, str], env: Mapping[str, str], what: str) -> Path:
     """A path template rendered the way the step executor renders paths (placeholders, exports, ``~``)."""
     try:
-        return Path(render_path(template, values, env)).expanduser()
+        return expand_path(render_path(template, values, env))
     except TemplateError as exc:
         raise BackupError(f"cannot work out the {what} from {template!r}: {exc}") from None
 
@@ -136,7 +136,7 @@ def _repo_path(session: Session, values: Mapping[str, str]) -> Path:
         return _render(session.runbook.model.workdir, values, session.env(), "working folder")
     if not repo:
         raise BackupError("no repository to back up: set the 'repo' variable")
-    return Path(repo).expanduser()
+    return expand_path(repo)
 
 
 def _open_repo(path: Path) -> Any:
@@ -205,7 +205,8 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
         contents.append((source, data, mode))
     repo = _open_repo(_repo_path(session, values)) if step.git else None
 
-    root = _render(rb.backup.root, values, session.env(), "backup root")
+    # Absolute: the folder is exported as $BACKUP_DIR to commands that run in the repository, not in this folder.
+    root = Path(os.path.abspath(_render(rb.backup.root, values, session.env(), "backup root")))
     location_file = _render(rb.backup.location_file, values, session.env(), "backup location file")
     folder = _new_folder(root, datetime.now().strftime(rb.backup.pattern))
 
@@ -390,7 +391,11 @@ def restore(session: Session, plan: RestorePlan) -> list[str]:
                               "run restore again")
     restored: list[str] = []
     for item in todo:
-        data = Path(item.backup).read_bytes()
+        try:
+            data = Path(item.backup).read_bytes()
+        except OSError as exc:
+            raise BackupError(f"cannot read the backup copy {item.backup}: {exc.strerror or exc} "
+                              f"({len(restored)} file(s) were restored before it)") from None
         if sha256_bytes(data) != item.backup_sha256:
             raise BackupError(f"the backup copy {item.backup} no longer matches its recorded sha256; "
                               f"{len(restored)} file(s) were restored before it")

@@ -17,7 +17,7 @@ from typing import Literal
 
 from ..runbook.models import Edit, Step
 from ..runbook.templates import render_text
-from .fileio import atomic_write
+from .fileio import atomic_write, expand_path
 from .source import Directive, FunctionSpan, ScannedSource, locate_function, scan
 
 C_LANGUAGES = frozenset({"c", "cpp", "cuda"})
@@ -253,7 +253,9 @@ _REMOVED = object()  # stands where a whole conditional was dropped, so its fenc
 
 
 def _parse_conditionals(text: str, src: ScannedSource) -> tuple[list[_Item], str | None]:
-    lines = text.splitlines(keepends=True)
+    # Split on "\n" only, as ScannedSource numbers lines: str.splitlines also breaks at form feeds and other
+    # separators, which would shift every directive onto the wrong line.
+    lines = re.findall(r"[^\n]*\n|[^\n]+\Z", text)
     by_line = {d.line: d for d in src.directives}
     root: list[_Item] = []
     stack: list[_Conditional] = []
@@ -451,7 +453,7 @@ def step_files(step: Step, values: Mapping[str, str], workdir: str | Path | None
 
 
 def _render_path(template: str, values: Mapping[str, str], workdir: str | Path | None) -> Path:
-    path = Path(render_text(template, values)).expanduser()
+    path = expand_path(render_text(template, values))
     if not path.is_absolute() and workdir:
         path = Path(workdir) / path
     return path

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..runbook import models as m
 from ..runbook.templates import TemplateError, render_path, render_shell, render_text
-from .fileio import sha256_file
+from .fileio import expand_path, sha256_file
 from .session import Session, SessionError
 from .state import StepStatus
 
@@ -71,7 +71,7 @@ class StepExecutor:
 
     def workdir(self) -> Path:
         text = render_text(self.runbook.workdir, self.values()) if self.runbook.workdir else "."
-        return Path(text).expanduser()
+        return expand_path(text)
 
     def shell_commands(self, step: m.Step) -> list[str]:
         """The step's commands exactly as they will run (placeholders quoted for their place)."""
@@ -91,7 +91,7 @@ class StepExecutor:
     def path(self, template: str) -> Path:
         """A path template rendered, with ``$BACKUP_DIR``-style exports expanded."""
         try:
-            return Path(render_path(template, self.values(), self.session.env())).expanduser()
+            return expand_path(render_path(template, self.values(), self.session.env()))
         except TemplateError as exc:
             raise StepError(str(exc)) from None
 
@@ -241,7 +241,7 @@ class StepExecutor:
         """Record the changes a person made by hand to the files ``step`` touches."""
         if not isinstance(step, m.EDIT_KINDS):
             return []
-        return _record_manual_edits(self, step, [self.path(e.file) for e in step.edits])
+        return _record_outside_edits(self, step, [self.path(e.file) for e in step.edits], "editor")
 
     def file_diff(self, path: Path) -> str:
         """``git diff`` of one file against HEAD (or against its backup outside a repo)."""
@@ -297,7 +297,7 @@ class StepExecutor:
         """Run the step's commands from ``start`` until one does not succeed, then judge the attempt."""
         from .runs import run_command
 
-        cwd = self.workdir()
+        cwd = self.path(step.cwd) if isinstance(step, m.ShellStep) and step.cwd else self.workdir()
         if not cwd.is_dir():
             return self._finish(step, StepStatus.FAILED, f"the working folder {cwd} does not exist "
                                 "(check the repo variable)")
@@ -477,7 +477,7 @@ def _require_backup(ex: StepExecutor, paths: Sequence[Path]) -> None:
 
 
 def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep, **kw: Any) -> StepResult:
-    from .edits import apply_planned, plan_step, verify_patterns
+    from .edits import EditError, apply_planned, plan_step, verify_patterns
 
     planned = plan_step(step, ex.values(), workdir=ex.workdir())
     problems = [p for f in planned for p in f.problems]
@@ -486,6 +486,7 @@ def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.Approac
         return ex._finish(step, StepStatus.FAILED, problems[0], ["edit_not_applicable"], {"problems": problems})
     _require_backup(ex, [f.path for f in planned])
     manual = all(e.action == "manual" for e in step.edits)
+    _record_outside_edits(ex, step, [f.path for f in planned], "editor" if manual else "found")
     changes = [f for f in planned if f.new != f.old]
     if changes and not kw["confirmed"]:
         preview = "\n".join(f.diff for f in changes)
@@ -493,11 +494,15 @@ def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.Approac
     ex._start(step)
     for f in changes:
         before = sha256_file(f.path)
-        apply_planned([f])
+        try:
+            apply_planned([f])
+        except EditError as exc:
+            return ex._finish(step, StepStatus.FAILED, str(exc))
+        except OSError as exc:
+            return ex._finish(step, StepStatus.FAILED, f"cannot write {f.path}: {exc.strerror or exc}")
         ex.session.record("file_edited", step=step.id, path=str(f.path), before_sha256=before,
                           after_sha256=sha256_file(f.path), how="snippet")
     if manual:
-        _record_manual_edits(ex, step, [f.path for f in planned])  # edits made since the editor last closed
         edited = [e for e in ex.session.state.edits if e.get("step") == step.id and e.get("how") == "editor"]
         if not edited:
             return ex._finish(step, StepStatus.FAILED, "no change found in "
@@ -512,8 +517,12 @@ def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.Approac
     return ex._finish(step, StepStatus.PASSED, summary, evidence={"files": [str(f.path) for f in planned]})
 
 
-def _record_manual_edits(ex: StepExecutor, step: m.Step, paths: Sequence[Path]) -> list[Path]:
-    """Record a person's own edits (made in $EDITOR) as file_edited events; returns the files that changed."""
+def _record_outside_edits(ex: StepExecutor, step: m.Step, paths: Sequence[Path], how: str) -> list[Path]:
+    """Record changes to backed-up files that the session does not know about yet; returns the files that changed.
+
+    ``how`` is "editor" for a person's own edits in $EDITOR, "found" for a change the wizard finds on disk: made in
+    another terminal, or written by an edit whose event a crash kept from the log.
+    """
     state = ex.session.state
     last: dict[str, str | None] = {}
     for f in (state.backup or {}).get("files", []):
@@ -522,10 +531,12 @@ def _record_manual_edits(ex: StepExecutor, step: m.Step, paths: Sequence[Path]) 
         last[str(Path(e["path"]))] = e.get("after_sha256")
     changed = []
     for path in dict.fromkeys(paths):
+        if str(path) not in last:
+            continue  # not a file this session backed up or touched: nothing to compare with
         now = sha256_file(path)
-        if now != last.get(str(path)):
-            ex.session.record("file_edited", step=step.id, path=str(path), before_sha256=last.get(str(path)),
-                              after_sha256=now, how="editor")
+        if now != last[str(path)]:
+            ex.session.record("file_edited", step=step.id, path=str(path), before_sha256=last[str(path)],
+                              after_sha256=now, how=how)
             changed.append(path)
     return changed
 
@@ -541,16 +552,17 @@ def _form(ex: StepExecutor, step: m.FormStep, **kw: Any) -> StepResult:
         missing = [f for f in step.fields if f.required and not (ex.session.state.answer(f.id) or "").strip()]
     if missing:
         raise NeedsAnswers(step.id, missing, {f.id: suggested[f.id] for f in missing if suggested.get(f.id)})
+    # Before the start is recorded: a path that cannot be rendered (no backup yet) must not leave the step running.
+    target = ex.path(step.output.path) if step.output is not None else None
     ex._start(step)
     evidence: dict[str, Any] = {"answers": {f.id: ex.session.state.answer(f.id) for f in step.fields}}
     summary = "answered"
-    if step.output is not None:
-        target = ex.path(step.output.path)
+    if step.output is not None and target is not None:
         text = ex.text(step.output.template)
         from .fileio import atomic_write
 
-        old = target.read_text(encoding="utf-8") if (step.output.append and target.exists()) else ""
         try:
+            old = target.read_text(encoding="utf-8") if (step.output.append and target.exists()) else ""
             atomic_write(target, old + ("\n" if old and not old.endswith("\n") else "") + text)
         except OSError as exc:
             return ex._finish(step, StepStatus.FAILED, f"cannot write {target}: {exc.strerror or exc}")
@@ -624,14 +636,20 @@ def doc_plans(ex: StepExecutor, step: m.DocsStep) -> list[Any]:
 
 
 def _docs(ex: StepExecutor, step: m.DocsStep, **kw: Any) -> StepResult:
-    from .docs import apply
+    from .docs import DocError, apply
 
-    plans = doc_plans(ex, step)
+    try:
+        plans = doc_plans(ex, step)
+    except DocError as exc:
+        raise StepError(str(exc)) from None
     changed = [p for p in plans if p.changed]
     if changed and not kw["confirmed"]:
         raise NeedsConfirmation(step.id, f"update {len(changed)} document(s)?", "\n".join(p.diff for p in changed))
     ex._start(step)
-    apply(ex.session, step.id, changed)
+    try:
+        apply(ex.session, step.id, changed)
+    except DocError as exc:
+        return ex._finish(step, StepStatus.FAILED, str(exc))
     summary = f"updated {len(changed)} document(s)" if changed else "documents already up to date"
     return ex._finish(step, StepStatus.PASSED, summary, evidence={"documents": [str(p.path) for p in plans]})
 

@@ -18,7 +18,12 @@ _DEFAULT_FILE_MODE = 0o666
 
 
 def _current_umask() -> int:
-    # os.umask can only be read by setting it; set it back at once.
+    # os.umask can only be read by setting it, and the umask is shared by every thread: a file another thread
+    # creates meanwhile would get mode 0o666. Linux reports it without changing it.
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -83,3 +88,9 @@ def sha256_file(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     return digest.hexdigest()
+
+
+def expand_path(text: str | os.PathLike[str]) -> Path:
+    """A path with ``~`` expanded; ``~name`` of no such user stays as written (``Path.expanduser`` raises on it,
+    and a person typing ``~bob/...`` must get "does not exist", not a traceback)."""
+    return Path(os.path.expanduser(os.fspath(text)))

@@ -75,7 +75,19 @@ def open_repo(path: str | Path) -> Any:
         raise GitOpsError(f"{path} is not a git repository (check the 'repo' variable)") from None
     if repo.bare or repo.working_tree_dir is None:
         raise GitOpsError(f"{path} is a bare repository; the runbook needs a checkout")
+    refusal = git_refusal(repo)
+    if refusal:
+        raise GitOpsError(f"git refuses to work in {path}: {refusal}")
     return repo
+
+
+def git_refusal(repo: Any) -> str | None:
+    """What git says when it will not work in ``repo`` at all (owned by another user: "dubious ownership"), else
+    ``None``. GitPython opens such a repository happily; every git command in it then fails."""
+    result = run_git(repo, "rev-parse", "--git-dir")
+    if result.status == 0:
+        return None
+    return " ".join(result.stderr.split()) or f"git rev-parse failed (exit {result.status})"
 
 
 # --- the plan -----------------------------------------------------------------------------------------------
@@ -169,8 +181,8 @@ def porcelain_entries(text: str) -> list[tuple[str, str]]:
         if len(entry) < 4:
             continue
         out.append((entry[:2], entry[3:]))
-        if entry[0] in "RC":
-            i += 1  # the rename's source path follows
+        if set(entry[:2]) & set("RC"):
+            i += 1  # the rename's or copy's source path follows (staged, or in the work tree)
     return out
 
 
@@ -398,7 +410,9 @@ def make_commit(session: Session, repo_path: str | Path, plan: CommitPlan, messa
     added = run_git(repo, "add", "--", *plan.files)
     failed: GitResult | None = added if added.status != 0 else None
     if failed is None:
-        committed = run_git(repo, "commit", "-F", str(message_file), "--cleanup=whitespace", "--", *plan.files)
+        # Absolute: git reads it from the repository folder, and a relative --state-dir makes session.dir relative.
+        committed = run_git(repo, "commit", "-F", os.path.abspath(message_file), "--cleanup=whitespace", "--",
+                            *plan.files)
         failed = committed if committed.status != 0 else None
     if failed is not None:
         head_after = _head_sha(repo)

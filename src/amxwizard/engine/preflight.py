@@ -31,10 +31,13 @@ from ..runbook.models import (
 )
 from ..runbook.templates import TemplateError, render_shell, render_text
 from .edits import C_LANGUAGES, read_text
+from .fileio import expand_path
 from .procs import run_probe
 from .source import locate_function
 
 if TYPE_CHECKING:
+    import git
+
     from ..runbook import RunbookFile
 
 Status = Literal["ok", "warn", "fail"]
@@ -466,7 +469,7 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _open_repo(path: Path) -> tuple[object | None, Check]:
+def _open_repo(path: Path) -> tuple[git.Repo | None, Check]:
     import git  # GitPython is slow to import; only preflight and the git steps need it
 
     if not path.exists():
@@ -481,6 +484,11 @@ def _open_repo(path: Path) -> tuple[object | None, Check]:
         except git.InvalidGitRepositoryError:
             return None, Check("repo", "fail", f"{path} is not a git repository")
         return None, Check("repo", "fail", f"{path} is inside the git repository {top}, not its top folder")
+    from .gitops import git_refusal
+
+    refusal = git_refusal(repo)
+    if refusal:
+        return None, Check("repo", "fail", f"git refuses to work in {path}: {refusal}")
     try:
         branch = repo.active_branch.name
         where = f"on branch {branch}"
@@ -508,7 +516,8 @@ def _head_commit(repo: object, expected: str, subject: str) -> Check:
                                                 f"{subject!r}")
         return Check("head_commit", "ok", f"{head_text}, as the checklist expects")
     try:
-        found = repo.commit(want)
+        # rev-parse, because repo.commit() takes any 40-hex string on trust and is_ancestor then fails on it.
+        found = repo.commit(repo.git.rev_parse("--verify", "--quiet", f"{want}^{{commit}}"))
     except (git.BadName, ValueError, git.GitCommandError):
         found = None
     if found is None:
@@ -558,7 +567,7 @@ def _clean_tree(repo: object, allow: list[str]) -> Check:
 def _writable(path_text: str) -> Check:
     if re.search(r"<session_(dir|id)>", path_text):
         return Check("writable", "ok", f"{path_text}: kept inside the session folder, made when the session starts")
-    path = Path(path_text).expanduser()
+    path = expand_path(path_text)
     if path.exists():
         if path.is_dir() and os.access(path, os.W_OK | os.X_OK):
             return Check("writable", "ok", f"{path} exists and is writable")
@@ -595,7 +604,7 @@ def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Pat
     files: dict[Path, bool] = {}  # path -> needed by a non-approach step
     claims: dict[tuple[Path, str], _Claims] = {}
     for step, edit in runbook.edits():
-        path = Path(render_text(edit.file, values)).expanduser()
+        path = expand_path(render_text(edit.file, values))
         required = not isinstance(step, ApproachStep)
         files[path] = files.get(path, False) or required
         if edit.function and edit.language in C_LANGUAGES:
@@ -685,7 +694,7 @@ def _tool_checks(runbook: Runbook, values: Mapping[str, str], workdir: Path,
                 continue
             word = inv.program.text
             if "/" in word:
-                path = Path(os.path.normpath(inv.cwd / Path(word).expanduser()))
+                path = Path(os.path.normpath(inv.cwd / expand_path(word)))
                 if path in inv.created:
                     continue  # a script the step itself writes first
                 key, found = str(path), path if path.exists() else None
@@ -768,7 +777,7 @@ def _flag_checks(use: _ToolUse, help_timeout: float) -> list[Check]:
 
 
 def _model_check(path_text: str) -> Check:
-    path = Path(path_text).expanduser()
+    path = expand_path(path_text)
     if not path.exists():
         return Check("model", "fail", f"{path} does not exist (set --var model=...)")
     if not path.is_file():
@@ -791,9 +800,9 @@ def run_preflight(runbook_file: RunbookFile | Runbook, values: Mapping[str, str]
     (:func:`amxwizard.runbook.variables.resolve`)."""
     runbook = runbook_file if isinstance(runbook_file, Runbook) else runbook_file.model
     checks: list[Check] = []
-    repo_path = Path(values.get("repo", "")).expanduser() if values.get("repo") else None
+    repo_path = expand_path(values["repo"]) if values.get("repo") else None
     workdir_text = render_text(runbook.workdir, values) if runbook.workdir else ""
-    workdir = Path(workdir_text).expanduser() if workdir_text else (repo_path or Path.cwd())
+    workdir = expand_path(workdir_text) if workdir_text else (repo_path or Path.cwd())
 
     repo = None
     if repo_path is not None:
@@ -809,6 +818,8 @@ def run_preflight(runbook_file: RunbookFile | Runbook, values: Mapping[str, str]
             checks.append(_clean_tree(repo, check.allow))
         elif isinstance(check, WritableCheck):
             checks.append(_writable(render_text(check.path, values)))
+    if repo is not None:
+        repo.close()  # else its `git cat-file` processes live on until the garbage collector finds the Repo
 
     file_checks, function_checks = _function_checks(runbook, values, repo_path or workdir)
     checks.extend(file_checks)
@@ -829,12 +840,15 @@ def check_checklist_item(item: ChecklistItem, values: Mapping[str, str]) -> Chec
         return _writable(render_text(check.path, values))
     if not isinstance(check, HeadCommitCheck | CleanTreeCheck):
         return Check(item.id, "ok", "confirmed by a person")
-    repo, repo_check = _open_repo(Path(values.get("repo", ".")).expanduser())
+    repo, repo_check = _open_repo(expand_path(values.get("repo", ".")))
     if repo is None:
         return repo_check
-    if isinstance(check, HeadCommitCheck):
-        return _head_commit(repo, render_text(check.commit, values), render_text(check.subject, values))
-    return _clean_tree(repo, check.allow)
+    try:
+        if isinstance(check, HeadCommitCheck):
+            return _head_commit(repo, render_text(check.commit, values), render_text(check.subject, values))
+        return _clean_tree(repo, check.allow)
+    finally:
+        repo.close()
 
 
 def check_variable(name: str, var: Variable, value: str) -> tuple[Literal["ok", "warn", "fail"], str]:
@@ -843,7 +857,7 @@ def check_variable(name: str, var: Variable, value: str) -> tuple[Literal["ok", 
     Only facts about the machine, as warnings: a missing model may be mounted later, a repo cloned later. Syntax
     and range are :func:`amxwizard.runbook.variables.check_value`'s.
     """
-    path = Path(value).expanduser()
+    path = expand_path(value)
     if var.type == "repo":
         if not path.is_dir():
             return "warn", f"{path} does not exist"
@@ -865,6 +879,6 @@ def check_variable(name: str, var: Variable, value: str) -> tuple[Literal["ok", 
             first = shlex.split(value)[0]
         except (ValueError, IndexError):
             return "ok", ""
-        found = shutil.which(str(Path(first).expanduser())) is not None  # a path is checked as it stands
+        found = shutil.which(str(expand_path(first))) is not None  # a path is checked as it stands
         return ("ok", "") if found else ("warn", f"{first} is not installed here (not on PATH)")
     return "ok", ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .fileio import atomic_write
 from .procs import boot_id as current_boot_id
 from .procs import group_members, proc_start_ticks, process_alive
 from .store import now_iso
@@ -46,6 +48,8 @@ COMMAND_FILE = "command.sh"
 WRAPPER_FILE = "run.sh"
 PID_FILE = "pid"
 STARTED_FILE = "started"
+META_FILE = "meta.json"  # the run's step, index and folder, written before it starts
+PROCESS_FILE = "process.json"  # pid, start ticks, boot id and start time, written once it has started
 LOG_FILE = "output.log"
 EXPORTS_FILE = "exports"
 EXIT_FILE = "exit_code"
@@ -95,6 +99,7 @@ class RunSpec:
     exports: Sequence[str] = ()
     timeout: float | None = None
     nice: int = 10
+    meta: Mapping[str, Any] = field(default_factory=dict)  # written to meta.json before the start (who, which step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,21 +231,6 @@ def read_exports(run_dir: Path) -> dict[str, str]:
         if sep:
             out[name.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _lower_priority(nice: int) -> None:
-    # Runs in the forked child before exec. Raising priority needs privileges; without them the child keeps ours.
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 def _parse_iso(text: str) -> datetime | None:
@@ -485,6 +475,8 @@ class CommandRunner:
             (run_dir / COMMAND_FILE).write_text(script, encoding="utf-8")
             (run_dir / WRAPPER_FILE).write_text(wrapper_script(run_dir, spec.exports), encoding="utf-8")
             (run_dir / LOG_FILE).touch()
+            # Before the start, so a run whose start never reached the session's log can still be recognised.
+            atomic_write(run_dir / META_FILE, json.dumps({**spec.meta, "run_id": spec.run_id, "cwd": str(spec.cwd)}))
         except FileExistsError:
             raise RunError(f"run {spec.run_id}: the folder {run_dir} already exists") from None
         except OSError as exc:
@@ -494,16 +486,19 @@ class CommandRunner:
 
         env = {**os.environ, **{str(k): str(v) for k, v in spec.env.items()}}
         try:
-            bash = sh.Command("bash")
-        except sh.CommandNotFound:
-            raise RunError("bash is not installed (every step command runs in bash)") from None
+            sh.Command("bash")
+            nice = sh.Command("nice")
+        except sh.CommandNotFound as exc:
+            raise RunError(f"{exc} is not installed (every step command runs in bash, under nice)") from None
         devnull = open(os.devnull, "rb")  # noqa: SIM115 (closed right after the fork)
         log = open(run_dir / LOG_FILE, "ab")  # noqa: SIM115
         try:
-            command: Any = bash(str(run_dir / WRAPPER_FILE), _bg=True, _bg_exc=False, _new_session=True,
-                                _in=devnull, _out=log, _err=log, _tty_in=False, _tty_out=False, _env=env,
-                                _cwd=str(spec.cwd), _ok_code=range(256), _return_cmd=True,
-                                _preexec_fn=lambda: _lower_priority(spec.nice))
+            # `nice` execs bash in the same process, so the pid is the run's; no Python runs in the forked child
+            # (a preexec function is not safe while the wizard has threads).
+            command: Any = nice("-n", str(spec.nice), "bash", str(run_dir / WRAPPER_FILE), _bg=True,
+                                _bg_exc=False, _new_session=True, _in=devnull, _out=log, _err=log, _tty_in=False,
+                                _tty_out=False, _env=env, _cwd=str(spec.cwd), _ok_code=range(256),
+                                _return_cmd=True)
         except (OSError, sh.ForkException) as exc:
             raise RunError(f"run {spec.run_id}: cannot start bash: {exc}") from None
         finally:
@@ -512,9 +507,11 @@ class CommandRunner:
         pid = int(command.pid)
         started = RunStarted(pid=pid, proc_start=proc_start_ticks(pid), boot_id=current_boot_id(), started=now_iso(),
                              log=run_dir / LOG_FILE)
-        with contextlib.suppress(OSError):  # informational copies; the event log holds the same facts
-            _write_atomic(run_dir / PID_FILE, f"{pid}\n")
-            _write_atomic(run_dir / STARTED_FILE, f"{started.started}\n")
+        with contextlib.suppress(OSError):  # copies of what the session's log records, for adopting a lost start
+            atomic_write(run_dir / PID_FILE, f"{pid}\n")
+            atomic_write(run_dir / STARTED_FILE, f"{started.started}\n")
+            atomic_write(run_dir / PROCESS_FILE, json.dumps({"pid": pid, "proc_start": started.proc_start,
+                                                             "boot_id": started.boot_id, "started": started.started}))
         return RunHandle(run_dir, started, on_output, command=command, timeout=spec.timeout)
 
     def reattach(self, run_dir: Path, on_output: OutputCallback | None, *, pid: int, proc_start: int | None,

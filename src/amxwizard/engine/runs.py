@@ -4,6 +4,7 @@ runs a previous wizard left behind (still running, finished while nobody watched
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -11,7 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .runner import STARTED_FILE, CommandRunner, OutputCallback, RunError, RunHandle, RunResult, RunSpec
+from .runner import (
+    LOG_FILE,
+    META_FILE,
+    PROCESS_FILE,
+    STARTED_FILE,
+    CommandRunner,
+    OutputCallback,
+    RunError,
+    RunHandle,
+    RunResult,
+    RunSpec,
+)
 from .session import Session, SessionError
 from .state import RunRecord, StepStatus
 
@@ -81,7 +93,8 @@ def run_command(session: Session, step_id: str, index: int, script: str, cwd: Pa
     run_id = new_run_id(step_id, attempt, index)
     git_before = git_snapshot(cwd)
     spec = RunSpec(run_id=run_id, run_dir=session.runs_dir / run_id, script=script, cwd=cwd, env=session.env(),
-                   exports=tuple(exports), timeout=timeout, nice=nice)
+                   exports=tuple(exports), timeout=timeout, nice=nice,
+                   meta={"step": step_id, "index": index, "git_before": git_before})
     try:
         handle = runner.start(spec, on_output)
     except RunError as exc:
@@ -125,6 +138,7 @@ def reconcile(session: Session, on_output: OutputCallback | None = None,
     gone without an exit status is recorded as interrupted, and so is its step: never passed, the person decides.
     """
     runner = runner or CommandRunner()
+    _adopt_unrecorded(session)
     out: list[Reconciled] = []
     for run in session.state.running_runs():
         run_dir = session.runs_dir / run.run_id
@@ -145,6 +159,37 @@ def reconcile(session: Session, on_output: OutputCallback | None = None,
         _record_end(session, run, result)
         out.append(Reconciled(run, "interrupted" if result.outcome == "interrupted" else "finished", None, result))
     return out
+
+
+def _adopt_unrecorded(session: Session) -> None:
+    """Record the start of runs whose folder exists but whose ``command_started`` never reached the log.
+
+    A wizard killed between starting a command and recording it would otherwise leave a build nobody knows about,
+    and the step would start the same command again beside it. Such a run is recorded now from its folder
+    (``recovered``), and then settled like any other: followed, finished, or interrupted.
+    """
+    known = set(session.state.runs)
+    try:
+        folders = sorted(p for p in session.runs_dir.iterdir() if p.is_dir() and p.name not in known)
+    except OSError:
+        return
+    for folder in folders:
+        try:
+            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            script = (folder / "command.sh").read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            continue  # not a run folder this wizard made, or made before it could say whose it is
+        try:
+            process = json.loads((folder / PROCESS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            process = {}  # it never started, or died before saying so: reconcile will call it interrupted
+        step = str(meta.get("step", ""))
+        if step not in session.runbook.model.steps_by_id:
+            continue
+        session.record("command_started", step=step, run_id=folder.name, index=int(meta.get("index", 0)),
+                       script=script, cwd=str(meta.get("cwd", "")), pid=process.get("pid"),
+                       proc_start=process.get("proc_start"), boot_id=str(process.get("boot_id", "")),
+                       log=str(folder / LOG_FILE), git_before=meta.get("git_before") or {}, recovered=True)
 
 
 def finish_reattached(session: Session, reconciled: Reconciled) -> RunResult:

@@ -70,6 +70,9 @@ class SessionLock:
             if len(holder) >= 3:
                 raise SessionLocked(f"session is locked by PID {holder[0]} on {holder[1]} since {holder[2]}") from None
             raise SessionLocked("session is locked by another wizard") from None
+        except OSError as exc:  # ENOLCK: a file system without locks (NFS without lockd)
+            os.close(fd)
+            raise SessionError(f"cannot lock the session {self.path.parent}: {exc.strerror or exc}") from None
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             os.ftruncate(fd, 0)
@@ -82,9 +85,11 @@ class SessionLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # naming no holder is a courtesy; letting go must happen anyway
                 os.ftruncate(self._fd, 0)
+            with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
 

@@ -159,7 +159,11 @@ class SessionState:
     # -- the transitions ---------------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
-        """Fold one event into the state. Unknown kinds are kept in the log and ignored here."""
+        """Fold one event into the state. Unknown kinds are kept in the log and ignored here.
+
+        Containers are replaced, never changed in place: the UI thread may be iterating over one while a worker
+        thread records an event, and it then simply goes on over the version it started with.
+        """
         d = event.data
         by = str(d.get("by", ""))
         handler = _HANDLERS.get(event.kind)
@@ -168,7 +172,9 @@ class SessionState:
         self.last_seq, self.last_hash, self.last_ts = event.seq, event.hash, event.ts
 
     def _step_mut(self, step_id: str) -> StepState:
-        return self.steps.setdefault(step_id, StepState())
+        if step_id not in self.steps:
+            self.steps = {**self.steps, step_id: StepState()}
+        return self.steps[step_id]
 
 
 def _created(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -181,11 +187,11 @@ def _created(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _opened(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.opened.append({"ts": ts, "by": by, "pid": d.get("pid")})
+    s.opened = [*s.opened, {"ts": ts, "by": by, "pid": d.get("pid")}]
 
 
 def _variables(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.overrides.update({str(k): str(v) for k, v in d.get("values", {}).items()})
+    s.overrides = {**s.overrides, **{str(k): str(v) for k, v in d.get("values", {}).items()}}
     if "target" in d:
         s.target = str(d["target"])
 
@@ -195,8 +201,8 @@ def _accepted(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _checklist(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.checklist[d["item"]] = Tick(bool(d.get("checked", True)), d.get("note", ""), ts, by, bool(d.get("auto")),
-                                  d.get("finding", ""))
+    tick = Tick(bool(d.get("checked", True)), d.get("note", ""), ts, by, bool(d.get("auto")), d.get("finding", ""))
+    s.checklist = {**s.checklist, d["item"]: tick}
 
 
 def _step_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -213,10 +219,10 @@ def _command_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> No
                     cwd=d.get("cwd", ""), pid=d.get("pid"), proc_start=d.get("proc_start"),
                     boot_id=d.get("boot_id", ""), log=d.get("log", ""), started=ts,
                     git_before=d.get("git_before", {}))
-    s.runs[run.run_id] = run
+    s.runs = {**s.runs, run.run_id: run}
     st = s._step_mut(run.step)
     st.status = StepStatus.RUNNING
-    st.runs.append(run.run_id)
+    st.runs = [*st.runs, run.run_id]
 
 
 def _command_finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -232,7 +238,7 @@ def _command_finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> N
     run.log_size = d.get("log_size")
     run.log_sha256 = d.get("log_sha256", "")
     run.git_after = d.get("git_after", {})
-    s.exports.update({str(k): str(v) for k, v in d.get("exports", {}).items()})
+    s.exports = {**s.exports, **{str(k): str(v) for k, v in d.get("exports", {}).items()}}
 
 
 def _step_finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -251,7 +257,8 @@ def _step_skipped(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _field(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.answers[d["field"]] = Answer(str(d.get("value", "")), d.get("suggested"), d.get("step", ""), ts, by)
+    answer = Answer(str(d.get("value", "")), d.get("suggested"), d.get("step", ""), ts, by)
+    s.answers = {**s.answers, d["field"]: answer}
 
 
 def _approach(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -260,17 +267,17 @@ def _approach(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _criterion(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.criteria[d["criterion"]] = Tick(bool(d.get("ticked", True)), d.get("note", ""), ts, by)
+    s.criteria = {**s.criteria, d["criterion"]: Tick(bool(d.get("ticked", True)), d.get("note", ""), ts, by)}
 
 
 def _backup(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
     s.backup = {**d, "ts": ts}
     if d.get("export") and d.get("dir"):
-        s.exports[str(d["export"])] = str(d["dir"])
+        s.exports = {**s.exports, str(d["export"]): str(d["dir"])}
 
 
 def _edited(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.edits.append({**d, "ts": ts})
+    s.edits = [*s.edits, {**d, "ts": ts}]
 
 
 def _commit(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -278,7 +285,7 @@ def _commit(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _document(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.documents[d["path"]] = {**d, "ts": ts}
+    s.documents = {**s.documents, d["path"]: {**d, "ts": ts}}
 
 
 def _finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
@@ -286,7 +293,7 @@ def _finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _note(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.notes.append({**d, "ts": ts})
+    s.notes = [*s.notes, {**d, "ts": ts}]
 
 
 _HANDLERS = {

@@ -287,7 +287,8 @@ class EventStore:
                 cur = self._db.execute("DELETE FROM events WHERE seq > ?", (seq,))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # a failed BEGIN leaves nothing to roll back
+                    self._db.execute("ROLLBACK")
                 raise _store_error(exc, self.path) from None
             self._tail = None
             return cur.rowcount

@@ -132,7 +132,7 @@ class Edit(Model):
     insert: str | None = None
     anchor: Anchor | None = None
     macro: ShellName | None = None
-    lines: list[str] = []
+    lines: list[NonEmpty] = []  # an empty entry would match every blank line of the file
 
     @model_validator(mode="after")
     def _action_fields(self) -> Edit:
