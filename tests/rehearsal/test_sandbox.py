@@ -97,6 +97,22 @@ def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
         build_sandbox(tmp_path)
 
 
+def test_building_leaves_no_git_process_behind(tmp_path: Path) -> None:
+    """GitPython keeps `git cat-file` running for an open repository; `rehearse` then opens the wizard for hours."""
+    sandbox = build_sandbox(tmp_path / "rehearsal")
+    left = []
+    for child in Path("/proc").iterdir():
+        try:
+            if (child / "stat").read_text().rsplit(")", 1)[1].split()[1] != str(os.getpid()):
+                continue  # not our child
+            cwd = Path(os.readlink(child / "cwd"))
+        except (OSError, IndexError):
+            continue
+        if cwd == sandbox.repo:
+            left.append((child / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    assert left == []
+
+
 def test_preflight_with_the_overrides_has_no_failure(runbook_file: RunbookFile, shared_sandbox: Sandbox) -> None:
     values = resolve(runbook_file.model, shared_sandbox.overrides)
     checks = run_preflight(runbook_file, values)

@@ -237,6 +237,43 @@ def test_unreadable_records_and_folders_are_one_line(full_json: Path, tmp_path: 
                                                          "'something-else')"
 
 
+@pytest.mark.parametrize(("section", "value"), [("generated", "by hand"), ("machine", [1]),
+                                              ("machine", {"gpus": 5, "cpu_count": "many"}), ("runbook", [1]),
+                                              ("criteria", [{"id": "x", "verdict_evidence": 5}])])
+def test_sections_edited_into_other_shapes_are_one_line_not_a_traceback(full_json: Path, tmp_path: Path,
+                                                                        section: str, value: Any) -> None:
+    doc = load(full_json)
+    doc[section] = value
+    path = save(tmp_path / "edited.json", doc)
+    for args in (("verify", str(path)), ("signoff", str(path), "--reviewer", "A. Reviewer")):
+        done = cli(*args)
+        assert "Traceback" not in done.stdout + done.stderr, done.stderr
+        assert done.returncode in (0, 1)
+
+
+def _rechain(doc: dict[str, Any]) -> None:
+    """Recompute every hash, as someone forging a whole chain would (dropping the commit trailer's anchor)."""
+    prev = doc["events"][0]["prev"]
+    for ev in doc["events"]:
+        if ev["kind"] == "commit_made":
+            ev["data"]["session_trailer"] = ""
+        if ev["kind"] == "session_finished":
+            ev["data"]["last_hash"] = prev
+        ev["prev"], ev["hash"] = prev, event_hash(ev["seq"], ev["ts"], ev["kind"], ev["data"], prev)
+        prev = ev["hash"]
+    doc["last_hash"] = doc["session"]["last_hash"] = prev
+
+
+def test_a_chain_forged_with_data_no_wizard_writes_is_named(full_json: Path, tmp_path: Path) -> None:
+    doc = load(full_json)
+    next(e for e in doc["events"] if e["kind"] == "step_finished")["data"]["status"] = "probably fine"
+    _rechain(doc)
+    done = cli("verify", str(save(tmp_path / "forged.json", doc)))
+    assert done.returncode == 1, done.stdout
+    assert "the record's events cannot be replayed" in first_line(done), first_line(done)
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 # --- anchors: session_finished and the commit trailer -----------------------------------------------------
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import Input
 
 from amxwizard.engine.session import Session
@@ -201,4 +204,107 @@ async def test_the_log_pane_keeps_the_first_lines_of_a_fast_command(world: World
         log.flush()
         numbers = [line for line in log.lines if line.isdigit()]
         assert numbers == [str(i) for i in range(1, 1501)]
+    session.close()
+
+
+async def _leave_a_slow_build_running(world: World, tmp_path: Path) -> Session:
+    session = world.new_session(cmake=_slow_cmake(world, tmp_path))
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _start_slow_build(world, session, pilot, app)
+        await pilot.press("q", "y")
+    session.close()
+    return world.open(session)
+
+
+async def test_cancel_stops_a_run_followed_from_an_earlier_wizard(world: World, tmp_path: Path) -> None:
+    reopened = await _leave_a_slow_build_running(world, tmp_path)
+    app = WizardApp(reopened)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.main.run_handle is not None, what="the run to be followed")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the cancel question")
+        await pilot.press("y")
+        await settle(pilot, app)
+        state = reopened.state.step("1.4")
+        assert state.status is StepStatus.FAILED and "cancelled" in state.summary
+    reopened.close()
+
+
+async def test_quit_lets_go_of_a_run_followed_from_an_earlier_wizard(world: World, tmp_path: Path) -> None:
+    reopened = await _leave_a_slow_build_running(world, tmp_path)
+    app = WizardApp(reopened)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.main.run_handle is not None, what="the run to be followed")
+        handle = app.main.run_handle
+        await pilot.press("q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+        await pilot.press("y")
+    # Let go at once: a follower still waiting for the build would hold the wizard's exit until the build ends.
+    result = handle.wait(timeout=2)
+    assert result is not None and result.outcome == "detached"
+    assert os.getpgid(handle.started.pid) == handle.started.pid  # and the build goes on
+    reopened.close()
+
+
+async def test_the_log_pane_is_freed_when_the_run_it_waited_for_was_interrupted(world: World,
+                                                                                 tmp_path: Path) -> None:
+    reopened = await _leave_a_slow_build_running(world, tmp_path)
+    [run] = reopened.state.running_runs()
+    reopened.close()
+    os.killpg(run.pid, signal.SIGKILL)
+    reopened = world.open(reopened)
+    app = WizardApp(reopened)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.INTERRUPTED,
+                         what="the interrupted verdict")
+        await settle(pilot, app)
+        assert app.main.run_step is None
+        assert "running" not in str(app.main.query_one("#runstatus").render())
+    reopened.close()
+
+
+async def test_no_step_starts_while_the_wizard_settles_runs_left_behind(world: World, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from amxwizard.engine import runs
+
+    reopened = await _leave_a_slow_build_running(world, tmp_path)
+    release = threading.Event()
+    settle_runs = runs.reconcile
+
+    def slow_reconcile(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)  # a slow `git status` of a big checkout, say
+        return settle_runs(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "reconcile", slow_reconcile)
+    app = WizardApp(reopened)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        app.main.query_one(StepOutline).select_step("1.1")
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert reopened.state.step("1.1").status is StepStatus.PENDING
+        release.set()
+        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.PASSED, timeout=60,
+                         what="the followed run to be judged")
+        await settle(pilot, app)
+    reopened.close()
+
+
+async def test_an_editor_command_that_cannot_be_split_is_one_line_not_a_crash(world: World,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDITOR", "vim '")  # an unbalanced quote
+    monkeypatch.delenv("VISUAL", raising=False)
+    session = world.new_session()
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await pilot.press("r")  # 1.1: the backup comes before any edit
+        await settle(pilot, app)
+        app.main.query_one(StepOutline).select_step("2.B")
+        await pilot.press("e")
+        await pilot.pause(0.2)
+        assert app.is_running and isinstance(app.screen, MainScreen)
+        assert any("editor command" in n.message for n in app._notifications)
     session.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from textual.app import App, ComposeResult
 
@@ -41,3 +42,18 @@ async def test_the_pane_marks_where_lines_were_skipped() -> None:
         await pilot.pause(0.2)
         assert log.lines[0] == "… 70 lines not shown here (l opens the full log) …"
         assert log.lines[1:] == [str(i) for i in range(70, 120)]
+
+
+async def test_the_full_log_opens_at_the_line_it_was_asked_for(tmp_path: Path) -> None:
+    from amxwizard.ui.screens.fulllog import FullLogScreen
+    from amxwizard.ui.widgets.logview import LogView
+
+    log = tmp_path / "output.log"
+    log.write_text("".join(f"line {i}\n" for i in range(1, 96)))
+    app = App[None]()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(FullLogScreen(log, start_line=81))  # the form's "log line 82"
+        await pilot.pause(0.3)
+        view = app.screen.query_one(LogView)
+        top = view.scroll_offset.y
+        assert top <= 81 < top + view.size.height

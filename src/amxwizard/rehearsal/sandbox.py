@@ -664,22 +664,23 @@ def _run(argv: list[str], cwd: Path, what: str) -> None:
 def _commit_all(repo_path: Path, history: list[tuple[str, str, dict[str, str]]]) -> str:
     import git  # GitPython, imported late: it is slow to import
 
-    repo = git.Repo.init(repo_path, initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", _AUTHOR[0])
-        config.set_value("user", "email", _AUTHOR[1])
-        config.set_value("commit", "gpgsign", "false")
-    actor = git.Actor(*_AUTHOR)
-    for date, subject, files in history:
-        for relative, content in files.items():
-            target = repo_path / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
-        repo.index.add(list(files))
-        # index.commit: no hooks and no signing from the person's own git config, which a sandbox must not trigger
-        when = datetime.fromisoformat(date)
-        repo.index.commit(subject, author=actor, committer=actor, author_date=when, commit_date=when)
-    return repo.head.commit.hexsha
+    # Closed when done: an open Repo keeps `git cat-file` processes alive as long as the wizard runs.
+    with git.Repo.init(repo_path, initial_branch="main") as repo:
+        with repo.config_writer() as config:
+            config.set_value("user", "name", _AUTHOR[0])
+            config.set_value("user", "email", _AUTHOR[1])
+            config.set_value("commit", "gpgsign", "false")
+        actor = git.Actor(*_AUTHOR)
+        for date, subject, files in history:
+            for relative, content in files.items():
+                target = repo_path / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content, encoding="utf-8")
+            repo.index.add(list(files))
+            # index.commit: no hooks and no signing from the person's git config, which a sandbox must not trigger
+            when = datetime.fromisoformat(date)
+            repo.index.commit(subject, author=actor, committer=actor, author_date=when, commit_date=when)
+        return repo.head.commit.hexsha
 
 
 def default_jobs() -> str:

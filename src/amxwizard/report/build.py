@@ -117,8 +117,12 @@ def record_from_document(doc: dict[str, Any]) -> Record:
     """
     from ..runbook import RunbookError, load_text
 
+    def section(name: str) -> dict[str, Any]:  # a section edited into something other than an object reads as empty
+        value = doc.get(name)
+        return value if isinstance(value, dict) else {}
+
     events = [Event.from_dict(e) for e in doc["events"]]
-    rb = doc.get("runbook") or {}
+    rb = section("runbook")
     text = rb.get("text")
     if not isinstance(text, str):
         raise RecordError("the record holds no runbook text, so its sections cannot be rebuilt")
@@ -127,18 +131,24 @@ def record_from_document(doc: dict[str, Any]) -> Record:
     except RunbookError as exc:
         first = exc.problems[0] if exc.problems else "unreadable"
         raise RecordError(f"the runbook text in the record does not load: {first}") from None
-    session = doc.get("session") or {}
-    gen = doc.get("generated") or {}
+    gen = section("generated")
     generated = Generated(str(gen.get("at", "")), str(gen.get("by", "")), str(gen.get("amxwizard", "")))
     criteria = doc.get("criteria") if isinstance(doc.get("criteria"), list) else []
     verdicts = CriteriaVerdicts(
         str(doc.get("criteria_evaluation", "")),
-        {str(c.get("id")): (str(c.get("verdict", "")), tuple(str(x) for x in c.get("verdict_evidence", []) or []))
+        {str(c.get("id")): (str(c.get("verdict", "")), tuple(str(x) for x in _list(c.get("verdict_evidence"))))
          for c in criteria if isinstance(c, dict)})
-    session_dir = Path(str(session.get("dir", "")))
-    return assemble(events, runbook, session_dir=session_dir,
-                    machine=MachineFacts.from_dict(doc.get("machine") or {}), generated=generated,
-                    locator=LogLocator(session_dir=session_dir), verdicts=verdicts)
+    session_dir = Path(str(section("session").get("dir", "")))
+    try:
+        return assemble(events, runbook, session_dir=session_dir, machine=MachineFacts.from_dict(section("machine")),
+                        generated=generated, locator=LogLocator(session_dir=session_dir), verdicts=verdicts)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Events whose hashes agree but whose data no wizard wrote (a forged chain): one line, not a traceback.
+        raise RecordError(f"the record's events cannot be replayed: {type(exc).__name__}: {exc}") from None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def pick_runbook(folder: Path, recorded_sha: str, candidates: Sequence[RunbookFile]) -> RunbookFile:

@@ -227,12 +227,13 @@ def _check_runbook(doc: dict[str, Any], events: Sequence[Event], problems: list[
 
 
 def _check_sections(doc: dict[str, Any], problems: list[Mismatch], notes: list[str]) -> None:
-    writer = str((doc.get("generated") or {}).get("amxwizard", ""))
+    generated, runbook = doc.get("generated"), doc.get("runbook")
+    writer = str(generated.get("amxwizard", "")) if isinstance(generated, dict) else ""
     if writer != __version__:
         notes.append(f"sections not compared with the events: the record was written by amxwizard {writer or '?'}, "
                      f"this is {__version__}")
         return
-    if not isinstance((doc.get("runbook") or {}).get("text"), str):
+    if not isinstance(runbook, dict) or not isinstance(runbook.get("text"), str):
         return
     try:
         rebuilt = record_from_document(doc).to_document()

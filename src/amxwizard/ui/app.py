@@ -58,17 +58,29 @@ class WizardApp(App[None]):
             self.push_screen(SetupScreen(), lambda _: self.main and self.main.refresh_all())
         if self.session.recovery is not None:
             self.notify(str(self.session.recovery), severity="warning", timeout=20)
-        if self._catch_up and (self.session.state.running_runs() or self._steps_left_running()):
+        left = self.session.state.running_runs()
+        running = left[0].step if left else self._step_left_running()
+        if self._catch_up and running:
+            self.busy = running  # from now, not from when the worker thread starts: no step may start meanwhile
             self.catch_up()
         # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
         self.call_after_refresh(gc.freeze)
 
-    def _steps_left_running(self) -> bool:
-        return any(self.session.state.step(s.id).status is StepStatus.RUNNING for _, s in self.runbook.iter_steps())
+    def _step_left_running(self) -> str | None:
+        state = self.session.state
+        return next((s.id for _, s in self.runbook.iter_steps() if state.step(s.id).status is StepStatus.RUNNING),
+                    None)
 
     @work(thread=True, exit_on_error=False, group="step")
     def catch_up(self) -> None:
         """Settle what happened while the wizard was closed; follow a run that is still going."""
+        try:
+            self._settle_runs()
+        except Exception as exc:  # busy was set before this thread started: release it whatever went wrong
+            self.busy = None
+            self.post_message(StepEnded("", error=exc))
+
+    def _settle_runs(self) -> None:
         from ..engine.runs import finish_reattached, reconcile
 
         notes: list[str] = []
@@ -143,7 +155,14 @@ class WizardApp(App[None]):
         self.post_message(EventRecorded(event))
 
     def cancel_running(self) -> None:
-        self.run_worker(self.executor.cancel, thread=True, exit_on_error=False, group="cancel")
+        self.run_worker(self._cancel, thread=True, exit_on_error=False, group="cancel")
+
+    def _cancel(self) -> None:
+        if not self.executor.cancel():
+            # A run reattached at start-up is followed by catch_up, not by the executor: stop it through its handle.
+            handle = self.main.run_handle if self.main is not None else None
+            if handle is not None:
+                handle.cancel()
 
     # -- engine events become screen updates ---------------------------------------------------------------------
 
@@ -163,6 +182,10 @@ class WizardApp(App[None]):
             self.busy = None
         if self.main is not None and message.step_id:
             self.main.step_ended(message.step_id, message.result)
+        elif self.main is not None and self.main.run_step is not None and self.session.state.step(
+                self.main.run_step).status is not StepStatus.RUNNING:
+            # The catch-up is over and the run it claimed the pane for ended unseen (interrupted): free the pane.
+            self.main.step_ended(self.main.run_step, None)
         error = message.error
         if error is not None:
             self._step_error(message.step_id, error)
@@ -230,6 +253,8 @@ class WizardApp(App[None]):
         def go(yes: bool | None) -> None:
             if yes:
                 self.executor.detach()
+                if self.main is not None and self.main.run_handle is not None:
+                    self.main.run_handle.detach()  # a reattached run: else the follower holds the exit until it ends
                 self.exit()
 
         self.push_screen(ConfirmScreen("A command is running. Quit anyway?",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
@@ -100,10 +99,13 @@ def commands_block(executor: StepExecutor, step: m.Step) -> list[RenderableType]
 
 def located(executor: StepExecutor, edit: m.Edit) -> Text:
     """The file and function an edit touches, with the real line numbers found beside the runbook's."""
+    from ..engine.executor import StepError
     from ..engine.source import locate_function
-    from ..runbook.templates import render_text
 
-    path = Path(render_text(edit.file, executor.values()))
+    try:
+        path = executor.path(edit.file)  # the file the edit will touch (~ expanded), as the engine finds it
+    except StepError as exc:
+        return Text.assemble(("file ", "dim"), (edit.file, "bold"), (f"  — {exc}", "red"))
     line = Text.assemble(("file ", "dim"), (str(path), "bold"))
     if not path.exists():
         line.append("  — missing", style="bold red")

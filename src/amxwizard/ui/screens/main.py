@@ -371,7 +371,11 @@ class MainScreen(Screen[None]):
             self.notify(str(exc), severity="error", timeout=8)
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        argv = [*shlex.split(editor), f"+{line}", str(path)]
+        try:
+            argv = [*shlex.split(editor), f"+{line}", str(path)]
+        except ValueError as exc:  # an unbalanced quote in $EDITOR: say so, do not crash the wizard
+            self.notify(f"cannot use the editor command {editor!r} ($VISUAL / $EDITOR): {exc}", severity="error")
+            return
         try:
             try:
                 with self.app.suspend():

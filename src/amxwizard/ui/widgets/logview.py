@@ -157,7 +157,8 @@ class LogView(ScrollView, can_focus=True):
         self.virtual_size = Size(max(self.index.longest, 1), len(self.index))
         self._ready = True
         if first and self.start_line is not None:
-            self.scroll_to(y=max(self.start_line - self.size.height // 2, 0), animate=False)
+            # force: the scrollbar that allows scrolling appears only with the next layout, after this scroll ran
+            self.scroll_to(y=max(self.start_line - self.size.height // 2, 0), animate=False, force=True)
         elif first or (self.follow and at_end):
             self.scroll_end(animate=False)
         self.refresh()
