@@ -110,7 +110,7 @@ async def main() -> int:
             pilot.app.push_screen(screen)
             for _ in range(50):
                 await pilot.pause(0.1)
-                if screen.is_mounted and screen.query_one(LogView).line_count:
+                if screen.is_mounted and screen.query_one(LogView).ready:
                     break
 
         await shoot(early, "full-log-80x24", (80, 24), full_log)

@@ -160,7 +160,7 @@ def test_full_log(snap_compare: Callable[..., bool], snapshot_app: Callable[...,
         await pilot.pause(0.1)
         screen = FullLogScreen(log, start_line=20)
         pilot.app.push_screen(screen)
-        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).line_count > 0,
+        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).ready,
                          what="the index")
         await pilot.pause(0.2)
 

@@ -155,20 +155,35 @@ class LogView(ScrollView, can_focus=True):
     def _indexed(self, first: bool = False) -> None:
         at_end = self.is_vertical_scroll_end
         self.virtual_size = Size(max(self.index.longest, 1), len(self.index))
-        self._ready = True
         if first and self.start_line is not None:
-            # force: the scrollbar that allows scrolling appears only with the next layout, after this scroll ran
-            self.scroll_to(y=max(self.start_line - self.size.height // 2, 0), animate=False, force=True)
+            # After the next layout: only then does the new size allow scrolling that far.
+            self.call_after_refresh(self._open_at, self.start_line)
         elif first or (self.follow and at_end):
-            self.scroll_end(animate=False)
+            self.call_after_refresh(self._open_at, None)
+        else:
+            self._ready = True
         self.refresh()
         self.post_message(self.Indexed(len(self.index)))
         if first and self.follow:
             self.set_interval(0.5, self._poll)
 
+    def _open_at(self, line: int | None) -> None:
+        # Centred once laid out: before that the height may still be 0.
+        if line is None:
+            self.scroll_end(animate=False, immediate=True)
+        else:
+            self.scroll_to(y=max(line - self.size.height // 2, 0), animate=False, force=True, immediate=True)
+        self._ready = True
+        self.refresh()
+
     def _poll(self) -> None:
         if self.index.update():
             self._indexed()
+
+    @property
+    def ready(self) -> bool:
+        """The first index is shown (and the view is where it was asked to open)."""
+        return self._ready
 
     @property
     def line_count(self) -> int:
