@@ -141,3 +141,14 @@ def test_a_shell_step_runs_in_its_own_folder_when_it_names_one(tmp_path: Path, r
     [run_id] = session.state.step("1.4").runs
     assert session.state.runs[run_id].cwd == str(session.dir)
     session.close()
+
+
+def test_choosing_another_approach_makes_it_pending_again(executor: StepExecutor) -> None:
+    executor.answer("2.choose", "approach", "A")
+    executor.run("2.choose")
+    assert executor.session.state.step("2.B").status is StepStatus.SKIPPED
+    executor.answer("2.choose", "approach", "B")  # troubleshooting: still crashing after A, try B
+    executor.run("2.choose")
+    assert executor.session.state.approach == "2.B"
+    assert executor.session.state.step("2.B").status is StepStatus.PENDING
+    assert executor.session.state.step("2.C").status is StepStatus.SKIPPED

@@ -206,3 +206,13 @@ def test_cli_var_parsing_is_a_usage_error() -> None:
         parse_vars(["threads"])
     assert caught.value.code == 2
     assert str(caught.value) == "--var 'threads': expected NAME=VALUE"
+
+
+def test_a_path_variable_expands_the_home_folder_once_where_values_are_resolved(
+        runbook_file: object, monkeypatch: object) -> None:
+    # A command quotes the value, and bash does not expand ~ inside quotes: the value must arrive expanded.
+    monkeypatch.setenv("HOME", "/home/engineer")  # type: ignore[attr-defined]
+    values = resolve(runbook_file.model, {"repo": "~/src/ik_llama.cpp", "prompt_short": "~/not a path"})  # type: ignore[attr-defined]
+    assert values["repo"] == "/home/engineer/src/ik_llama.cpp"
+    assert values["prompt_short"] == "~/not a path"  # text stays as typed
+    assert resolve(runbook_file.model, {"repo": "~nobody-by-this-name/x"})["repo"] == "~nobody-by-this-name/x"  # type: ignore[attr-defined]

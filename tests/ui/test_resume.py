@@ -308,3 +308,30 @@ async def test_an_editor_command_that_cannot_be_split_is_one_line_not_a_crash(wo
         assert app.is_running and isinstance(app.screen, MainScreen)
         assert any("editor command" in n.message for n in app._notifications)
     session.close()
+
+
+async def test_keys_that_undo_work_ask_first(world: World) -> None:
+    session = world.new_session()
+    app = WizardApp(session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await pilot.press("r")  # 1.1
+        await settle(pilot, app)
+        events = session.state.last_seq
+        app.main.query_one(StepOutline).select_step("1.1")
+        await pilot.press("r")  # again: a passed step asks before running
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("n")
+        assert session.state.last_seq == events
+        # Unticking a checklist item (which lost its note) asks too.
+        app.main.query_one(StepOutline).move_cursor(app.main.query_one(StepOutline).root.children[0].children[0])
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, NoteScreen), what="the note")
+        await pilot.press(*"HEAD checked by hand", "enter")
+        await wait_until(pilot, lambda: session.state.checklist.get("pre-1") is not None, what="the tick")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the untick question")
+        await pilot.press("n")
+        assert session.state.checklist["pre-1"].ticked
+    session.close()

@@ -63,6 +63,8 @@ class StepExecutor:
         self.runbook = session.runbook.model
         self.nice = nice
         self._handle: Any = None  # the live RunHandle while a command runs (for cancel)
+        self._closing = False  # set by detach(): no further command starts in this process
+        self._suggestions: dict[tuple[tuple[str, int | None], ...], Any] = {}
 
     # -- what a step will do -------------------------------------------------------------------------------------
 
@@ -130,10 +132,13 @@ class StepExecutor:
             return None
         from .evidence import tensor_copy
 
-        text = self.step_log(step.evidence_from)
-        if not text:
-            return None
-        return tensor_copy.suggest(tensor_copy.parse(text))
+        # The detail pane asks on every cursor move; parse a diagnostic log again only when it changed.
+        state = self.session.state
+        key = tuple((r, state.runs[r].log_size) for r in state.step(step.evidence_from).runs if r in state.runs)
+        if key not in self._suggestions:
+            text = self.step_log(step.evidence_from)
+            self._suggestions = {key: tensor_copy.suggest(tensor_copy.parse(text)) if text else None}
+        return self._suggestions[key]
 
     # -- carrying it out -----------------------------------------------------------------------------------------
 
@@ -310,6 +315,8 @@ class StepExecutor:
         scripts = self.shell_commands(step)
         exports = step.exports if isinstance(step, m.ShellStep) else ()
         for index in range(start, len(scripts)):
+            if self._closing:  # between two commands of a step: the next start runs the rest (resume)
+                return StepResult(step.id, StepStatus.RUNNING, "left for the next start")
             result = run_command(self.session, step.id, index, scripts[index], cwd, exports=exports,
                                  timeout=step.timeout, nice=self.nice, on_output=on_output, on_started=started)
             self._handle = None
@@ -335,7 +342,8 @@ class StepExecutor:
         return self._continue(step, runs[-1].index + 1 if runs else 0, on_output, on_started)
 
     def detach(self) -> None:
-        """Stop following the running command without stopping it (the wizard is closing)."""
+        """The wizard is closing: stop following the running command without stopping it, and start no other."""
+        self._closing = True
         handle = self._handle
         if handle is not None and not handle.done:
             handle.detach()
@@ -599,6 +607,8 @@ def _choice(ex: StepExecutor, step: m.ChoiceStep, **kw: Any) -> StepResult:
     reason = ex.session.state.answer("root_cause") or ""
     ex._start(step)
     ex.session.record("approach_chosen", step=step.id, approach=target, reason=reason)
+    if ex.session.state.step(target).status is StepStatus.SKIPPED:  # skipped when another was chosen before
+        ex.session.record("step_reset", step=target, reason=f"chosen at {step.id}")
     for other in step.options:
         if other != target and ex.session.state.step(other).status is StepStatus.PENDING:
             ex.session.record("step_skipped", step=other, reason=f"not chosen ({approach.title} was chosen)")

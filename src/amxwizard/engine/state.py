@@ -14,6 +14,7 @@ command_finished       step, run_id, outcome, exit_code, signal, ended, duration
                        git_after, exports {NAME: value}
 step_finished          step, status (passed|failed|interrupted), summary, evidence {...}
 step_skipped           step, reason
+step_reset             step, reason (back to pending: an approach skipped by an earlier choice, chosen now)
 field_answered         step, field, value, suggested (the wizard's pre-fill, if any)
 approach_chosen        step, approach (step id), reason
 criterion_ticked       criterion, ticked, note
@@ -256,6 +257,11 @@ def _step_skipped(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
     st.finished, st.by = ts, by
 
 
+def _step_reset(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
+    st = s._step_mut(d["step"])
+    st.status, st.skip_reason, st.summary, st.finished = StepStatus.PENDING, "", "", ""
+
+
 def _field(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
     answer = Answer(str(d.get("value", "")), d.get("suggested"), d.get("step", ""), ts, by)
     s.answers = {**s.answers, d["field"]: answer}
@@ -307,6 +313,7 @@ _HANDLERS = {
     "command_finished": _command_finished,
     "step_finished": _step_finished,
     "step_skipped": _step_skipped,
+    "step_reset": _step_reset,
     "field_answered": _field,
     "approach_chosen": _approach,
     "criterion_ticked": _criterion,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from .build import RecordError, build_record, build_record_from_folder, record_from_document
+from .build import RecordError, build_record, record_from_document
 from .model import Record
 
 Format = Literal["md", "html", "json"]
@@ -45,5 +45,5 @@ def write_record(record: Record, fmt: str, path: Path) -> Path:
     return path
 
 
-__all__ = ["FORMATS", "Record", "RecordError", "build_record", "build_record_from_folder", "record_from_document",
+__all__ = ["FORMATS", "Record", "RecordError", "build_record", "record_from_document",
            "render", "write_record"]

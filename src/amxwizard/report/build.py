@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..engine.state import SessionState, StepStatus, replay
-from ..engine.store import GENESIS, Event, EventStore, StoreError, now_iso, verify_chain
+from ..engine.store import GENESIS, Event, StoreError, now_iso, verify_chain
 from ..runbook.models import ApproachStep, BenchmarkStep, ChoiceStep, TestStep
 from .logs import LogLocator
 from .model import (
@@ -74,28 +74,6 @@ def build_record(session: Session, *, machine: MachineFacts | None = None) -> Re
     runbook = pick_runbook(session.dir, _recorded_sha(events), [session.runbook])
     return assemble(events, runbook, session_dir=session.dir, machine=machine or collect_machine(),
                     generated=_generated(), locator=LogLocator(session_dir=session.dir))
-
-
-def build_record_from_folder(folder: Path, fallback: Sequence[RunbookFile] = (), *,
-                             machine: MachineFacts | None = None) -> Record:
-    """The record of a session folder, read without taking its lock (a wizard may still be using it)."""
-    from .machine import collect_machine
-
-    db = folder / "events.db"
-    if not db.is_file():
-        raise RecordError(f"{folder}: no events.db (not a session folder)")
-    try:
-        store = EventStore(db, readonly=True)
-        try:
-            events = store.events()
-        finally:
-            store.close()
-    except StoreError as exc:
-        raise RecordError(f"session {folder.name}: {exc}") from None
-    _check_chain(folder, events)
-    runbook = pick_runbook(folder, _recorded_sha(events), fallback)
-    return assemble(events, runbook, session_dir=folder, machine=machine or collect_machine(),
-                    generated=_generated(), locator=LogLocator(session_dir=folder))
 
 
 def _check_chain(folder: Path, events: Sequence[Event]) -> None:
@@ -191,19 +169,9 @@ def _generated() -> Generated:
 
 
 def evaluate_criteria(runbook: RunbookFile, state: SessionState, read_log: ReadLog) -> CriteriaVerdicts:
-    """Ask the evidence engine for a verdict on each criterion, where it exists.
+    """The evidence engine's verdict on each criterion; a failure is shown in the record, which is still written."""
+    from ..engine.evidence.criteria import evaluate
 
-    Until ``amxwizard.engine.evidence.criteria.evaluate`` is present the record shows the runbook's criteria with the
-    person's ticks and the state of the steps each names; that is the seam.
-    """
-    try:
-        from ..engine.evidence.criteria import evaluate  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("amxwizard.engine.evidence"):
-            return CriteriaVerdicts("not available (the evidence engine is not installed)", {})
-        return CriteriaVerdicts(f"failed: {exc}", {})
-    except ImportError as exc:
-        return CriteriaVerdicts(f"failed: {exc}", {})
     try:
         results = evaluate(runbook.model, state, read_log)
     except Exception as exc:  # the record must still be written; the failure is shown in it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 
@@ -21,6 +22,7 @@ NAMESPACES: dict[str, frozenset[str] | None] = {
     "approach": frozenset({"id", "letter", "title", "use_if"}),
     "session": frozenset({"id", "date", "backup_dir"}),
 }
+PATH_TYPES = frozenset({"path", "dir", "file", "repo"})
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{4,40}$")
 # What a command line reads as a number: ASCII only (Python's int() and float() also take '1_000' and '１２').
 _INT_TEXT_RE = re.compile(r"[+-]?[0-9]+")
@@ -129,4 +131,7 @@ def resolve(runbook: Runbook, overrides: Mapping[str, str] | None = None,
                 values[name] = render_text(var.default_text, values)
             except TemplateError as exc:
                 raise VariableError(f"{name}: default refers to {exc}") from None
+        if var.type in PATH_TYPES:
+            # Once, here: a command quotes the value, and bash does not expand ~ inside quotes.
+            values[name] = os.path.expanduser(values[name])
     return values

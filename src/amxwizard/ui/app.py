@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..engine.executor import NeedsAnswers, NeedsConfirmation, StepError, StepExecutor
-from ..engine.session import Session
+from ..engine.session import Session, SessionError
 from ..engine.state import StepStatus
 from ..engine.store import Event
 from ..runbook import models as m
@@ -29,10 +29,12 @@ class WizardApp(App[None]):
     TITLE = "amxwizard"
     CSS_PATH = Path(__file__).with_name("wizard.tcss")  # absolute: subclasses live elsewhere (probes, tests)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # The footer shows keys that work on every screen, also while a field has the focus (where q and ? type).
     BINDINGS = [
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("q", "quit", "Quit", show=False),
     ]
 
     def __init__(self, session: Session, *, nice: int = 10, catch_up: bool = True) -> None:
@@ -87,7 +89,7 @@ class WizardApp(App[None]):
         left = self.session.state.running_runs()
         if left and self.main is not None:
             # Claim the log pane before the replay starts, so no replayed line lands before the pane is reset.
-            self.call_from_thread(self.main.begin, left[0].step)
+            self.call_from_thread(self.main.begin, left[0].step, left[0].started)
         # Only one step runs at a time, so whatever a reattached run prints belongs to the step being followed.
         for item in reconcile(self.session, on_output=partial(self._output, "")):
             step_id = item.run.step
@@ -227,6 +229,15 @@ class WizardApp(App[None]):
         else:
             self._internal_error(error)
 
+    def safely(self, action: Callable[..., Any], *args: Any) -> bool:
+        """Record something a person did; a failure to (disk full, read-only) is a message, not a crash."""
+        try:
+            action(*args)
+        except (StepError, SessionError) as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return False
+        return True
+
     def _internal_error(self, error: Exception) -> None:
         """A bug, not a person's mistake: keep the traceback in the session folder and say where."""
         path = self.session.dir / "wizard-errors.log"
@@ -246,16 +257,19 @@ class WizardApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     async def action_quit(self) -> None:
-        if self.busy is None or self.main is None or self.main.run_handle is None:
+        def leave() -> None:
+            self.executor.detach()  # no further command starts; a running one goes on without us
+            if self.main is not None and self.main.run_handle is not None:
+                self.main.run_handle.detach()  # a reattached run: else the follower holds the exit until it ends
             self.exit()
+
+        if self.busy is None or self.main is None or self.main.run_handle is None:
+            leave()
             return
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.executor.detach()
-                if self.main is not None and self.main.run_handle is not None:
-                    self.main.run_handle.detach()  # a reattached run: else the follower holds the exit until it ends
-                self.exit()
+                leave()
 
         self.push_screen(ConfirmScreen("A command is running. Quit anyway?",
                                        "It keeps running; the next start follows it and records how it ended."), go)

@@ -168,7 +168,8 @@ else:
     from amxwizard.runbook import load_runbook
     from amxwizard.engine.session import Session
     from amxwizard.ui.app import WizardApp
-    session = Session.create(Path(tempfile.mkdtemp()) / "state", load_runbook(bundled_runbook()))
+    folder = Path(tempfile.mkdtemp())
+    session = Session.create(folder / "state", load_runbook(bundled_runbook()))
     session.record("setup_accepted", values=session.values())
     class Probe(WizardApp):
         def on_ready(self):
@@ -176,6 +177,8 @@ else:
             self.exit()
     Probe(session).run(headless=True)
     session.close()
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)
 """
 
 

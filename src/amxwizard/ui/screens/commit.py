@@ -94,8 +94,10 @@ class CommitScreen(Screen[None]):
         widget = event.widget
         if not (isinstance(widget, Input) and widget.id and widget.id.startswith("field-")):
             return
-        changed = self.app.executor.answer(self.step.id, widget.id.removeprefix("field-"), widget.value.strip())
-        if changed and not self.message_edited:
+        field_id = widget.id.removeprefix("field-")
+        before = self.app.session.state.answer(field_id)
+        self.app.safely(self.app.executor.answer, self.step.id, field_id, widget.value.strip())
+        if self.app.session.state.answer(field_id) != before and not self.message_edited:
             self.action_rebuild_message()
 
     def action_diff(self) -> None:
@@ -112,8 +114,9 @@ class CommitScreen(Screen[None]):
 
     def action_commit(self) -> None:
         for widget in self.query(Input):
-            if widget.id and widget.id.startswith("field-"):
-                self.app.executor.answer(self.step.id, widget.id.removeprefix("field-"), widget.value.strip())
+            if widget.id and widget.id.startswith("field-") and not self.app.safely(
+                    self.app.executor.answer, self.step.id, widget.id.removeprefix("field-"), widget.value.strip()):
+                return
         missing = [f.label for f in self.step.fields if f.required and not self.app.session.state.answer(f.id)]
         if missing:
             self.notify("still needed: " + ", ".join(missing), severity="warning")

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from .dialogs import NoteScreen
+from .dialogs import ConfirmScreen, NoteScreen
 
 if TYPE_CHECKING:
     from ..app import WizardApp
@@ -44,15 +44,21 @@ class CriteriaScreen(Screen[None]):
         self.refresh_table()
         table.focus()
 
-    def results(self) -> dict[str, Any]:
-        from ...engine.evidence.criteria import evaluate
+    _results: dict[str, Any] | None = None
 
-        return evaluate(self.app.runbook, self.app.session.state, self.app.executor.read_log)
+    def results(self) -> dict[str, Any]:
+        """The evaluation behind the table, done once per refresh (it reads logs; a cursor move must not)."""
+        if self._results is None:
+            from ...engine.evidence.criteria import evaluate
+
+            self._results = evaluate(self.app.runbook, self.app.session.state, self.app.executor.read_log)
+        return self._results
 
     def refresh_table(self) -> None:
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
+        self._results = None
         results = self.results()
         met = 0
         for crit in self.app.runbook.criteria:
@@ -95,13 +101,15 @@ class CriteriaScreen(Screen[None]):
         crit = self.app.runbook.criteria[table.cursor_row]
         tick = self.app.session.state.criteria.get(crit.id)
         if tick is not None and tick.ticked:
-            self.app.executor.tick_criterion(crit.id, False, "untick")
-            self.refresh_table()
+            def untick(yes: bool | None) -> None:
+                if yes and self.app.safely(self.app.executor.tick_criterion, crit.id, False, "untick"):
+                    self.refresh_table()
+
+            self.app.push_screen(ConfirmScreen(f"Untick “{crit.text}”?", f"Its note was: {tick.note}"), untick)
             return
 
         def noted(note: str | None) -> None:
-            if note:
-                self.app.executor.tick_criterion(crit.id, True, note)
+            if note and self.app.safely(self.app.executor.tick_criterion, crit.id, True, note):
                 self.refresh_table()
 
         self.app.push_screen(NoteScreen(f"Tick “{crit.text}”: what shows it is true?"), noted)

@@ -86,7 +86,7 @@ class DiffScreen(ModalScreen[bool]):
         with Vertical(classes="dialog wide"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
             with VerticalScroll(id="diff-body"):
-                yield Static(Syntax(self.diff or "(no changes)", "diff", theme="ansi_dark", word_wrap=False,
+                yield Static(Syntax(self.diff or "(no changes)", "diff", theme="ansi_dark", word_wrap=True,
                                     background_color="default"))
             hint = "esc close" if self.readonly else f"{self.question}  y apply · n / esc cancel"
             yield Static(Text(hint, style="bold" if not self.readonly else "dim"))

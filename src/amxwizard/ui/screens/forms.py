@@ -96,12 +96,14 @@ class FormScreen(Screen[bool]):
         return Text(fld.help or ("saved" if recorded else ""), style="dim")
 
     def on_mount(self) -> None:
+        self._shown = {w.id or "": _value_of(w) for w in self.query(".field")}  # as first shown, suggestions in
         first = self.query(".field").first()
         first.focus()
 
     def _save(self, widget: Widget) -> bool:
         """Record the field's value if it changed; False (with the reason shown) if it is not valid."""
         from ...engine.executor import StepError
+        from ...engine.session import SessionError
 
         if not widget.id or not widget.id.startswith("field-"):
             return True
@@ -113,7 +115,7 @@ class FormScreen(Screen[bool]):
         suggested = self.suggested.get(fld.prefill or "") if fld.prefill else None
         try:
             self.app.executor.answer(self.step.id, field_id, value, suggested=suggested)
-        except StepError as exc:
+        except (StepError, SessionError) as exc:
             self.query_one(f"#hint-{field_id}", Static).update(Text(str(exc), style="bold red"))
             return False
         self.query_one(f"#hint-{field_id}", Static).update(Text("saved", style="green"))
@@ -174,8 +176,10 @@ class FormScreen(Screen[bool]):
         self.dismiss(True)
 
     def action_back(self) -> None:
+        # What the person typed is kept; a suggestion they never touched is not recorded as their answer.
         for widget in self.query(".field"):
-            self._save(widget)
+            if _value_of(widget) != self._shown.get(widget.id or ""):
+                self._save(widget)
         self.dismiss(False)
 
 
@@ -224,8 +228,8 @@ class ChoiceScreen(Screen[None]):
         if event.pressed.id is None:
             return
         letter = event.pressed.id.removeprefix("approach-")
-        self.app.executor.answer(self.step.id, self.step.field, letter)
-        self.app.execute(self.step.id)
+        if self.app.safely(self.app.executor.answer, self.step.id, self.step.field, letter):
+            self.app.execute(self.step.id)
         self.dismiss(None)
 
     def action_back(self) -> None:

@@ -202,13 +202,13 @@ class MainScreen(Screen[None]):
 
     # -- engine events (forwarded by the app) --------------------------------------------------------------------
 
-    def begin(self, step_id: str) -> None:
-        """A step is about to run (or to be followed): the pane is its own from now on.
+    def begin(self, step_id: str, since: str = "") -> None:
+        """A step is about to run (or to be followed, ``since`` its recorded start): the pane is its own from now on.
 
         Called on the UI thread before the worker starts, so no output of the step can arrive before the reset.
         """
         self.query_one(RunLog).reset()
-        self.run_started = time.monotonic()
+        self.run_started = time.monotonic() - _seconds_since(since)
         self.run_step, self.run_handle = step_id, None
         self.refresh_runstatus()
 
@@ -260,6 +260,8 @@ class MainScreen(Screen[None]):
             return item is not None and item.kind == "check"
         if action == "skip":
             return step is not None and status is not StepStatus.RUNNING and status is not StepStatus.SKIPPED
+        if action == "setup":
+            return not busy or None  # variables do not change under a running step
         return True
 
     def action_run(self) -> None:
@@ -269,7 +271,20 @@ class MainScreen(Screen[None]):
         status = self.app.session.state.step(step.id).status
         if status is StepStatus.INTERRUPTED:
             self.action_decide()
-            return
+        elif status is StepStatus.PASSED and not step.destructive and not isinstance(step, m.FormStep | m.ChoiceStep):
+            # (a destructive step asks its own question anyway)
+            # A passed step run again can turn failed (a noisy benchmark); a double r must not do that by accident.
+            def again(yes: bool | None) -> None:
+                if yes:
+                    self._start(step)
+
+            self.app.push_screen(ConfirmScreen(f"{step.id} passed. Run it again?",
+                                               self.app.session.state.step(step.id).summary), again)
+        else:
+            self._start(step)
+
+    def _start(self, step: m.Step) -> None:
+        """Begin a step the way its kind wants: a form, a diff to approve, a question, or straight away."""
         if isinstance(step, m.FormStep):
             self.action_answer()
         elif isinstance(step, m.CommitStep):
@@ -424,11 +439,11 @@ class MainScreen(Screen[None]):
 
         def picked(choice: str | None) -> None:
             if choice == "rerun":
-                self.app.execute(step.id, confirmed=True) if step.destructive else self.app.execute(step.id)
+                self._start(step)  # a destructive step still asks its own question
             elif choice in ("passed", "failed"):
                 def noted(note: str | None) -> None:
                     if note:
-                        self.app.executor.decide(step.id, StepStatus(choice), note)
+                        self.app.safely(self.app.executor.decide, step.id, StepStatus(choice), note)
 
                 self.app.push_screen(NoteScreen(f"Why mark {step.id} {choice}?"), noted)
 
@@ -455,12 +470,17 @@ class MainScreen(Screen[None]):
             return
         tick = self.app.session.state.checklist.get(item.id)
         if tick is not None and tick.ticked:
-            self.app.executor.tick_checklist(item.id, False, "")
+            def untick(yes: bool | None) -> None:
+                if yes:
+                    self.app.safely(self.app.executor.tick_checklist, item.id, False, "")
+
+            self.app.push_screen(ConfirmScreen(f"Untick {item.id}?", f"Its note was: {tick.note}" if tick.note
+                                               else ""), untick)
             return
 
         def noted(note: str | None) -> None:
             if note is not None:
-                self.app.executor.tick_checklist(item.id, True, note)
+                self.app.safely(self.app.executor.tick_checklist, item.id, True, note)
 
         self.app.push_screen(NoteScreen(f"Tick {item.id}: a note (optional)", required=False), noted)
 
@@ -471,7 +491,7 @@ class MainScreen(Screen[None]):
 
         def noted(reason: str | None) -> None:
             if reason:
-                self.app.executor.skip(step.id, reason)
+                self.app.safely(self.app.executor.skip, step.id, reason)
 
         self.app.push_screen(NoteScreen(f"Why skip {step.id}?"), noted)
 
@@ -497,6 +517,16 @@ class MainScreen(Screen[None]):
 
     def action_zoom_log(self) -> None:
         self.query_one("#logpane").toggle_class("zoomed")
+
+
+def _seconds_since(iso: str) -> float:
+    """Seconds from an event's timestamp until now (0 for no or an unreadable timestamp)."""
+    from datetime import UTC, datetime
+
+    try:
+        return max((datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds(), 0.0) if iso else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _clock(seconds: float) -> str:

@@ -98,9 +98,13 @@ class RecordScreen(Screen[None]):
         self.app.call_from_thread(self.notify, f"written: {path}")
 
     def action_finish(self) -> None:
+        if self.app.busy is not None:
+            self.notify(f"{self.app.busy} is still running; finish the session after it", severity="warning")
+            return
+
         def go(yes: bool | None) -> None:
-            if yes:
-                self.app.session.record("session_finished", last_hash=self.app.session.state.last_hash)
+            if yes and self.app.safely(lambda: self.app.session.record(
+                    "session_finished", last_hash=self.app.session.state.last_hash)):
                 self.refresh_state()
 
         self.app.push_screen(ConfirmScreen("Finish this session?", "A finished session is not resumed by default; "

@@ -90,12 +90,15 @@ class SetupScreen(Screen[bool]):
         assert event.input.id is not None
         self._validate(event.input.id.removeprefix("var-"))
 
+    _generation = 0
+
     def action_preflight(self) -> None:
         self.query_one("#preflight-results", Static).update(Text("checking…", style="dim"))
-        self._run_preflight(self.current())
+        self._generation += 1
+        self._run_preflight(self.current(), self._generation)
 
     @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
-    def _run_preflight(self, typed: dict[str, str]) -> None:
+    def _run_preflight(self, typed: dict[str, str], generation: int) -> None:
         from ...engine.preflight import run_preflight
         from ...runbook.variables import VariableError, resolve
 
@@ -104,7 +107,7 @@ class SetupScreen(Screen[bool]):
         try:
             values = resolve(session.runbook.model, overrides, session.builtins())
         except VariableError as exc:
-            self.app.call_from_thread(self._show_preflight, Text(str(exc), style="red"))
+            self.app.call_from_thread(self._show_preflight, Text(str(exc), style="red"), generation)
             return
         checks = run_preflight(session.runbook, values)
         text = Text()
@@ -113,10 +116,11 @@ class SetupScreen(Screen[bool]):
             text.append(label, style=style)
             text.append(f" {check.name}: ", style="bold")
             text.append(f"{check.finding}\n")
-        self.app.call_from_thread(self._show_preflight, text)
+        self.app.call_from_thread(self._show_preflight, text, generation)
 
-    def _show_preflight(self, text: Text) -> None:
-        self.query_one("#preflight-results", Static).update(text)
+    def _show_preflight(self, text: Text, generation: int) -> None:
+        if generation == self._generation:  # an older check finishing late must not cover a newer one
+            self.query_one("#preflight-results", Static).update(text)
 
     def action_accept(self) -> None:
         from ...engine.session import SessionError
