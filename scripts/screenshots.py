@@ -122,7 +122,7 @@ async def main() -> int:
         late.close()
 
         done = prepare(work / "done", upto="__end__")
-        await shoot(done, "record-80x24", (80, 24), select("5.4", "f"))
+        await shoot(done, "record-80x24", (80, 24), select("5.4", "f", wait=1.0))
         await shoot(done, "help-80x24", (80, 24), select("5.4", "question_mark"))
         done.close()
     finally:

@@ -79,3 +79,27 @@ def test_a_cut_back_on_a_busy_store_is_a_store_error(tmp_path: Path) -> None:
         holder.close()
     assert len(store.events()) == 3
     store.close()
+
+
+def test_rebuilding_an_unreadable_store_never_leaves_an_empty_one_in_its_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash while the salvaged events are written back leaves the damaged store (recoverable), not a blank one."""
+    from amxwizard.engine import store as store_module
+
+    path = tmp_path / "events.db"
+    _store_with_events(path, 30)
+    data = bytearray(path.read_bytes())
+    data[:16] = b"not sqlite!!!!!!"
+    path.write_bytes(bytes(data))
+
+    def crash(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "replace", crash)  # the swap fails as on a full disk
+    with pytest.raises(StoreError, match="cannot rebuild"):
+        open_store(path)
+    assert path.read_bytes()[:16] == b"not sqlite!!!!!!"  # still the damaged file, nothing lost
+    monkeypatch.undo()
+    store, recovery = open_store(path)  # and the next open recovers it
+    assert recovery is not None
+    store.close()

@@ -140,7 +140,11 @@ def test_success_criteria(snap_compare: Callable[..., bool], snapshot_app: Calla
 @pytest.mark.parametrize("size", SIZES)
 def test_record_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
                        size: tuple[int, int]) -> None:
-    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.1", "f"))
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _select("1.1", "f")(pilot)
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "shown", False), what="the record's state")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -160,7 +160,7 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         assert session.state.criteria["long-prompts"].note == "watched it run twice"
         await pilot.press("escape", "f")
         await wait_until(pilot, lambda: isinstance(app.screen, RecordScreen), what="the record")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: app.screen.shown, what="the record's state")
         assert app.screen.complete
 
     session.close()

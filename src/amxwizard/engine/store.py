@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -320,12 +321,8 @@ def open_store(path: Path) -> tuple[EventStore, Recovery | None]:
     if problem.seq == 0:
         # SQLite itself cannot vouch for the file: salvage what rows can be read, in order, while they chain.
         good = _salvage(copy)
-        path.unlink(missing_ok=True)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        store = EventStore(path)
-        _restore(store, good)
-        return store, Recovery(problem.reason, len(good), None, copy)
+        _rebuild(path, good)
+        return EventStore(path), Recovery(problem.reason, len(good), None, copy)
     store = EventStore(path)
     dropped = store.truncate_after(problem.seq - 1)
     # Count what is left rather than trusting seq - 1: a deleted event leaves fewer rows than that before the break.
@@ -369,11 +366,39 @@ def _salvage(copy: Path) -> list[Event]:
     return good
 
 
-def _restore(store: EventStore, events: list[Event]) -> None:
-    with store._lock:
-        store._db.execute("BEGIN IMMEDIATE")
-        for ev in events:
-            store._db.execute("INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                              (ev.seq, ev.ts, ev.kind, canonical_json(ev.data), ev.prev, ev.hash))
-        store._db.execute("COMMIT")
-        store._tail = None
+def _rebuild(path: Path, events: list[Event]) -> None:
+    """Replace the store at ``path`` by one holding ``events``, built beside it and swapped in at once.
+
+    A crash before the swap leaves the damaged file where it was (the next open recovers again from it); a crash
+    after leaves the rebuilt one. Never an empty store in place of a history.
+    """
+    fresh = path.with_name(f"{path.name}.rebuild")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{fresh}{suffix}").unlink(missing_ok=True)
+    store = EventStore(fresh)
+    try:
+        with store._lock:
+            store._db.execute("BEGIN IMMEDIATE")
+            for ev in events:
+                store._db.execute("INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                                  (ev.seq, ev.ts, ev.kind, canonical_json(ev.data), ev.prev, ev.hash))
+            store._db.execute("COMMIT")
+            store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file before the swap
+    except sqlite3.Error as exc:
+        raise _store_error(exc, fresh) from None
+    finally:
+        store.close()
+    try:
+        with open(fresh, "rb") as fh:
+            os.fsync(fh.fileno())
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+            Path(f"{fresh}{suffix}").unlink(missing_ok=True)
+        os.replace(fresh, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError as exc:
+        raise StoreError(f"cannot rebuild {path}: {exc.strerror or exc}") from None

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from ..app import WizardApp
 
 
+def _machine_placeholder() -> object:
+    from ...report.model import MachineFacts
+
+    # The screen shows the record's state; the machine facts (nvidia-smi can take seconds) wait for writing it.
+    return MachineFacts("", "", "", "", 0, {}, (), "not collected for the screen", "")
+
+
 class RecordScreen(Screen[None]):
     TITLE = "Record"
     BINDINGS = [
@@ -34,6 +41,7 @@ class RecordScreen(Screen[None]):
 
     app: WizardApp
     complete = False
+    shown = False  # the record's state is on screen
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="record-body"):
@@ -41,27 +49,37 @@ class RecordScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#record-state", Static).update(Text("reading the record…", style="dim"))
         self.refresh_state()
 
     def refresh_state(self) -> None:
-        from ...engine.evidence.criteria import evaluate
+        self._build()
 
+    @work(thread=True, exclusive=True, group="record", exit_on_error=False)
+    def _build(self) -> None:
+        """The record exactly as it would be written (its own idea of complete), built off the UI thread."""
+        from ...report import build_record
+        from ...report.fmt import state_sentence
+
+        try:
+            record = build_record(self.app.session, machine=_machine_placeholder())  # type: ignore[arg-type]
+        except Exception as exc:  # shown, so the person can still try to write it and see the same error
+            self.app.call_from_thread(self.query_one("#record-state", Static).update,
+                                      Text(f"the record cannot be built: {exc}", style="bold red"))
+            return
+        self.app.call_from_thread(self._show, record.status.complete, state_sentence(record))
+
+    def _show(self, complete: bool, sentence: str) -> None:
         rb, state = self.app.runbook, self.app.session.state
+        self.complete = complete
         counts = {status: 0 for status in StepStatus}
         for _, step in rb.iter_steps():
             counts[state.step(step.id).status] += 1
-        total = sum(counts.values())
-        results = evaluate(rb, state, self.app.executor.read_log)
-        met = sum(1 for r in results.values() if r.status == "met")
-        complete = counts[StepStatus.PASSED] + counts[StepStatus.SKIPPED] == total and met == len(rb.criteria)
-        self.complete = complete
-        head = Text("COMPLETE" if complete else "UNFINISHED", style="bold green" if complete else "bold yellow")
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
-        table.add_row("record", head)
+        table.add_row("record", Text(sentence, style="bold green" if complete else "bold yellow"))
         table.add_row("steps", ", ".join(f"{n} {s.value}" for s, n in counts.items() if n))
-        table.add_row("criteria", f"{met}/{len(rb.criteria)} met")
         table.add_row("events", f"{state.last_seq} in the chain, last hash {state.last_hash[:24]}…")
         commit = state.commit
         if commit:
@@ -76,6 +94,7 @@ class RecordScreen(Screen[None]):
                     "'amxwizard verify record.json') · x finish the session", style="dim")
         self.query_one("#record-state", Static).update(Group(Text("The reviewer's record", style="bold underline"),
                                                              table, hint))
+        self.shown = True
 
     def action_write(self, fmt: str) -> None:
         default = str(self.app.session.dir / f"record.{fmt}")
