@@ -49,6 +49,14 @@ async def wait_until(pilot: Pilot[None], predicate: Callable[[], bool], timeout:
         await pilot.pause(0.05)
 
 
+async def accept_setup(pilot: Pilot[None], app: WizardApp) -> None:
+    """Accept the setup screen's values (ctrl+s) and wait for the main screen."""
+    from amxwizard.ui.screens.main import MainScreen
+
+    await pilot.press("ctrl+s")
+    await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+
+
 async def settle(pilot: Pilot[None], app: WizardApp, timeout: float = 30.0) -> None:
     """Wait until no step is running and the UI caught up."""
     await pilot.pause(0.05)

@@ -21,7 +21,7 @@ from amxwizard.ui.screens.main import MainScreen
 from amxwizard.ui.widgets.outline import StepOutline
 from amxwizard.ui.widgets.runlog import RunLog
 
-from .conftest import World, settle, wait_until
+from .conftest import World, accept_setup, settle, wait_until
 
 LINES = 40
 
@@ -38,9 +38,7 @@ def _slow_cmake(world: World, tmp_path: Path) -> str:
 
 
 async def _start_slow_build(world: World, session: Session, pilot: object, app: WizardApp) -> None:
-    await wait_until(pilot, lambda: not isinstance(app.screen, MainScreen) or True)
-    await pilot.press("ctrl+s")  # accept the setup
-    await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+    await accept_setup(pilot, app)
     app.main.query_one(StepOutline).select_step("1.4")
     await pilot.press("r")
     await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
@@ -128,8 +126,7 @@ async def test_answers_are_saved_as_each_field_is_left(world: World) -> None:
     session = world.new_session()
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await accept_setup(pilot, app)
         app.main.query_one(StepOutline).select_step("1.6")
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="the form")
@@ -154,8 +151,7 @@ async def test_edit_in_editor_records_the_change_and_shows_the_diff(world: World
     session = world.new_session()
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await accept_setup(pilot, app)
         await pilot.press("r")  # 1.1: the backup comes before any edit
         await settle(pilot, app)
         app.main.query_one(StepOutline).select_step("2.B")
@@ -174,8 +170,7 @@ async def test_help_and_command_palette_need_no_mouse(world: World) -> None:
     session = world.new_session()
     app = WizardApp(session)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await accept_setup(pilot, app)
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         assert type(app.screen).__name__ == "HelpScreen"
@@ -196,8 +191,7 @@ async def test_the_log_pane_keeps_the_first_lines_of_a_fast_command(world: World
     session = world.new_session(cmake=str(eager))
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await accept_setup(pilot, app)
         app.execute("1.4", confirmed=True)
         await settle(pilot, app)
         log = app.main.query_one(RunLog)
@@ -298,8 +292,7 @@ async def test_an_editor_command_that_cannot_be_split_is_one_line_not_a_crash(wo
     session = world.new_session()
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await accept_setup(pilot, app)
         await pilot.press("r")  # 1.1: the backup comes before any edit
         await settle(pilot, app)
         app.main.query_one(StepOutline).select_step("2.B")
@@ -314,8 +307,7 @@ async def test_keys_that_undo_work_ask_first(world: World) -> None:
     session = world.new_session()
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+        await accept_setup(pilot, app)
         await pilot.press("r")  # 1.1
         await settle(pilot, app)
         events = session.state.last_seq
