@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     answers = parse_vars(args.answer)
     session = open_session(runbook, state_dir(args.state_dir), parse_vars(args.var), new=args.new)
     try:
-        executor = StepExecutor(session)
+        from .tui import default_nice
+
+        executor = StepExecutor(session, nice=default_nice())
         catch_up(session, executor)
         if not session.state.setup_accepted:
             session.record("setup_accepted", values=session.values())
