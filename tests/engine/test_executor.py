@@ -152,3 +152,33 @@ def test_choosing_another_approach_makes_it_pending_again(executor: StepExecutor
     assert executor.session.state.approach == "2.B"
     assert executor.session.state.step("2.B").status is StepStatus.PENDING
     assert executor.session.state.step("2.C").status is StepStatus.SKIPPED
+
+
+def test_applying_the_diff_a_person_saw_refuses_a_file_changed_since(executor: StepExecutor) -> None:
+    from amxwizard.engine.edits import plan_step
+
+    executor.run("1.1")
+    step = executor.runbook.step("1.2")
+    shown = plan_step(step, executor.values(), workdir=executor.workdir())
+    backend = executor.path("{{repo}}/ggml/src/ggml-backend.cpp")
+    backend.write_text(backend.read_text() + "// typed in another terminal while the diff was on screen\n")
+    result = executor.run("1.2", confirmed=True, shown=shown)
+    assert result.status is StepStatus.FAILED and "changed since" in result.summary
+    assert "typed in another terminal" in backend.read_text()  # nothing overwritten
+
+
+def test_the_commit_refuses_files_changed_since_their_diff_was_shown(executor: StepExecutor) -> None:
+    from amxwizard.engine.executor import StepError
+    from amxwizard.engine.gitops import plan_commit
+
+    executor.run("1.1")
+    executor.run("1.2", confirmed=True)
+    executor.answer("5.3", "solution_details", "x")
+    executor.answer("5.3", "backend_changes", "y")
+    step = executor.runbook.step("5.3")
+    shown = plan_commit(executor.path(step.repo), step, executor.values())
+    backend = executor.path("{{repo}}/ggml/src/ggml-backend.cpp")
+    backend.write_text(backend.read_text() + "// one more line nobody reviewed\n")
+    with pytest.raises(StepError, match="changed since their diff was shown"):
+        executor.run("5.3", confirmed=True, shown=shown)
+    assert executor.session.state.commit is None

@@ -12,7 +12,6 @@ is only overwritten with ``force``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import stat
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..runbook.models import BackupStep
 from ..runbook.templates import TemplateError, render_path
-from .fileio import atomic_write, expand_path, sha256_file
+from .fileio import atomic_write, expand_path, sha256_file, unified_diff
 
 if TYPE_CHECKING:
     from .session import Session
@@ -314,22 +313,15 @@ def _last_written(session: Session) -> dict[str, str]:
     return out
 
 
-def unified_diff(old: bytes | None, new: bytes | None, old_label: str, new_label: str,
-                 max_lines: int = DIFF_MAX_LINES) -> str:
-    """A unified diff of two file contents (``None`` = absent), cut after ``max_lines`` lines with a note."""
+def bytes_diff(old: bytes | None, new: bytes | None, old_label: str, new_label: str,
+               max_lines: int = DIFF_MAX_LINES) -> str:
+    """:func:`fileio.unified_diff` of two file contents as stored, or one line for binary files."""
     if old == new:
         return ""
     if b"\x00" in (old or b"") or b"\x00" in (new or b""):
         return f"Binary files {old_label} and {new_label} differ\n"
-    old_lines = (old or b"").decode("utf-8", "replace").splitlines(keepends=True)
-    new_lines = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
-    lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-             for line in difflib.unified_diff(old_lines, new_lines, old_label if old is not None else "/dev/null",
-                                              new_label if new is not None else "/dev/null")]
-    text = "".join(lines).splitlines(keepends=True)
-    if len(text) > max_lines:
-        return "".join(text[:max_lines]) + f"... ({len(text) - max_lines} more diff lines not shown)\n"
-    return "".join(text)
+    return unified_diff(None if old is None else old.decode("utf-8", "replace"),
+                        None if new is None else new.decode("utf-8", "replace"), old_label, new_label, max_lines)
 
 
 def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
@@ -366,7 +358,7 @@ def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
         if current_sha == entry.sha256:
             items.append(item("unchanged", "same as the backup"))
             continue
-        diff = unified_diff(current, saved, f"{entry.path} (now)", f"{entry.path} (backup)")
+        diff = bytes_diff(current, saved, f"{entry.path} (now)", f"{entry.path} (backup)")
         if current is None:
             items.append(item("restore", "the file was deleted since the backup", diff))
         elif written.get(os.path.abspath(entry.path)) == current_sha:

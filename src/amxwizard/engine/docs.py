@@ -16,7 +16,6 @@ second time.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .fileio import atomic_write
+from .fileio import atomic_write, unified_diff
 
 if TYPE_CHECKING:
     from .session import Session
@@ -138,12 +137,6 @@ def render_update(old: str | None, section: str, body: str, title: str) -> str:
     return out + f"## {section}{eol}{eol}{block}{eol}"
 
 
-def _diff(old: str, new: str, path: Path, existed: bool) -> str:
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 f"a/{path.name}" if existed else "/dev/null", f"b/{path.name}")
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-
-
 def _read(path: Path) -> str | None:
     try:
         return path.read_bytes().decode("utf-8")
@@ -162,8 +155,8 @@ def plan_update(path: Path, section: str, body: str) -> DocPlan:
     path = Path(path)
     old = _read(path)
     new = render_update(old, section, body, path.stem)
-    return DocPlan(path, section, old or "", new, _diff(old or "", new, path, old is not None), new != (old or ""),
-                   old is not None)
+    diff = unified_diff(old, new, f"a/{path.name}", f"b/{path.name}")
+    return DocPlan(path, section, old or "", new, diff, new != (old or ""), old is not None)
 
 
 def _sha(text: str | None) -> str | None:

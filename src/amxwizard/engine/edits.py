@@ -7,8 +7,6 @@ does that for every file a step touches, with a unified diff to show the person.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from typing import Literal
 
 from ..runbook.models import Edit, Step
 from ..runbook.templates import render_text
-from .fileio import atomic_write, expand_path
+from .fileio import atomic_write, expand_path, shown_path, unified_diff
 from .source import Directive, FunctionSpan, ScannedSource, locate_function, scan
 
 C_LANGUAGES = frozenset({"c", "cpp", "cuda"})
@@ -61,14 +59,6 @@ class PlannedFile:
     def changed(self) -> bool:
         return self.old != self.new
 
-    @property
-    def old_sha256(self) -> str:
-        return text_sha256(self.old)
-
-    @property
-    def new_sha256(self) -> str:
-        return text_sha256(self.new)
-
 
 @dataclass(frozen=True, slots=True)
 class PatternFinding:
@@ -84,11 +74,6 @@ class PatternFinding:
         if self.kind == "missing":
             return f"{self.path}: {self.pattern!r} is missing"
         return f"{self.path}:{self.line}: {self.pattern!r} remains: {self.text}"
-
-
-def text_sha256(text: str) -> str:
-    """sha256 of ``text`` as it is stored on disk (UTF-8, undecodable bytes kept)."""
-    return hashlib.sha256(text.encode("utf-8", ENCODING_ERRORS)).hexdigest()
 
 
 def read_text(path: Path) -> str:
@@ -459,15 +444,6 @@ def _render_path(template: str, values: Mapping[str, str], workdir: str | Path |
     return path
 
 
-def _display(path: Path, workdir: str | Path | None) -> str:
-    if workdir:
-        try:
-            return str(path.relative_to(Path(workdir)))
-        except ValueError:
-            pass
-    return str(path)
-
-
 def plan_step(step: Step, values: Mapping[str, str], *, workdir: str | Path | None = None,
               texts: Mapping[Path, str] | None = None) -> list[PlannedFile]:
     """Plan every edit of a code_change, cmake_edit or approach step, one :class:`PlannedFile` per file.
@@ -478,7 +454,7 @@ def plan_step(step: Step, values: Mapping[str, str], *, workdir: str | Path | No
     edits: list[tuple[Path, Edit]] = [(_render_path(e.file, values, workdir), e) for e in getattr(step, "edits", [])]
     planned: list[PlannedFile] = []
     for path in step_files(step, values, workdir):
-        display = _display(path, workdir)
+        display = shown_path(path, workdir)
         exists = True
         if texts is not None and path in texts:
             old = texts[path]
@@ -505,8 +481,7 @@ def plan_step(step: Step, values: Mapping[str, str], *, workdir: str | Path | No
             text = result.new_text
             label = f"{edit.where}: " if edit.where else ""
             notes.append(f"{display}: {label}{result.note}")
-        diff = "".join(difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),
-                                            fromfile=f"a/{display}", tofile=f"b/{display}"))
+        diff = unified_diff(old, text, f"a/{display}", f"b/{display}")
         planned.append(PlannedFile(path, old, text, diff, tuple(notes), tuple(problems), exists))
     return planned
 

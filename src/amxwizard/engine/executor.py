@@ -14,11 +14,11 @@ from typing import Any
 
 from ..runbook import models as m
 from ..runbook.templates import TemplateError, render_path, render_shell, render_text
-from .fileio import expand_path, sha256_file
+from .fileio import expand_path, sha256_file, unified_diff
+from .runner import OutputCallback
 from .session import Session, SessionError
 from .state import StepStatus
 
-OutputCallback = Callable[[list[str]], None]
 BUILD_LOG_TAIL = 2 << 20  # bytes of a build log its verdict reads
 
 
@@ -124,7 +124,7 @@ class StepExecutor:
 
     def step_log(self, step_id: str, tail: int | None = None) -> str:
         """All logs of the step's latest attempt, in order (each cut to its last ``tail`` bytes if given)."""
-        return "".join(self.read_log(r, tail) for r in self.session.state.step(step_id).runs)
+        return "".join(self.read_log(r.run_id, tail) for r in self.session.state.attempt_runs(step_id))
 
     def suggestion(self, step: m.FormStep) -> Any:
         """What the diagnostic log suggests for a form's fields (``None`` without evidence)."""
@@ -134,7 +134,7 @@ class StepExecutor:
 
         # The detail pane asks on every cursor move; parse a diagnostic log again only when it changed.
         state = self.session.state
-        key = tuple((r, state.runs[r].log_size) for r in state.step(step.evidence_from).runs if r in state.runs)
+        key = tuple((r.run_id, r.log_size) for r in state.attempt_runs(step.evidence_from))
         if key not in self._suggestions:
             text = self.step_log(step.evidence_from)
             self._suggestions = {key: tensor_copy.suggest(tensor_copy.parse(text)) if text else None}
@@ -143,7 +143,8 @@ class StepExecutor:
     # -- carrying it out -----------------------------------------------------------------------------------------
 
     def run(self, step_id: str, *, answers: Mapping[str, str] | None = None, confirmed: bool = False,
-            message: str | None = None, extra_files: Sequence[str] = (), on_output: OutputCallback | None = None,
+            message: str | None = None, extra_files: Sequence[str] = (), shown: Sequence[Any] | None = None,
+            on_output: OutputCallback | None = None,
             on_started: Callable[[Any], None] | None = None) -> StepResult:
         """Carry out ``step_id``. Raises :class:`StepError` subclasses for what a person must supply first."""
         try:
@@ -159,7 +160,7 @@ class StepExecutor:
             raise NeedsConfirmation(step_id, stale)
         handler = _HANDLERS[type(step)]
         result: StepResult = handler(self, step, confirmed=confirmed, message=message, extra_files=extra_files,
-                                     on_output=on_output, on_started=on_started)
+                                     shown=shown, on_output=on_output, on_started=on_started)
         return result
 
     def stale_build(self, step: m.Step) -> str | None:
@@ -195,6 +196,11 @@ class StepExecutor:
             return False
         handle.cancel()
         return True
+
+    def missing_answers(self, step: m.Step) -> list[m.FormField]:
+        """The required fill-in fields of ``step`` that have no answer yet (blank counts as none)."""
+        return [f for f in getattr(step, "fields", []) if f.required
+                and not (self.session.state.answer(f.id) or "").strip()]
 
     def answer(self, step_id: str, field_id: str, value: str, suggested: str | None = None) -> bool:
         """Record a person's answer if it differs from what is recorded; True if recorded."""
@@ -250,8 +256,6 @@ class StepExecutor:
 
     def file_diff(self, path: Path) -> str:
         """``git diff`` of one file against HEAD (or against its backup outside a repo)."""
-        import difflib
-
         import git
 
         try:
@@ -263,9 +267,9 @@ class StepExecutor:
                        if Path(f["path"]) == path), None)
         if backup is None:
             return ""
-        old = Path(backup["backup"]).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
-        new = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
-        return "".join(difflib.unified_diff(old, new, f"a/{path.name}", f"b/{path.name}"))
+        old = Path(backup["backup"]).read_text(encoding="utf-8", errors="replace")
+        return unified_diff(old, path.read_text(encoding="utf-8", errors="replace"), f"a/{path.name}",
+                            f"b/{path.name}")
 
     def tick_criterion(self, criterion_id: str, ticked: bool, note: str) -> None:
         if criterion_id not in {c.id for c in self.runbook.criteria}:
@@ -317,8 +321,10 @@ class StepExecutor:
         for index in range(start, len(scripts)):
             if self._closing:  # between two commands of a step: the next start runs the rest (resume)
                 return StepResult(step.id, StepStatus.RUNNING, "left for the next start")
+            earlier = self.session.state.attempt_runs(step.id)
             result = run_command(self.session, step.id, index, scripts[index], cwd, exports=exports,
-                                 timeout=step.timeout, nice=self.nice, on_output=on_output, on_started=started)
+                                 timeout=step.timeout, nice=self.nice, on_output=on_output, on_started=started,
+                                 git_before=earlier[-1].git_after if earlier and earlier[-1].git_after else None)
             self._handle = None
             if result.outcome == "detached":  # the wizard is closing; the next start picks the run up
                 return StepResult(step.id, StepStatus.RUNNING, "still running in the background")
@@ -334,7 +340,7 @@ class StepExecutor:
         state = self.session.state.step(step_id)
         if not isinstance(step, m.COMMAND_KINDS) or state.status is not StepStatus.RUNNING:
             return None
-        runs = _attempt_runs(self, step)
+        runs = self.session.state.attempt_runs(step.id)
         if any(not r.finished for r in runs):
             return None
         if runs and runs[-1].outcome != "ok":
@@ -365,12 +371,6 @@ def _describe_outcome(result: Any, index: int, total: int) -> str:
 # --- one handler per step kind ----------------------------------------------------------------------------------
 
 
-def _attempt_runs(ex: StepExecutor, step: m.Step) -> list[Any]:
-    """The RunRecords of the step's latest attempt, in order."""
-    state = ex.session.state
-    return [state.runs[r] for r in state.step(step.id).runs if r in state.runs]
-
-
 def _stopped(runs: Sequence[Any], total: int) -> str | None:
     """Why the commands stopped early, or ``None`` if every one of them ran and succeeded."""
     for run in runs:
@@ -380,7 +380,7 @@ def _stopped(runs: Sequence[Any], total: int) -> str | None:
 
 
 def _judge_shell(ex: StepExecutor, step: m.ShellStep) -> StepResult:
-    runs = _attempt_runs(ex, step)
+    runs = ex.session.state.attempt_runs(step.id)
     stopped = _stopped(runs, len(step.commands))
     evidence: dict[str, Any] = {"exit_codes": [r.exit_code for r in runs]}
     findings: list[str] = []
@@ -418,7 +418,7 @@ def _judge_shell(ex: StepExecutor, step: m.ShellStep) -> StepResult:
 def _judge_test(ex: StepExecutor, step: m.TestStep) -> StepResult:
     from .evidence import llama_cli
 
-    runs = _attempt_runs(ex, step)
+    runs = ex.session.state.attempt_runs(step.id)
     stopped = _stopped(runs, len(step.setup) + 1)
     if stopped and runs and runs[-1].outcome in ("cancelled", "timeout", "interrupted"):
         return ex._finish(step, StepStatus.FAILED, stopped, [], {"outcome": runs[-1].outcome})
@@ -433,7 +433,7 @@ def _judge_test(ex: StepExecutor, step: m.TestStep) -> StepResult:
 def _judge_benchmark(ex: StepExecutor, step: m.BenchmarkStep) -> StepResult:
     from .evidence import llama_bench
 
-    runs = _attempt_runs(ex, step)
+    runs = ex.session.state.attempt_runs(step.id)
     stopped = _stopped(runs, 1)
     if stopped and runs and runs[-1].outcome in ("cancelled", "timeout", "interrupted"):
         return ex._finish(step, StepStatus.FAILED, stopped, [], {"outcome": runs[-1].outcome})
@@ -487,7 +487,8 @@ def _require_backup(ex: StepExecutor, paths: Sequence[Path]) -> None:
 def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep, **kw: Any) -> StepResult:
     from .edits import EditError, apply_planned, plan_step, verify_patterns
 
-    planned = plan_step(step, ex.values(), workdir=ex.workdir())
+    # What the person approved, if they saw a diff: applying it refuses a file that changed since it was shown.
+    planned = list(kw.get("shown") or plan_step(step, ex.values(), workdir=ex.workdir()))
     problems = [p for f in planned for p in f.problems]
     if problems:
         ex._start(step)
@@ -550,14 +551,14 @@ def _record_outside_edits(ex: StepExecutor, step: m.Step, paths: Sequence[Path],
 
 
 def _form(ex: StepExecutor, step: m.FormStep, **kw: Any) -> StepResult:
-    missing = [f for f in step.fields if f.required and not (ex.session.state.answer(f.id) or "").strip()]
+    missing = ex.missing_answers(step)
     suggested = form_suggestions(ex, step)
     if missing and kw["confirmed"]:
         # Confirming a form takes what the log suggests for the fields not yet answered (recorded as suggested).
         for fld in missing:
             if suggested.get(fld.id):
                 ex.answer(step.id, fld.id, suggested[fld.id], suggested=suggested[fld.id])
-        missing = [f for f in step.fields if f.required and not (ex.session.state.answer(f.id) or "").strip()]
+        missing = ex.missing_answers(step)
     if missing:
         raise NeedsAnswers(step.id, missing, {f.id: suggested[f.id] for f in missing if suggested.get(f.id)})
     # Before the start is recorded: a path that cannot be rendered (no backup yet) must not leave the step running.
@@ -618,11 +619,14 @@ def _choice(ex: StepExecutor, step: m.ChoiceStep, **kw: Any) -> StepResult:
 def _commit(ex: StepExecutor, step: m.CommitStep, **kw: Any) -> StepResult:
     from .gitops import GitOpsError, make_commit, plan_commit
 
-    missing = [f for f in step.fields if f.required and not (ex.session.state.answer(f.id) or "").strip()]
+    missing = ex.missing_answers(step)
     if missing:
         raise NeedsAnswers(step.id, missing)
     repo = ex.path(step.repo)
     plan = plan_commit(repo, step, ex.values(), kw.get("extra_files", ()))
+    shown = kw.get("shown")
+    if shown is not None and not plan.existing and (shown.files, shown.diff) != (plan.files, plan.diff):
+        raise StepError("the files to commit changed since their diff was shown; review it again")
     if plan.problems:
         ex._start(step)
         return ex._finish(step, StepStatus.FAILED, plan.problems[0], ["commit_problem"],
@@ -649,7 +653,7 @@ def _docs(ex: StepExecutor, step: m.DocsStep, **kw: Any) -> StepResult:
     from .docs import DocError, apply
 
     try:
-        plans = doc_plans(ex, step)
+        plans = list(kw.get("shown") or doc_plans(ex, step))  # the diffs the person saw, if any
     except DocError as exc:
         raise StepError(str(exc)) from None
     changed = [p for p in plans if p.changed]

@@ -72,7 +72,11 @@ def open_repo(path: str | Path) -> Any:
     except git.NoSuchPathError:
         raise GitOpsError(f"{path} does not exist (check the 'repo' variable)") from None
     except git.InvalidGitRepositoryError:
-        raise GitOpsError(f"{path} is not a git repository (check the 'repo' variable)") from None
+        try:
+            top = git.Repo(path, search_parent_directories=True).working_tree_dir
+        except git.InvalidGitRepositoryError:
+            raise GitOpsError(f"{path} is not a git repository (check the 'repo' variable)") from None
+        raise GitOpsError(f"{path} is inside the git repository {top}, not its top folder") from None
     if repo.bare or repo.working_tree_dir is None:
         raise GitOpsError(f"{path} is a bare repository; the runbook needs a checkout")
     refusal = git_refusal(repo)

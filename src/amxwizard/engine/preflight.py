@@ -22,6 +22,7 @@ from ..runbook.models import (
     BenchmarkStep,
     ChecklistItem,
     CleanTreeCheck,
+    Edit,
     HeadCommitCheck,
     Runbook,
     ShellStep,
@@ -31,7 +32,7 @@ from ..runbook.models import (
 )
 from ..runbook.templates import TemplateError, render_shell, render_text
 from .edits import C_LANGUAGES, read_text
-from .fileio import expand_path
+from .fileio import expand_path, shown_path
 from .procs import run_probe
 from .source import locate_function
 
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 Status = Literal["ok", "warn", "fail"]
 HELP_TIMEOUT = 15.0
-APPROX_LINES = 20  # a "~350" claim still holds when the function starts this close to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,36 +462,19 @@ def _steps_text(steps: Iterable[str]) -> str:
     return f"step{'s' if len(ordered) != 1 else ''} {', '.join(ordered)}"
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 def _open_repo(path: Path) -> tuple[git.Repo | None, Check]:
-    import git  # GitPython is slow to import; only preflight and the git steps need it
+    from .gitops import GitOpsError, open_repo
 
     if not path.exists():
         return None, Check("repo", "fail", f"{path} does not exist (set --var repo=...)")
     if not path.is_dir():
         return None, Check("repo", "fail", f"{path} is not a folder")
     try:
-        repo = git.Repo(path)
-    except git.InvalidGitRepositoryError:
-        try:
-            top = git.Repo(path, search_parent_directories=True).working_tree_dir
-        except git.InvalidGitRepositoryError:
-            return None, Check("repo", "fail", f"{path} is not a git repository")
-        return None, Check("repo", "fail", f"{path} is inside the git repository {top}, not its top folder")
-    from .gitops import git_refusal
-
-    refusal = git_refusal(repo)
-    if refusal:
-        return None, Check("repo", "fail", f"git refuses to work in {path}: {refusal}")
+        repo = open_repo(path)
+    except GitOpsError as exc:
+        return None, Check("repo", "fail", str(exc))
     try:
-        branch = repo.active_branch.name
-        where = f"on branch {branch}"
+        where = f"on branch {repo.active_branch.name}"
     except TypeError:
         where = "with a detached HEAD"
     return repo, Check("repo", "ok", f"{path}: git repository {where}")
@@ -584,19 +567,8 @@ def _writable(path_text: str) -> Check:
 class _Claims:
     file: Path
     function: str
-    claims: list[tuple[str, str]] = field(default_factory=list)  # (step, claimed_lines)
+    claims: list[tuple[str, Edit]] = field(default_factory=list)  # (step, an edit that claims lines)
     optional: bool = True  # only approach steps need it
-
-
-def _claim_holds(claim: str, start: int, end: int) -> bool:
-    approximate = claim.startswith("~")
-    first, _, last = claim.lstrip("~").partition("-")
-    lo, hi = int(first), int(last or first)
-    if approximate:
-        return abs(start - lo) <= APPROX_LINES
-    if lo == hi:
-        return start <= lo <= end
-    return (lo, hi) == (start, end)
 
 
 def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Path) -> tuple[list[Check],
@@ -611,11 +583,11 @@ def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Pat
             entry = claims.setdefault((path, edit.function), _Claims(path, edit.function))
             entry.optional = entry.optional and not required
             if edit.claimed_lines:
-                entry.claims.append((step.id, edit.claimed_lines))
+                entry.claims.append((step.id, edit))
     file_checks: list[Check] = []
     texts: dict[Path, str] = {}
     for path, required in files.items():
-        shown = _relative(path, repo_root)
+        shown = shown_path(path, repo_root)
         try:
             texts[path] = read_text(path)
         except FileNotFoundError:
@@ -632,7 +604,7 @@ def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Pat
     function_checks: list[Check] = []
     for (path, function), entry in claims.items():
         name = f"function {function}"
-        shown = _relative(path, repo_root)
+        shown = shown_path(path, repo_root)
         if path not in texts:
             function_checks.append(Check(name, "warn", f"not looked for: {shown} is missing"))
             continue
@@ -642,9 +614,8 @@ def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Pat
             tail = " (only an optional approach needs it)" if entry.optional else ""
             function_checks.append(Check(name, status, f"missing: no definition of {function} in {shown}{tail}"))
             continue
-        said = "; ".join(f"{claim} ({step})" for step, claim in entry.claims)
-        moved = [(step, claim) for step, claim in entry.claims if not _claim_holds(claim, span.start_line,
-                                                                                   span.end_line)]
+        said = "; ".join(f"{edit.claimed_lines} ({step})" for step, edit in entry.claims)
+        moved = [(step, edit) for step, edit in entry.claims if not edit.claim_holds(span.start_line, span.end_line)]
         where = f"found in {shown} at lines {span.lines}"
         if moved:
             function_checks.append(Check(name, "warn", f"moved: {where}; the runbook says {said}"))
@@ -699,7 +670,7 @@ def _tool_checks(runbook: Runbook, values: Mapping[str, str], workdir: Path,
                     continue  # a script the step itself writes first
                 key, found = str(path), path if path.exists() else None
                 built = workdir in path.parents
-                shown = _relative(path, workdir) if built else word
+                shown = shown_path(path, workdir) if built else word
             else:
                 located = shutil.which(word)
                 key, found, built, shown = word, Path(located) if located else None, False, word

@@ -7,6 +7,7 @@ A pid alone is not an identity: after a reboot or a long time the number is reus
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 _PROC = Path("/proc")
 
 
+@functools.cache  # it cannot change while this process lives, and runs are polled every 50 ms
 def boot_id() -> str:
     """The kernel's random id of this boot ("" where /proc does not provide it)."""
     try:

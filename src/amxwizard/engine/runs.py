@@ -80,7 +80,8 @@ def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str)
 def run_command(session: Session, step_id: str, index: int, script: str, cwd: Path, *, exports: Sequence[str] = (),
                 timeout: float | None = None, nice: int = 10, on_output: OutputCallback | None = None,
                 runner: CommandRunner | None = None,
-                on_started: Callable[[RunHandle], None] | None = None) -> RunResult:
+                on_started: Callable[[RunHandle], None] | None = None,
+                git_before: dict[str, Any] | None = None) -> RunResult:
     """Run one command of ``step_id`` to its end, recording ``command_started`` and ``command_finished``.
 
     The command sees the shell variables earlier steps exported. ``on_started`` gets the handle (to cancel it)
@@ -91,7 +92,8 @@ def run_command(session: Session, step_id: str, index: int, script: str, cwd: Pa
     runner = runner or CommandRunner()
     attempt = session.state.step(step_id).attempts
     run_id = new_run_id(step_id, attempt, index)
-    git_before = git_snapshot(cwd)
+    if git_before is None:  # the previous command's "after", when the step just ran one in the same folder
+        git_before = git_snapshot(cwd)
     spec = RunSpec(run_id=run_id, run_dir=session.runs_dir / run_id, script=script, cwd=cwd, env=session.env(),
                    exports=tuple(exports), timeout=timeout, nice=nice,
                    meta={"step": step_id, "index": index, "git_before": git_before})

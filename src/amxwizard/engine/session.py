@@ -121,6 +121,11 @@ def sessions_root(state_dir: Path) -> Path:
     return state_dir / "sessions"
 
 
+# The events that decide what a session listing shows (whose, which target, finished, how many steps done).
+_SUMMARY_KINDS = ("session_created", "variables_set", "session_finished", "step_started", "step_finished",
+                  "step_skipped", "step_reset")
+
+
 def list_sessions(state_dir: Path) -> list[SessionInfo]:
     """Every readable session, oldest first."""
     out: list[SessionInfo] = []
@@ -133,16 +138,18 @@ def list_sessions(state_dir: Path) -> list[SessionInfo]:
             continue
         try:
             store = EventStore(db, readonly=True)
-            events = store.events()
+            events = store.events(kinds=_SUMMARY_KINDS)  # not every command and answer: this runs at each start
+            last_seq, _ = store.tail()
+            last = store.events(after=last_seq - 1) if last_seq else []
             store.close()
         except StoreError:
             continue
         state = replay(events)
         out.append(SessionInfo(
-            id=folder.name, dir=folder, created=state.created, updated=state.last_ts,
+            id=folder.name, dir=folder, created=state.created, updated=last[-1].ts if last else state.created,
             runbook_path=state.runbook_path, runbook_title=state.runbook_title, target=state.target,
             finished=state.finished, steps_done=sum(1 for s in state.steps.values() if s.status.done),
-            events=state.last_seq,
+            events=last_seq,
         ))
     # Folder names order by second only; the creation event's microsecond timestamp orders sessions started together.
     out.sort(key=lambda info: (info.created, info.id))

@@ -78,7 +78,6 @@ class ScannedSource:
         self._line_starts = [0, *(m.end() for m in re.finditer(r"\n", text))]
         pieces: list[str] = []
         directives: list[Directive] = []
-        comments: list[tuple[int, int]] = []
         pos = 0
         for m in _LEXEME_RE.finditer(text):
             kind = m.lastgroup
@@ -88,7 +87,6 @@ class ScannedSource:
                 directives.append(self._directive(m.start(), m.end(), lexeme))
                 pieces.append(_NOT_NEWLINE_RE.sub(" ", lexeme))
             elif kind in ("line_comment", "block_comment"):
-                comments.append((m.start(), m.end()))
                 pieces.append(_NOT_NEWLINE_RE.sub(" ", lexeme))
             else:
                 pieces.append(_mask_literal(lexeme))
@@ -96,7 +94,6 @@ class ScannedSource:
         pieces.append(text[pos:])
         self.masked = "".join(pieces)
         self.directives = directives
-        self.comments = comments
 
     def _directive(self, start: int, end: int, lexeme: str) -> Directive:
         joined = re.sub(r"\\\r?\n", " ", lexeme)
@@ -117,10 +114,6 @@ class ScannedSource:
     def line_start(self, line: int) -> int:
         """Offset of the first character of a 1-based line."""
         return self._line_starts[line - 1]
-
-    @property
-    def line_count(self) -> int:
-        return len(self._line_starts)
 
     def in_code(self, offset: int) -> bool:
         """True when the character at ``offset`` is code (not in a comment, literal or preprocessor line)."""
@@ -284,8 +277,8 @@ def locate_all(text: str, name: str, scanned: ScannedSource | None = None) -> li
     src = scanned or scan(text)
     spans: list[FunctionSpan] = []
     seen: set[int] = set()
+    name_re = re.compile(r"(?<![\w.])(?<!->)((?:\w+\s*::\s*)*" + re.escape(name) + r")\s*(?:<[^;{}()]*>)?\s*\(")
     for masked, pairs in ((src.brace_masked, src._brace_pairs), (src.live_masked, src._live_brace_pairs)):
-        name_re = re.compile(r"(?<![\w.])(?<!->)((?:\w+\s*::\s*)*" + re.escape(name) + r")\s*(?:<[^;{}()]*>)?\s*\(")
         for m in name_re.finditer(masked):
             name_at = m.start(1)
             if name_at in seen:

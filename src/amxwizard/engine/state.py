@@ -149,6 +149,10 @@ class SessionState:
     def setup_accepted(self) -> bool:
         return self.accepted_values is not None
 
+    def attempt_runs(self, step_id: str) -> list[RunRecord]:
+        """The runs of the step's latest attempt, in the order they started."""
+        return [self.runs[r] for r in self.step(step_id).runs if r in self.runs]
+
     def running_runs(self) -> list[RunRecord]:
         """Runs started and not yet finished (candidates for reattach)."""
         return [run for run in self.runs.values() if not run.finished]
@@ -324,8 +328,6 @@ _HANDLERS = {
     "session_finished": _finished,
     "note": _note,
 }
-
-EVENT_KINDS = frozenset(_HANDLERS)
 
 
 def replay(events: list[Event]) -> SessionState:

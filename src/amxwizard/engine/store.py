@@ -15,7 +15,7 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,13 +192,15 @@ class EventStore:
 
     # -- reading -----------------------------------------------------------------------------------------------
 
-    def events(self, after: int = 0) -> list[Event]:
-        """All events with ``seq > after``, in order."""
+    def events(self, after: int = 0, kinds: Collection[str] | None = None) -> list[Event]:
+        """All events with ``seq > after`` (only of ``kinds``, if given), in order."""
+        query, args = "SELECT seq, ts, kind, data, prev, hash FROM events WHERE seq > ?", [after]
+        if kinds is not None:
+            query += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            args += list(kinds)
         with self._lock:
             try:
-                rows = self._db.execute(
-                    "SELECT seq, ts, kind, data, prev, hash FROM events WHERE seq > ? ORDER BY seq", (after,)
-                ).fetchall()
+                rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
             except sqlite3.Error as exc:
                 raise _store_error(exc, self.path) from None
         out = []

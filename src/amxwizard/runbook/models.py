@@ -18,6 +18,7 @@ ShellName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$", max_
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 VarType = Literal["text", "path", "dir", "file", "repo", "int", "number", "args", "commit"]
+APPROX_LINES = 20  # a "~350" claim still holds when the function starts this close to it
 TEXT_TYPES = frozenset({"text", "path", "dir", "file", "repo", "args", "commit"})
 
 
@@ -156,6 +157,19 @@ class Edit(Model):
             return None
         first, _, last = self.claimed_lines.lstrip("~").partition("-")
         return int(first), int(last or first)
+
+    def claim_holds(self, start: int, end: int) -> bool:
+        """Whether the lines the runbook claims still fit a function found at ``start``-``end``: a range must be
+        exact, a single line inside it, "~N" within ``APPROX_LINES`` of its start. No claim always holds."""
+        claimed = self.claimed_range
+        if claimed is None:
+            return True
+        lo, hi = claimed
+        if self.claimed_lines and self.claimed_lines.startswith("~"):
+            return abs(start - lo) <= APPROX_LINES
+        if lo == hi:
+            return start <= lo <= end
+        return (lo, hi) == (start, end)
 
 
 # --- fields -------------------------------------------------------------------------------------------------

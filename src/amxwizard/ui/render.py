@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ..engine.state import StepStatus
 from ..runbook import models as m
+from ..runbook.templates import render_text
 from .widgets.outline import STATUS_GLYPH
 
 if TYPE_CHECKING:
@@ -119,12 +120,11 @@ def located(executor: StepExecutor, edit: m.Edit) -> Text:
     except OSError as exc:
         line.append(f"  — unreadable ({exc.strerror})", style="red")
         return line
-    claimed = edit.claimed_range
     if span is None:
         line.append("  — not found in the file", style="bold red")
     else:
         line.append(f"  at lines {span.start_line}-{span.end_line}", style="green")
-        if claimed and not (span.start_line <= claimed[0] <= span.end_line):
+        if not edit.claim_holds(span.start_line, span.end_line):  # the same rule as preflight's
             line.append(f" (the runbook says {edit.claimed_lines}: moved)", style="yellow")
     return line
 
@@ -197,7 +197,8 @@ def bench_block(executor: StepExecutor, step: m.BenchmarkStep) -> list[Renderabl
     out: list[RenderableType] = [Text.assemble(("Expected: ", "bold"), step.expect)]
     if step.baseline:
         with contextlib.suppress(Exception):
-            out.append(Text(f"baseline {executor.text(step.baseline)} t/s, tolerance {step.tolerance_pct:g}% "
+            baseline = render_text(step.baseline, executor.values())  # a variable; no need for every log's figures
+            out.append(Text(f"baseline {baseline} t/s, tolerance {step.tolerance_pct:g}% "
                             "(widened by the measured ± stddev)", style="dim"))
     rows = llama_bench.session_rows(executor.session.state, executor.read_log, test=step.metric)
     if rows:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from ..state import RunRecord, SessionState
+    from ..state import SessionState
 
 ReadLog = Callable[[str], str]
 T = TypeVar("T")
@@ -43,11 +43,6 @@ def read(read_log: ReadLog, run_id: str) -> str:
         return ""
 
 
-def step_runs(state: SessionState, step_id: str) -> list[RunRecord]:
-    """The runs of the step's latest attempt, in order."""
-    return [state.runs[r] for r in state.step(step_id).runs if r in state.runs]
-
-
 def step_text(state: SessionState, step_id: str, read_log: ReadLog) -> str:
     """The logs of the step's latest attempt, one after the other."""
-    return "".join(read(read_log, run.run_id) for run in step_runs(state, step_id))
+    return "".join(read(read_log, run.run_id) for run in state.attempt_runs(step_id))

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..runner import ANSI_RE
-
-# CSI sequences (colours, cursor moves) and OSC sequences (titles), as terminals and pty captures leave them.
+from ..runner import ANSI_RE  # the runner strips the same sequences from what the log pane shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +42,9 @@ def log_lines(text: str) -> list[str]:
     return out
 
 
+NOT_MEASURED = "(not measured)"
+
+
 def fmt_number(value: float | None, digits: int = 2) -> str:
     """``61.24`` style, or ``(not measured)`` for a missing value."""
-    return "(not measured)" if value is None else f"{value:.{digits}f}"
+    return NOT_MEASURED if value is None else f"{value:.{digits}f}"

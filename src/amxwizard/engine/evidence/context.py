@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from ...runbook import models as m
 from ..state import StepStatus
 from . import llama_bench, llama_cli, tensor_copy
-from ._logs import ReadLog, cached, step_runs, step_text
+from ._logs import ReadLog, cached, step_text
+from ._text import NOT_MEASURED, fmt_number
 
 if TYPE_CHECKING:
     from ..state import SessionState
 
-NOT_MEASURED = "(not measured)"
 NOT_ANSWERED = "(not answered)"
 NOT_CHOSEN = "(not chosen)"
 NONE_GIVEN = "(none)"
@@ -38,10 +38,6 @@ class Measured:
     tg_source: str = ""
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return NOT_MEASURED if value is None else f"{value:.{digits}f}"
-
-
 def _latest_row(state: SessionState, step_id: str, metric: str, read_log: ReadLog) -> llama_bench.BenchRow | None:
     parsed = cached("llama_bench", step_text(state, step_id, read_log), lambda t: tuple(llama_bench.parse(t)))
     rows = [r for r in parsed if r.test == metric]
@@ -54,7 +50,7 @@ def measured(runbook: m.Runbook, state: SessionState, read_log: ReadLog) -> Meas
     pp = tg = None
     pp_source = tg_source = ""
     for _, step in runbook.iter_steps():
-        if not isinstance(step, m.BenchmarkStep) or not step_runs(state, step.id):
+        if not isinstance(step, m.BenchmarkStep) or not state.attempt_runs(step.id):
             continue
         row = _latest_row(state, step.id, step.metric, read_log)
         if row is None:
@@ -187,10 +183,10 @@ def template_values(runbook: m.Runbook, state: SessionState, values: Mapping[str
     numbers = measured(runbook, state, read_log)
     baseline = _baseline(runbook, values)
     out.update({
-        "evidence.pp_tps": _fmt(numbers.pp_tps),
-        "evidence.pp_ms_per_token": _fmt(numbers.pp_ms_per_token),
-        "evidence.tg_tps": _fmt(numbers.tg_tps),
-        "evidence.baseline_tps": _fmt(baseline) if baseline is not None else NOT_MEASURED,
+        "evidence.pp_tps": fmt_number(numbers.pp_tps),
+        "evidence.pp_ms_per_token": fmt_number(numbers.pp_ms_per_token),
+        "evidence.tg_tps": fmt_number(numbers.tg_tps),
+        "evidence.baseline_tps": fmt_number(baseline) if baseline is not None else NOT_MEASURED,
         "evidence.tg_vs_baseline": _tg_vs_baseline(runbook, state, numbers.tg_tps, baseline),
         "evidence.tests_summary": tests_summary(runbook, state),
         "evidence.weight_copies": weight_copies(runbook, state, read_log),

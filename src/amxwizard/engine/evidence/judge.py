@@ -48,10 +48,10 @@ class BuildError:
                 "file_line": self.file_line}
 
 
-def build_errors(text: str) -> list[BuildError]:
-    """Every error line of a build log, in order."""
+def build_errors(text: str, lines: list[str] | None = None) -> list[BuildError]:
+    """Every error line of a build log, in order (``lines``: the log already split by :func:`log_lines`)."""
     out: list[BuildError] = []
-    for number, line in enumerate(log_lines(text), 1):
+    for number, line in enumerate(log_lines(text) if lines is None else lines, 1):
         if "rror" not in line and "cannot access" not in line and "undefined reference" not in line:
             continue
         stripped = line.strip()
@@ -70,7 +70,7 @@ def build_errors(text: str) -> list[BuildError]:
 def judge_build(text: str, exit_code: int | None) -> Verdict:
     """Passed if the build printed no error and exited 0; else ``build_failed`` with the first error located."""
     lines = log_lines(text)
-    errors = build_errors(text)
+    errors = build_errors(text, lines)
     stopped = next((LogLine(n, ln.strip()) for n, ln in enumerate(lines, 1) if _STOPPED_RE.search(ln)), None)
     warnings = sum(1 for ln in lines if _WARNING_RE.search(ln))
     evidence: dict[str, Any] = {"errors": [e.as_json() for e in errors[:MAX_ERRORS]], "error_count": len(errors),

@@ -13,20 +13,18 @@ import csv
 import json
 import math
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import llama_cli
-from ._logs import cached
+from ._logs import ReadLog, cached, read
 from ._text import log_lines
 from .verdict import Verdict
 
 if TYPE_CHECKING:
     from ...runbook.models import BenchmarkStep
     from ..state import SessionState
-
-ReadLog = Callable[[str], str]
 
 _TS_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:±|\+/-|\+-)\s*(\d+(?:\.\d+)?)")
 _SEPARATOR_RE = re.compile(r"^\|[\s:|-]+\|$")
@@ -233,10 +231,7 @@ def session_runs(state: SessionState, read_log: ReadLog, exclude: Collection[str
     for run in sorted(state.runs.values(), key=lambda r: r.started):
         if run.run_id in exclude or not _PROGRAM_RE.search(run.script):
             continue
-        try:
-            text = read_log(run.run_id)
-        except OSError:
-            continue
+        text = read(read_log, run.run_id)
         rows = cached("llama_bench", text, lambda t: tuple(parse(t))) if text else ()
         if rows:
             out.append(BenchRun(run.run_id, run.step, run.started, list(rows)))

@@ -129,11 +129,6 @@ def _num(text: str | None) -> float | None:
     return value if value == value and abs(value) != float("inf") else None  # nan/inf mean "nothing measured"
 
 
-def parse_timings(text: str) -> list[Timing]:
-    """Every timing line of a log, in order."""
-    return _timings(log_lines(text))
-
-
 def _timings(lines: list[str]) -> list[Timing]:
     out: list[Timing] = []
     for number, line in enumerate(lines, 1):

@@ -117,7 +117,7 @@ class CommitScreen(Screen[None]):
             if widget.id and widget.id.startswith("field-") and not self.app.safely(
                     self.app.executor.answer, self.step.id, widget.id.removeprefix("field-"), widget.value.strip()):
                 return
-        missing = [f.label for f in self.step.fields if f.required and not self.app.session.state.answer(f.id)]
+        missing = [f.label for f in self.app.executor.missing_answers(self.step)]
         if missing:
             self.notify("still needed: " + ", ".join(missing), severity="warning")
             return
@@ -131,7 +131,8 @@ class CommitScreen(Screen[None]):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.app.execute(self.step.id, confirmed=True, message=message, extra_files=tuple(self.extra))
+                self.app.execute(self.step.id, confirmed=True, message=message, extra_files=tuple(self.extra),
+                                 shown=self.plan)
                 self.dismiss(None)
 
         n = len(self.plan.files)

@@ -169,7 +169,7 @@ class FormScreen(Screen[bool]):
     def action_done(self) -> None:
         if not all(self._save(w) for w in self.query(".field")):
             return
-        missing = [f.label for f in self.fields if f.required and not self.app.session.state.answer(f.id)]
+        missing = [f.label for f in self.app.executor.missing_answers(self.step)]
         if missing:
             self.notify("still needed: " + ", ".join(missing), severity="warning")
             return

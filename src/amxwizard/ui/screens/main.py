@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -145,24 +145,39 @@ class MainScreen(Screen[None]):
                                         "against the repo when you tick them.\n",
                                         ("t tick the selected item", "dim italic")))
 
-    def _checklist_detail(self, item_id: str) -> Text:
-        from ...engine.preflight import check_checklist_item
-
+    def _checklist_detail(self, item_id: str, check: Any = None) -> Text:
+        """An item's text, its tick, and its automatic check (``check``: its result, once the worker has it)."""
         item = next(i for i in self.app.runbook.checklist if i.id == item_id)
         tick = self.app.session.state.checklist.get(item_id)
         text = Text.assemble((f"{item.id}  {item.text}\n", "bold reverse"))
-        if item.check.kind != "manual":
-            check = check_checklist_item(item, self.app.executor.values())
+        if item.check.kind == "manual":
+            text.append("confirmed by you (nothing on this machine can check it)\n", style="dim")
+        elif check is None:
+            text.append(f"check ({item.check.kind}): checking…\n", style="dim")
+            self._check_item(item_id)
+        else:
             style = {"ok": "green", "warn": "yellow", "fail": "bold red"}.get(check.status, "")
             text.append(f"check ({item.check.kind}): {check.status} — {check.finding}\n", style=style)
-        else:
-            text.append("confirmed by you (nothing on this machine can check it)\n", style="dim")
         if tick is not None:
             state = "ticked" if tick.ticked else "unticked"
             text.append(f"{state} by {tick.by} at {tick.ts[:16].replace('T', ' ')} UTC"
                         + (f": {tick.note}" if tick.note else "") + "\n")
         text.append("\nt tick / untick", style="dim italic")
         return text
+
+    @work(thread=True, exclusive=True, group="checklist-check", exit_on_error=False)
+    def _check_item(self, item_id: str) -> None:
+        # git status on a large checkout takes a while: never on the UI thread, never for an item no longer shown.
+        from ...engine.preflight import check_checklist_item
+
+        item = next(i for i in self.app.runbook.checklist if i.id == item_id)
+        check = check_checklist_item(item, self.app.executor.values())
+        self.app.call_from_thread(self._show_check, item_id, check)
+
+    def _show_check(self, item_id: str, check: Any) -> None:
+        current = self.item
+        if current is not None and current.kind == "check" and current.id == item_id:
+            self.query_one("#detail", Static).update(self._checklist_detail(item_id, check))
 
     def refresh_runstatus(self) -> None:
         status = self.query_one("#runstatus", Static)
@@ -324,14 +339,14 @@ class MainScreen(Screen[None]):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.app.execute(step.id, confirmed=True)
+                self.app.execute(step.id, confirmed=True, shown=planned)
 
         self.app.push_screen(DiffScreen(f"{step.id} {step.title}", diff), go)
 
     def _preview_docs(self, step: m.DocsStep) -> None:
         from ...engine.executor import doc_plans
 
-        missing = [f for f in step.fields if f.required and not self.app.session.state.answer(f.id)]
+        missing = self.app.executor.missing_answers(step)
         if missing:
             self.action_answer()
             return
@@ -340,7 +355,7 @@ class MainScreen(Screen[None]):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.app.execute(step.id, confirmed=True)
+                self.app.execute(step.id, confirmed=True, shown=plans)
 
         if not diff:
             self.app.execute(step.id, confirmed=True)
