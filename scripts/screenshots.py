@@ -32,12 +32,14 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 def prepare(root: Path, *, upto: str) -> Session:
     """A session in a fresh sandbox with every step before ``upto`` carried out for real."""
     sandbox = build_sandbox(root / "sandbox")
-    session = Session.create(root / "state", load_runbook(bundled_runbook()), sandbox.overrides,
-                             session_id="rehearsal")
+    session = Session.create(root / "state", load_runbook(bundled_runbook()), sandbox.overrides, session_id="rehearsal")
     session.record("setup_accepted", values=session.values())
     executor = StepExecutor(session)
-    executor.answer("5.3", "solution_details", "Added ggml_tensor_is_weight() and a guard that refuses weight "
-                                               "copies in ggml_backend_tensor_copy")
+    executor.answer(
+        "5.3",
+        "solution_details",
+        "Added ggml_tensor_is_weight() and a guard that refuses weight copies in ggml_backend_tensor_copy",
+    )
     executor.answer("5.3", "backend_changes", "weight filter helper + guard")
     for _, step in session.runbook.model.iter_steps():
         if step.id == upto:
@@ -52,8 +54,9 @@ def prepare(root: Path, *, upto: str) -> Session:
     return session
 
 
-async def shoot(session: Session, name: str, size: tuple[int, int],
-                action: Callable[[Pilot[None]], Awaitable[None]]) -> None:
+async def shoot(
+    session: Session, name: str, size: tuple[int, int], action: Callable[[Pilot[None]], Awaitable[None]]
+) -> None:
     app = WizardApp(session)
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.3)
@@ -92,8 +95,12 @@ async def main() -> int:
     work = Path(tempfile.gettempdir()) / "amxwizard-rehearsal"
     shutil.rmtree(work, ignore_errors=True)
     try:
-        fresh = Session.create(work / "fresh-state", load_runbook(bundled_runbook()),
-                               build_sandbox(work / "fresh").overrides, session_id="rehearsal")
+        fresh = Session.create(
+            work / "fresh-state",
+            load_runbook(bundled_runbook()),
+            build_sandbox(work / "fresh").overrides,
+            session_id="rehearsal",
+        )
         await shoot(fresh, "setup-80x24", (80, 24), lambda p: p.pause(1.5))
         fresh.close()
 

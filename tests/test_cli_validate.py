@@ -20,8 +20,7 @@ MINIMAL = ROOT / "tests" / "fixtures" / "bad-runbooks" / "_valid_minimal.yaml"
 
 def _validate(*args: str, cwd: Path = ROOT, columns: int = 100) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": str(columns)}
-    return subprocess.run([AMXWIZARD, "validate", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-                          env=env)
+    return subprocess.run([AMXWIZARD, "validate", *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env)
 
 
 def _section(lines: list[str], header: str) -> list[str]:
@@ -81,10 +80,13 @@ def test_validate_a_minimal_runbook_by_path(tmp_path: Path) -> None:
     assert "2 phases, 6 steps, 1 criteria" in result.stdout
 
 
-@pytest.mark.parametrize(("target", "fragment"), [
-    ("missing.yaml", "missing.yaml:1:1: (document): cannot read: No such file or directory"),
-    (".", ".:1:1: (document): cannot read: Is a directory"),
-])
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("missing.yaml", "missing.yaml:1:1: (document): cannot read: No such file or directory"),
+        (".", ".:1:1: (document): cannot read: Is a directory"),
+    ],
+)
 def test_unreadable_runbook_is_one_line(tmp_path: Path, target: str, fragment: str) -> None:
     result = _validate(target, cwd=tmp_path)
     assert result.returncode == 1
@@ -106,8 +108,9 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
 
 def test_a_reader_that_stops_early_is_not_an_error() -> None:
     """`amxwizard validate | head -1`: the closed pipe ends the command quietly, without a traceback."""
-    process = subprocess.Popen([AMXWIZARD, "validate", "runbook.yaml"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [AMXWIZARD, "validate", "runbook.yaml"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # nobody reads: the first write fails with EPIPE
     code = process.wait(timeout=60)

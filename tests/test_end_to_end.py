@@ -29,8 +29,14 @@ class Walk:
         self.vars = [arg for name, value in self.sandbox.overrides.items() for arg in ("--var", f"{name}={value}")]
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([AMXWIZARD, *args, "--state-dir", str(self.state)], cwd=self.root,
-                                capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "100"})
+        result = subprocess.run(
+            [AMXWIZARD, *args, "--state-dir", str(self.state)],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "100"},
+        )
         if check:
             assert "Traceback" not in result.stderr, result.stderr
         return result
@@ -97,8 +103,14 @@ def test_phase_five_commits_once_and_documents(walk: Walk) -> None:
     assert walk.step("5.2", "--yes").returncode == 0
     needs = walk.step("5.3", "--yes")
     assert needs.returncode == 2 and "solution_details" in needs.stdout
-    done = walk.step("5.3", "--yes", "--answer", "solution_details=weight filter in ggml_backend_tensor_copy",
-                     "--answer", "backend_changes=helper + guard")
+    done = walk.step(
+        "5.3",
+        "--yes",
+        "--answer",
+        "solution_details=weight filter in ggml_backend_tensor_copy",
+        "--answer",
+        "backend_changes=helper + guard",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     repo = walk.sandbox.repo
     log = subprocess.run(["git", "log", "-1", "--format=%B"], cwd=repo, capture_output=True, text=True).stdout
@@ -131,8 +143,7 @@ def test_the_record_in_three_formats_verifies_and_catches_tampering(walk: Walk) 
     assert set(status["steps"]) <= ids
 
     runs = Path(status["dir"]) / "runs"
-    verified = subprocess.run([AMXWIZARD, "verify", f"{out}.json", "--logs", str(runs)], capture_output=True,
-                              text=True)
+    verified = subprocess.run([AMXWIZARD, "verify", f"{out}.json", "--logs", str(runs)], capture_output=True, text=True)
     assert verified.returncode == 0 and verified.stdout.startswith("verified:"), verified.stdout + verified.stderr
 
     record = json.loads(Path(f"{out}.json").read_text())

@@ -17,8 +17,7 @@ BIN = Path(sys.executable).parent
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_bundled_runbook_is_byte_identical_to_the_root_one() -> None:
@@ -52,11 +51,22 @@ def test_a_build_of_the_package_ships_the_runbook_and_finds_it(tmp_path: Path) -
     source = tmp_path / "source"
     source.mkdir()
     shutil.copy(ROOT / "pyproject.toml", source)
-    shutil.copytree(ROOT / "src", source / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
     built = tmp_path / "built"
-    result = _run([sys.executable, "-W", "ignore", "-c", "import setuptools; setuptools.setup()",
-                   "-q", "build_py", "--build-lib", str(built)], cwd=source)
+    result = _run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            "import setuptools; setuptools.setup()",
+            "-q",
+            "build_py",
+            "--build-lib",
+            str(built),
+        ],
+        cwd=source,
+    )
     assert result.returncode == 0, result.stderr
     assert (built / "amxwizard" / "data" / "runbook.yaml").read_bytes() == (ROOT / "runbook.yaml").read_bytes()
 
@@ -91,7 +101,8 @@ def test_import_linter_catches_a_forbidden_import(tmp_path: Path) -> None:
     (package / "runbook" / "__init__.py").write_text("from . import models\n")
     (package / "runbook" / "models.py").write_text("import textual.app\n")
     config = tmp_path / "contracts.toml"
-    config.write_text(textwrap.dedent("""\
+    config.write_text(
+        textwrap.dedent("""\
         [tool.importlinter]
         root_package = "corepkg"
         include_external_packages = true
@@ -101,7 +112,8 @@ def test_import_linter_catches_a_forbidden_import(tmp_path: Path) -> None:
         type = "forbidden"
         source_modules = ["corepkg.runbook"]
         forbidden_modules = ["textual"]
-    """))
+    """)
+    )
     result = _run([str(BIN / "lint-imports"), "--config", str(config)], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "corepkg.runbook.models -> textual" in result.stdout

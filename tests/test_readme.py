@@ -30,9 +30,13 @@ def _command(marker: str) -> str:
 def test_ci_runs_the_readme_test_command() -> None:
     command = _command("test-command")
     assert "pytest" in command and "pip install" in command and "[test]" in command
-    ci = subprocess.run(["bash", "-c", f"source <(sed -n '/^test_command=/p' {ROOT / '.ci/run'}); "
-                                       'printf %s "$test_command"'],
-                        cwd=ROOT, capture_output=True, text=True, check=True)
+    ci = subprocess.run(
+        ["bash", "-c", f"source <(sed -n '/^test_command=/p' {ROOT / '.ci/run'}); printf %s \"$test_command\""],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert ci.stdout == command
 
 
@@ -43,8 +47,11 @@ def test_the_run_command_opens_the_wizard_in_a_terminal_and_quits(tmp_path: Path
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal of 80x24, as in a tmux pane
         os.chdir(tmp_path)
-        os.execvpe(exe, [exe, "rehearse", str(tmp_path / "rehearsal")],
-                   {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"})
+        os.execvpe(
+            exe,
+            [exe, "rehearse", str(tmp_path / "rehearsal")],
+            {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"},
+        )
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     seen = b""
     deadline = time.monotonic() + 60

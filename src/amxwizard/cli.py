@@ -8,8 +8,19 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 
-COMMANDS = ("validate", "preflight", "sessions", "step", "status", "rehearse", "restore", "report", "verify",
-            "signoff", "tui")
+COMMANDS = (
+    "validate",
+    "preflight",
+    "sessions",
+    "step",
+    "status",
+    "rehearse",
+    "restore",
+    "report",
+    "verify",
+    "signoff",
+    "tui",
+)
 
 
 def _add_runbook_arg(p: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -20,8 +31,9 @@ def _add_runbook_arg(p: argparse.ArgumentParser, positional: bool = False) -> No
 
 
 def _add_session_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, "
-                                       "else $XDG_STATE_HOME/amxwizard)")
+    p.add_argument(
+        "--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, else $XDG_STATE_HOME/amxwizard)"
+    )
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a runbook variable")
 
 

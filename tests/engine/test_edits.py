@@ -46,9 +46,12 @@ def test_logging_lands_after_the_early_return_and_in_the_slow_branch(runbook_fil
     text = second.new_text
     span = locate_function(text, "ggml_backend_tensor_copy")
     assert span is not None
-    body = text[span.body_start:span.body_end]
-    assert body.index("if (src == dst) {") < body.index("// ===== NEW DIAGNOSTIC LOGGING =====") \
+    body = text[span.body_start : span.body_end]
+    assert (
+        body.index("if (src == dst) {")
+        < body.index("// ===== NEW DIAGNOSTIC LOGGING =====")
         < body.index("if (ggml_backend_buffer_is_host(src->buffer))")
+    )
     slow = body.index("} else if (!ggml_backend_buffer_copy_tensor(src, dst)) {\n        #ifdef GGML_DEBUG_TENSOR_COPY")
     assert slow < body.index("#ifndef NDEBUG")
     assert first.line == span.start_line + 6  # the blank line the snippet starts with, right after the "}"
@@ -74,12 +77,17 @@ def test_approach_a_puts_the_helper_before_the_function_and_the_guard_inside(run
     assert helper is not None and copy is not None
     assert helper.end_line < copy.start_line
     # the helper follows the previous function, with a blank line on each side
-    assert text[:helper.start].endswith("    return true;\n}\n\n// Check if tensor is a model weight/parameter "
-                                        "(should not be copied during inference)\n")
-    assert text[helper.body_end:copy.start] == "\n\n"
-    body = text[copy.body_start:copy.body_end]
-    assert body.index("return;\n    }") < body.index("if (ggml_tensor_is_weight(src))") \
+    assert text[: helper.start].endswith(
+        "    return true;\n}\n\n// Check if tensor is a model weight/parameter "
+        "(should not be copied during inference)\n"
+    )
+    assert text[helper.body_end : copy.start] == "\n\n"
+    body = text[copy.body_start : copy.body_end]
+    assert (
+        body.index("return;\n    }")
+        < body.index("if (ggml_tensor_is_weight(src))")
         < body.index("if (ggml_backend_buffer_is_host(src->buffer))")
+    )
     assert check_balance(text) is None
 
 
@@ -89,7 +97,7 @@ def test_approach_c_goes_before_the_last_return_false_of_cpy_tensor(runbook_file
     assert result.problem is None
     span = locate_function(result.new_text, "ggml_backend_cuda_buffer_cpy_tensor")
     assert span is not None
-    body = result.new_text[span.body_start:span.body_end]
+    body = result.new_text[span.body_start : span.body_end]
     # after the CUDA-to-CUDA branch (and its #ifdef'd return false), before the final return false
     assert body.index("return true;\n    }") < body.index("if (!ggml_backend_buffer_is_host(src->buffer))")
     assert body.index("// === END NEW CODE ===\n    return false;\n\n    GGML_UNUSED(buffer);") > 0
@@ -98,38 +106,63 @@ def test_approach_c_goes_before_the_last_return_false_of_cpy_tensor(runbook_file
 
 
 def test_a_missing_function_or_anchor_is_a_clear_problem() -> None:
-    missing = Edit(file="f.cpp", function="ggml_backend_tensor_copy", action="insert", insert="x();\n",
-                   anchor=Anchor(after="anything"))
+    missing = Edit(
+        file="f.cpp",
+        function="ggml_backend_tensor_copy",
+        action="insert",
+        insert="x();\n",
+        anchor=Anchor(after="anything"),
+    )
     result = plan_edit(missing, "int main(void) { return 0; }\n", "ggml/src/ggml-backend.cpp")
     assert result.problem == "function ggml_backend_tensor_copy not found in ggml/src/ggml-backend.cpp"
-    no_anchor = Edit(file="f.cpp", function="ggml_backend_tensor_copy", action="insert", insert="x();\n",
-                     anchor=Anchor(after=r"if \(src == NULL\)"))
+    no_anchor = Edit(
+        file="f.cpp",
+        function="ggml_backend_tensor_copy",
+        action="insert",
+        insert="x();\n",
+        anchor=Anchor(after=r"if \(src == NULL\)"),
+    )
     result = plan_edit(no_anchor, BACKEND, "ggml/src/ggml-backend.cpp")
     span = locate_function(BACKEND, "ggml_backend_tensor_copy")
     assert span is not None
-    assert result.problem == (r"anchor /if \(src == NULL\)/ not found inside ggml_backend_tensor_copy "
-                              f"(lines {span.start_line}-{span.end_line}) in ggml/src/ggml-backend.cpp")
+    assert result.problem == (
+        r"anchor /if \(src == NULL\)/ not found inside ggml_backend_tensor_copy "
+        f"(lines {span.start_line}-{span.end_line}) in ggml/src/ggml-backend.cpp"
+    )
     assert result.new_text == BACKEND
 
 
 def test_an_anchor_in_a_comment_loses_to_the_same_text_in_code() -> None:
     text = "void f(void) {\n    // if (ready) {\n    int a = 0;\n    if (ready) {\n        go();\n    }\n}\n"
-    edit = Edit(file="f.c", language="c", function="f", action="insert", insert="    log();\n",
-                anchor=Anchor(after=r"if \(ready\) \{"))
+    edit = Edit(
+        file="f.c",
+        language="c",
+        function="f",
+        action="insert",
+        insert="    log();\n",
+        anchor=Anchor(after=r"if \(ready\) \{"),
+    )
     result = plan_edit(edit, text)
     assert result.new_text == text.replace("    if (ready) {\n", "    if (ready) {\n    log();\n")
 
 
 def test_crlf_files_stay_crlf() -> None:
     text = "void f(void) {\r\n    start();\r\n}\r\n"
-    edit = Edit(file="f.c", language="c", function="f", action="insert", insert="    more();\n",
-                anchor=Anchor(after=r"start\(\);"))
+    edit = Edit(
+        file="f.c",
+        language="c",
+        function="f",
+        action="insert",
+        insert="    more();\n",
+        anchor=Anchor(after=r"start\(\);"),
+    )
     assert plan_edit(edit, text).new_text == "void f(void) {\r\n    start();\r\n    more();\r\n}\r\n"
 
 
 def test_end_of_file_insert_on_a_file_without_final_newline() -> None:
-    edit = Edit(file="CMakeLists.txt", language="cmake", action="insert", snippet="# added\n",
-                anchor=Anchor(at="end_of_file"))
+    edit = Edit(
+        file="CMakeLists.txt", language="cmake", action="insert", snippet="# added\n", anchor=Anchor(at="end_of_file")
+    )
     assert plan_edit(edit, "add_library(ggml a.c)").new_text == "add_library(ggml a.c)\n# added\n"
 
 
@@ -157,15 +190,7 @@ def test_remove_ifdef_keeps_the_branch_that_compiles_without_the_macro() -> None
     )
     new, note = remove_ifdef(text)
     assert new == (
-        "void f(void) {\n"
-        "    release_only();\n"
-        "    quiet();\n"
-        "#if defined(OTHER)\n"
-        "    b();\n"
-        "#else\n"
-        "    c();\n"
-        "#endif\n"
-        "}\n"
+        "void f(void) {\n    release_only();\n    quiet();\n#if defined(OTHER)\n    b();\n#else\n    c();\n#endif\n}\n"
     )
     assert note == "removed 3 GGML_DEBUG_TENSOR_COPY blocks (lines 2, 7, 12)"
 
@@ -215,24 +240,35 @@ def test_remove_ifdef_takes_the_fences_and_the_blank_line_the_insert_added() -> 
 
 
 def test_remove_ifdef_reports_an_unclosed_conditional() -> None:
-    result = plan_edit(Edit(file="x.c", language="c", action="remove_ifdef", macro=MACRO),
-                       "#ifdef GGML_DEBUG_TENSOR_COPY\nx();\n", "x.c")
+    result = plan_edit(
+        Edit(file="x.c", language="c", action="remove_ifdef", macro=MACRO),
+        "#ifdef GGML_DEBUG_TENSOR_COPY\nx();\n",
+        "x.c",
+    )
     assert result.problem == "x.c: #ifdef at line 1 is never closed by #endif"
 
 
 def test_remove_ifdef_counts_lines_as_the_compiler_does_across_form_feeds() -> None:
     # GNU-style sources separate sections with a form feed; str.splitlines would count it as a line break.
-    text = ("int a;\n\f\n#ifdef GGML_DEBUG_TENSOR_COPY\nint dbg;\n#endif\nint b;\n"
-            "#ifndef GGML_DEBUG_TENSOR_COPY\nint keep;\n#endif\nint c;\u2028d;\n")
+    text = (
+        "int a;\n\f\n#ifdef GGML_DEBUG_TENSOR_COPY\nint dbg;\n#endif\nint b;\n"
+        "#ifndef GGML_DEBUG_TENSOR_COPY\nint keep;\n#endif\nint c;\u2028d;\n"
+    )
     new, _ = remove_ifdef(text)
     assert new == "int a;\n\f\nint b;\nint keep;\nint c;\u2028d;\n"
 
 
 def test_remove_lines_and_manual() -> None:
-    cmake = ("add_library(ggml a.c)\n# Add debug flag for tensor copy logging\n"
-             "  target_compile_definitions(ggml PRIVATE X)\n")
-    edit = Edit(file="CMakeLists.txt", language="cmake", action="remove_lines",
-                lines=["# Add debug flag for tensor copy logging", "target_compile_definitions(ggml PRIVATE X)"])
+    cmake = (
+        "add_library(ggml a.c)\n# Add debug flag for tensor copy logging\n"
+        "  target_compile_definitions(ggml PRIVATE X)\n"
+    )
+    edit = Edit(
+        file="CMakeLists.txt",
+        language="cmake",
+        action="remove_lines",
+        lines=["# Add debug flag for tensor copy logging", "target_compile_definitions(ggml PRIVATE X)"],
+    )
     result = plan_edit(edit, cmake)
     assert result.new_text == "add_library(ggml a.c)\n"
     assert result.note == "removed 2 lines (lines 2, 3)"
@@ -245,10 +281,22 @@ def test_remove_lines_and_manual() -> None:
 
 def _step(tmp_path: Path) -> CodeChangeStep:
     return CodeChangeStep(
-        kind="code_change", id="9.9", title="t", verify_present=["NEW_CALL"], verify_absent=["OLD_CALL"],
-        edits=[Edit(file="{{repo}}/src/a.c", language="c", function="f", action="insert", insert="    NEW_CALL();\n",
-                    anchor=Anchor(after=r"start\(\);")),
-               Edit(file="{{repo}}/src/missing.c", language="c", action="remove_ifdef", macro=MACRO)],
+        kind="code_change",
+        id="9.9",
+        title="t",
+        verify_present=["NEW_CALL"],
+        verify_absent=["OLD_CALL"],
+        edits=[
+            Edit(
+                file="{{repo}}/src/a.c",
+                language="c",
+                function="f",
+                action="insert",
+                insert="    NEW_CALL();\n",
+                anchor=Anchor(after=r"start\(\);"),
+            ),
+            Edit(file="{{repo}}/src/missing.c", language="c", action="remove_ifdef", macro=MACRO),
+        ],
     )
 
 
@@ -292,5 +340,7 @@ def test_verify_reports_a_missing_pattern_for_each_file(tmp_path: Path) -> None:
     source.parent.mkdir()
     source.write_text("void f(void) {\n}\n")
     findings = verify_patterns(_step(tmp_path), {"repo": str(tmp_path)})
-    assert {(f.path.name, f.kind, f.pattern) for f in findings} == {("a.c", "missing", "NEW_CALL"),
-                                                                     ("missing.c", "missing", "NEW_CALL")}
+    assert {(f.path.name, f.kind, f.pattern) for f in findings} == {
+        ("a.c", "missing", "NEW_CALL"),
+        ("missing.c", "missing", "NEW_CALL"),
+    }

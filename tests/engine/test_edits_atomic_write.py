@@ -42,8 +42,9 @@ def test_new_file_gets_the_umask_mode_not_mkstemp_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
 
 
-def test_a_file_another_thread_creates_meanwhile_keeps_the_umask(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_another_thread_creates_meanwhile_keeps_the_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The umask is one per process: if atomic_write changed it even for a moment, a file another thread created in
     # that moment (a run's command.sh, say) would be world-writable.
     real_umask = os.umask

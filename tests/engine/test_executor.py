@@ -40,9 +40,11 @@ def test_a_build_verdict_reads_only_the_end_of_a_huge_log(executor: StepExecutor
     executor.run("1.1")
     chatty = tmp_path / "chatty-cmake"
     # 3 MiB of progress, then a compiler error: the verdict must still see the error at the end.
-    chatty.write_text('#!/bin/bash\ncase " $* " in *" clean "*) exit 0 ;; esac\n'
-                      "yes '[ 50%] Building CXX object ggml/src/CMakeFiles/ggml.dir/x.cpp.o' | head -c 3145728\n"
-                      "echo 'ggml/src/ggml-backend.cpp:42:7: error: expected ; before }'\nexit 2\n")
+    chatty.write_text(
+        '#!/bin/bash\ncase " $* " in *" clean "*) exit 0 ;; esac\n'
+        "yes '[ 50%] Building CXX object ggml/src/CMakeFiles/ggml.dir/x.cpp.o' | head -c 3145728\n"
+        "echo 'ggml/src/ggml-backend.cpp:42:7: error: expected ; before }'\nexit 2\n"
+    )
     chatty.chmod(0o755)
     executor.session.set_variables({"cmake": str(chatty)})
     result = executor.run("1.4", confirmed=True)
@@ -69,8 +71,9 @@ def _disk_full(*args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def test_an_edit_that_cannot_be_written_fails_the_step_in_one_line(executor: StepExecutor,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_edit_that_cannot_be_written_fails_the_step_in_one_line(
+    executor: StepExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     executor.run("1.1")
     monkeypatch.setattr("amxwizard.engine.edits.atomic_write", _disk_full)
     result = executor.run("1.2", confirmed=True)
@@ -79,8 +82,9 @@ def test_an_edit_that_cannot_be_written_fails_the_step_in_one_line(executor: Ste
     assert executor.session.state.step("1.2").status is StepStatus.FAILED  # not left running
 
 
-def test_a_document_that_cannot_be_planned_or_written_is_one_clear_error(executor: StepExecutor, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_document_that_cannot_be_planned_or_written_is_one_clear_error(
+    executor: StepExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = executor.path(executor.runbook.step("5.4").documents[0].path)  # type: ignore[union-attr]
     kept = doc.rename(tmp_path / "kept.md")
     doc.mkdir()
@@ -131,7 +135,9 @@ def test_a_shell_step_runs_in_its_own_folder_when_it_names_one(tmp_path: Path, r
 
     text = runbook_file.text.replace(
         "        kind: shell\n        title: Rebuild with Debug Logging\n",
-        "        kind: shell\n        title: Rebuild with Debug Logging\n        cwd: \"{{session_dir}}\"\n", 1)
+        '        kind: shell\n        title: Rebuild with Debug Logging\n        cwd: "{{session_dir}}"\n',
+        1,
+    )
     assert text != runbook_file.text
     changed = load_text(text)
     sandbox = build_sandbox(tmp_path / "sandbox")

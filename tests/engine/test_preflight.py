@@ -86,9 +86,9 @@ def test_commands_through_wrappers_heredoc_scripts_and_cd(tmp_path: Path) -> Non
         "  -m '/models/a b.gguf' -fa -p 'one \"two\"'\n"
         "EOF\n"
         "chmod +x /tmp/t.sh\n"
-        "/tmp/t.sh 2>&1 | tee \"$BACKUP_DIR/x.log\"\n"
+        '/tmp/t.sh 2>&1 | tee "$BACKUP_DIR/x.log"\n'
         "LONG=x\n"
-        "for i in 1 2 3; do LONG=\"$LONG $(date +%s)\"; done\n"
+        'for i in 1 2 3; do LONG="$LONG $(date +%s)"; done\n'
         "nice -n 19 env A=1 make -j 4 && echo done # trailing comment\n"
     )
     invocations = command_invocations(script, "1.5", Path("/"))
@@ -177,8 +177,16 @@ def target(tmp_path: Path) -> dict[str, Path | str]:
     (repo_dir / ".gitignore").write_text("build/\n")
     repo = git.Repo.init(repo_dir, initial_branch="main")
     actor = git.Actor("Test", "test@example.invalid")
-    repo.index.add(["ggml/src/ggml-backend.cpp", "ggml/src/ggml.c", "ggml/src/CMakeLists.txt",
-                    "ggml/src/ggml-cuda.cu", "README.md", ".gitignore"])
+    repo.index.add(
+        [
+            "ggml/src/ggml-backend.cpp",
+            "ggml/src/ggml.c",
+            "ggml/src/CMakeLists.txt",
+            "ggml/src/ggml-cuda.cu",
+            "README.md",
+            ".gitignore",
+        ]
+    )
     first = repo.index.commit("Import ggml", author=actor, committer=actor)
     (repo_dir / "README.md").write_text("# test checkout\n\nmore\n")
     repo.index.add(["README.md"])
@@ -213,14 +221,16 @@ def _base_vars(target: dict[str, Path | str]) -> list[str]:
     return [f"repo={target['repo']}", f"model={target['model']}", f"cmake={target['cmake']}", "numactl="]
 
 
-def test_cli_reports_moved_missing_functions_and_rejected_flags(runbook_file: RunbookFile,
-                                                                target: dict[str, Path | str]) -> None:
+def test_cli_reports_moved_missing_functions_and_rejected_flags(
+    runbook_file: RunbookFile, target: dict[str, Path | str]
+) -> None:
     result = _preflight(runbook_file, *_base_vars(target))
     assert result.returncode == 1, result.stdout + result.stderr
     table = _lines(result.stdout)
     assert table["function ggml_backend_tensor_copy"] == (
-        "warn", "moved: found in ggml/src/ggml-backend.cpp at lines 412-433; the runbook says 356-377 (1.2); "
-                "~350 (2.A)")
+        "warn",
+        "moved: found in ggml/src/ggml-backend.cpp at lines 412-433; the runbook says 356-377 (1.2); ~350 (2.A)",
+    )
     status, finding = table["function ggml_backend_cuda_buffer_cpy_tensor"]
     assert status == "warn"  # only approach C needs it
     assert finding.startswith("missing: no definition of ggml_backend_cuda_buffer_cpy_tensor in ggml/src/ggml-cuda.cu")
@@ -234,30 +244,36 @@ def test_cli_reports_moved_missing_functions_and_rejected_flags(runbook_file: Ru
     assert table["tool build/bin/llama-cli"][0] == "ok"
     assert table["tool tee"][0] == "ok"
     assert table["head_commit"][0] == "warn"
-    assert "fb91d1c5" in table["head_commit"][1] and "not anywhere in this repository's history" in \
-        table["head_commit"][1]
+    assert (
+        "fb91d1c5" in table["head_commit"][1] and "not anywhere in this repository's history" in table["head_commit"][1]
+    )
     assert table["clean_tree"] == ("ok", "clean")
     assert table["model"][0] == "ok"
     assert result.stdout.splitlines()[-1].endswith(" 2 failures")
 
 
 def test_cli_passes_with_todays_flags_and_names_a_function_where_the_runbook_says(
-        runbook_file: RunbookFile, target: dict[str, Path | str]) -> None:
+    runbook_file: RunbookFile, target: dict[str, Path | str]
+) -> None:
     repo = Path(target["repo"])
     (repo / "ggml" / "src" / "ggml-backend.cpp").write_text(_function_at(356, "ggml_backend_tensor_copy", COPY_BODY))
     first = str(target["first"])[:8]
-    result = _preflight(runbook_file, *_base_vars(target), "amx_flag=", "fa_flag=-fa on",
-                        f"expected_commit={first}")
+    result = _preflight(runbook_file, *_base_vars(target), "amx_flag=", "fa_flag=-fa on", f"expected_commit={first}")
     table = _lines(result.stdout)
     assert "flag llama-cli --amx" not in table and "flag llama-cli -fa" not in table
     assert table["flags llama-cli"][0] == "ok"
     # the edited file is not committed: a tracked change outside the docs is a failure
     assert table["clean_tree"] == ("fail", "uncommitted changes outside *.md, docs/*: ggml/src/ggml-backend.cpp")
     assert table["function ggml_backend_tensor_copy"] == (
-        "ok", "found in ggml/src/ggml-backend.cpp at lines 356-377, as the runbook says (356-377 (1.2); ~350 (2.A))")
-    assert table["head_commit"] == ("warn", f"HEAD {git.Repo(repo).head.commit.hexsha[:8]} 'Fix AMX+GPU segfault by "
-                                            f"implementing cpy_tensor' is 1 commit after the expected {first} "
-                                            "'Import ggml'")
+        "ok",
+        "found in ggml/src/ggml-backend.cpp at lines 356-377, as the runbook says (356-377 (1.2); ~350 (2.A))",
+    )
+    assert table["head_commit"] == (
+        "warn",
+        f"HEAD {git.Repo(repo).head.commit.hexsha[:8]} 'Fix AMX+GPU segfault by "
+        f"implementing cpy_tensor' is 1 commit after the expected {first} "
+        "'Import ggml'",
+    )
     assert result.returncode == 1
 
     git.Repo(repo).git.checkout("--", "ggml/src/ggml-backend.cpp")
@@ -268,8 +284,13 @@ def test_cli_passes_with_todays_flags_and_names_a_function_where_the_runbook_say
 
 
 def test_cli_missing_repo_and_model_and_tool(runbook_file: RunbookFile, tmp_path: Path) -> None:
-    result = _preflight(runbook_file, f"repo={tmp_path / 'nowhere'}", f"model={tmp_path / 'none.gguf'}",
-                        "cmake=no-such-cmake-here", "numactl=")
+    result = _preflight(
+        runbook_file,
+        f"repo={tmp_path / 'nowhere'}",
+        f"model={tmp_path / 'none.gguf'}",
+        "cmake=no-such-cmake-here",
+        "numactl=",
+    )
     assert result.returncode == 1
     table = _lines(result.stdout)
     assert table["repo"] == ("fail", f"{tmp_path / 'nowhere'} does not exist (set --var repo=...)")
@@ -286,16 +307,17 @@ def test_cli_bad_variable_is_one_line(runbook_file: RunbookFile) -> None:
 
 
 def test_run_preflight_in_process_matches(runbook_file: RunbookFile, target: dict[str, Path | str]) -> None:
-    values = resolve(runbook_file.model, {"repo": str(target["repo"]), "model": str(target["model"]),
-                                          "cmake": str(target["cmake"]), "numactl": ""})
+    values = resolve(
+        runbook_file.model,
+        {"repo": str(target["repo"]), "model": str(target["model"]), "cmake": str(target["cmake"]), "numactl": ""},
+    )
     checks = {check.name: check for check in run_preflight(runbook_file, values)}
     assert checks["flag llama-cli --amx"].status == "fail"
     assert checks["writable"].status == "ok"
     assert checks["file ggml/src/ggml-cuda.cu"].status == "ok"
 
 
-def test_a_subfolder_of_a_repository_is_named_as_such(runbook_file: RunbookFile,
-                                                      target: dict[str, Path | str]) -> None:
+def test_a_subfolder_of_a_repository_is_named_as_such(runbook_file: RunbookFile, target: dict[str, Path | str]) -> None:
     inner = Path(target["repo"]) / "ggml"
     values = resolve(runbook_file.model, {"repo": str(inner), "expected_commit": ""})
     checks = {check.name: check for check in run_preflight(runbook_file, values)}
@@ -304,8 +326,9 @@ def test_a_subfolder_of_a_repository_is_named_as_such(runbook_file: RunbookFile,
     assert checks["head_commit"].finding == "not checked: no git repository"
 
 
-def test_an_expected_full_sha_this_repository_lacks_is_a_warning(runbook_file: RunbookFile,
-                                                                 target: dict[str, Path | str]) -> None:
+def test_an_expected_full_sha_this_repository_lacks_is_a_warning(
+    runbook_file: RunbookFile, target: dict[str, Path | str]
+) -> None:
     # GitPython takes any 40-hex string for a commit on trust; asking git whether HEAD descends from it then fails.
     values = resolve(runbook_file.model, {"repo": str(target["repo"]), "expected_commit": "0" * 40})
     checks = {check.name: check for check in run_preflight(runbook_file, values)}
@@ -314,14 +337,16 @@ def test_an_expected_full_sha_this_repository_lacks_is_a_warning(runbook_file: R
     assert "is not anywhere in this repository's history" in checks["head_commit"].finding
 
 
-def test_a_repository_git_refuses_fails_the_repo_check_with_gits_words(runbook_file: RunbookFile,
-                                                                        target: dict[str, Path | str]) -> None:
+def test_a_repository_git_refuses_fails_the_repo_check_with_gits_words(
+    runbook_file: RunbookFile, target: dict[str, Path | str]
+) -> None:
     # "dubious ownership" (a checkout owned by another user) is the usual refusal; this one needs no root.
     git.Repo(target["repo"]).git.config("core.repositoryformatversion", "99")
     values = resolve(runbook_file.model, {"repo": str(target["repo"])})
     checks = {check.name: check for check in run_preflight(runbook_file, values)}
-    assert checks["repo"] == Check("repo", "fail", f"git refuses to work in {target['repo']}: fatal: Expected git "
-                                                   "repo version <= 1, found 99")
+    assert checks["repo"] == Check(
+        "repo", "fail", f"git refuses to work in {target['repo']}: fatal: Expected git repo version <= 1, found 99"
+    )
     assert checks["clean_tree"].finding == "not checked: no git repository"
 
 

@@ -43,8 +43,9 @@ class Collector:
         return [line for batch in self.batches for line in batch]
 
 
-def start(tmp_path: Path, script: str, name: str = "run", collector: Collector | None = None,
-          **options: object) -> RunHandle:
+def start(
+    tmp_path: Path, script: str, name: str = "run", collector: Collector | None = None, **options: object
+) -> RunHandle:
     spec = RunSpec(run_id=name, run_dir=tmp_path / "runs" / name, script=script, cwd=tmp_path, **options)  # type: ignore[arg-type]
     return CommandRunner().start(spec, collector)
 
@@ -73,7 +74,7 @@ def pids_in_group(pgid: int) -> list[int]:
             raw = (entry / "stat").read_bytes()
         except OSError:
             continue
-        fields = raw[raw.rfind(b")") + 2:].split()
+        fields = raw[raw.rfind(b")") + 2 :].split()
         if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             found.append(int(entry.name))
     return found
@@ -101,8 +102,17 @@ sys.stderr.buffer.write(b"to stderr\n"); sys.stderr.flush()
 put(b"tab\tand bell\x07\n")
 put(b"no newline at the end")
 """
-NOISY_EXPECTED = [*(f"line {i}" for i in range(3000)), "red and plain", "progress 100%", "windows",
-                  "bad \ufffd\ufffd bytes", "café split", "to stderr", "tab\tand bell", "no newline at the end"]
+NOISY_EXPECTED = [
+    *(f"line {i}" for i in range(3000)),
+    "red and plain",
+    "progress 100%",
+    "windows",
+    "bad \ufffd\ufffd bytes",
+    "café split",
+    "to stderr",
+    "tab\tand bell",
+    "no newline at the end",
+]
 
 
 def test_output_streams_cleaned_lines_in_batches_and_logs_exact_bytes(tmp_path: Path) -> None:
@@ -121,6 +131,7 @@ def test_output_streams_cleaned_lines_in_batches_and_logs_exact_bytes(tmp_path: 
     assert logged == plain.read_bytes()
     assert result.log_size == len(logged)
     import hashlib
+
     assert result.log_sha256 == hashlib.sha256(logged).hexdigest()
 
 
@@ -141,8 +152,25 @@ def test_display_lines_keep_only_the_last_progress_rewrite_in_memory() -> None:
     assert display.feed(b"\n") == [" 999%"]
 
 
-CHUNK_ALPHABET = [b"a", b"b", b" ", b"\n", b"\r", b"\r\n", b"\t", b"\x07", b"\xff", b"\xc3", b"\xa9", b"\xe2\x82\xac",
-                  b"\x1b", b"\x1b]", b"\x1b[", b"\x1b[31m", b"\x1b]0;t\x07"]
+CHUNK_ALPHABET = [
+    b"a",
+    b"b",
+    b" ",
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b"\t",
+    b"\x07",
+    b"\xff",
+    b"\xc3",
+    b"\xa9",
+    b"\xe2\x82\xac",
+    b"\x1b",
+    b"\x1b]",
+    b"\x1b[",
+    b"\x1b[31m",
+    b"\x1b]0;t\x07",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -165,33 +193,47 @@ def test_display_lines_do_not_depend_on_how_output_is_chunked(pieces: list[bytes
 
 # -- exit codes, pipefail, environment, exports -----------------------------------------------------------------
 
-@pytest.mark.parametrize(("script", "outcome", "code", "sig"), [
-    ("true", "ok", 0, None),
-    ("echo failing; exit 3", "failed", 3, None),
-    ("false | cat", "failed", 1, None),
-    ("cat /nonexistent-file | sort", "failed", 1, None),
-    ("kill -TERM $$", "failed", 128 + signal.SIGTERM, signal.SIGTERM),
-])
+
+@pytest.mark.parametrize(
+    ("script", "outcome", "code", "sig"),
+    [
+        ("true", "ok", 0, None),
+        ("echo failing; exit 3", "failed", 3, None),
+        ("false | cat", "failed", 1, None),
+        ("cat /nonexistent-file | sort", "failed", 1, None),
+        ("kill -TERM $$", "failed", 128 + signal.SIGTERM, signal.SIGTERM),
+    ],
+)
 def test_exit_status_and_pipefail(tmp_path: Path, script: str, outcome: str, code: int, sig: int | None) -> None:
     result = finish(start(tmp_path, script))
     assert (result.outcome, result.exit_code, result.signal) == (outcome, code, sig)
     assert (tmp_path / "runs" / "run" / "exit_code").read_text().strip() == str(code)
 
 
-def test_exports_reach_a_later_run_and_env_is_merged_over_ours(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exports_reach_a_later_run_and_env_is_merged_over_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AMX_TEST_FROM_WIZARD", "outer value")
-    first = finish(start(tmp_path, 'BACKUP_DIR="$PWD/backup dir $(echo x)"\nmkdir -p "$BACKUP_DIR"\n'
-                                   "MULTI=$'two\\nlines'\nexit 0", name="first",
-                         exports=("BACKUP_DIR", "MULTI", "NEVER_SET")))
+    first = finish(
+        start(
+            tmp_path,
+            'BACKUP_DIR="$PWD/backup dir $(echo x)"\nmkdir -p "$BACKUP_DIR"\nMULTI=$\'two\\nlines\'\nexit 0',
+            name="first",
+            exports=("BACKUP_DIR", "MULTI", "NEVER_SET"),
+        )
+    )
     assert first.outcome == "ok"
     assert first.exports == {"BACKUP_DIR": f"{tmp_path}/backup dir x", "MULTI": "two\nlines"}
 
-    second = start(tmp_path, 'printf "%s|%s|%s|%s" "$BACKUP_DIR" "$MULTI" "$AMX_TEST_FROM_WIZARD" '
-                             '"$(command -v bash >/dev/null && echo path-ok)"', name="second", env=first.exports)
+    second = start(
+        tmp_path,
+        'printf "%s|%s|%s|%s" "$BACKUP_DIR" "$MULTI" "$AMX_TEST_FROM_WIZARD" '
+        '"$(command -v bash >/dev/null && echo path-ok)"',
+        name="second",
+        env=first.exports,
+    )
     assert finish(second).outcome == "ok"
     assert (tmp_path / "runs" / "second" / "output.log").read_text() == (
-        f"{tmp_path}/backup dir x|two\nlines|outer value|path-ok")
+        f"{tmp_path}/backup dir x|two\nlines|outer value|path-ok"
+    )
 
 
 def test_exports_are_saved_when_the_command_exits_early(tmp_path: Path) -> None:
@@ -210,6 +252,7 @@ def test_a_bad_start_is_one_clear_error(tmp_path: Path) -> None:
 
 
 # -- sessions, priority, cancel, timeout ------------------------------------------------------------------------
+
 
 def test_child_runs_in_its_own_session_at_the_nice_level_asked(tmp_path: Path) -> None:
     own_nice = os.getpriority(os.PRIO_PROCESS, 0)
@@ -284,6 +327,7 @@ def test_timeout_kills_the_group_and_says_timeout(tmp_path: Path, sigterm_watch:
 
 # -- identity, probe, reattach ----------------------------------------------------------------------------------
 
+
 def test_process_identity_needs_same_boot_pid_and_start(tmp_path: Path) -> None:
     ticks = proc_start_ticks(os.getpid())
     assert ticks is not None
@@ -291,8 +335,10 @@ def test_process_identity_needs_same_boot_pid_and_start(tmp_path: Path) -> None:
     assert not process_alive(os.getpid(), ticks + 1, boot_id())
     assert not process_alive(os.getpid(), ticks, "another-boot")
     zombie = subprocess.Popen(["true"])
-    eventually(lambda: Path(f"/proc/{zombie.pid}/stat").read_bytes().split(b") ")[1][:1] == b"Z",
-               what="the child to become a zombie")
+    eventually(
+        lambda: Path(f"/proc/{zombie.pid}/stat").read_bytes().split(b") ")[1][:1] == b"Z",
+        what="the child to become a zombie",
+    )
     assert not process_alive(zombie.pid, proc_start_ticks(zombie.pid), boot_id())
     zombie.wait()
 
@@ -311,17 +357,22 @@ def test_proc_start_ticks_survive_odd_process_names(tmp_path: Path) -> None:
         child.wait()
 
 
-GATED_SCRIPT = ("for i in $(seq 1 20); do echo \"line $i\"; done\n"
-                "while [ ! -e go ]; do sleep 0.02; done\n"
-                "for i in $(seq 21 40); do echo \"line $i\"; sleep 0.01; done\n"
-                "exit 7")
+GATED_SCRIPT = (
+    'for i in $(seq 1 20); do echo "line $i"; done\n'
+    "while [ ! -e go ]; do sleep 0.02; done\n"
+    'for i in $(seq 21 40); do echo "line $i"; sleep 0.01; done\n'
+    "exit 7"
+)
 
 
 def start_in_doomed_wizard(tmp_path: Path, script: str, name: str = "orphan") -> tuple[Path, dict[str, object]]:
     """Start a run from a separate wizard process and SIGKILL that wizard; returns the run folder and identity."""
     run_dir = tmp_path / "runs" / name
-    wizard = subprocess.Popen([sys.executable, str(FIXTURES / "start_run.py"), str(run_dir), str(tmp_path), script],
-                              stdout=subprocess.PIPE, text=True)
+    wizard = subprocess.Popen(
+        [sys.executable, str(FIXTURES / "start_run.py"), str(run_dir), str(tmp_path), script],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert wizard.stdout is not None
     line = wizard.stdout.readline()
     assert line.startswith("STARTED "), line
@@ -371,10 +422,21 @@ def test_a_recorded_run_from_another_boot_is_not_running(tmp_path: Path) -> None
     handle = start(tmp_path, "sleep 30")
     try:
         started = handle.started
-        assert CommandRunner().probe(handle.run_dir, pid=started.pid, proc_start=started.proc_start,
-                                     boot_id=started.boot_id) == "running"
-        assert CommandRunner().probe(handle.run_dir, pid=started.pid, proc_start=started.proc_start,
-                                     boot_id="00000000-0000-0000-0000-000000000000") == "gone"
+        assert (
+            CommandRunner().probe(
+                handle.run_dir, pid=started.pid, proc_start=started.proc_start, boot_id=started.boot_id
+            )
+            == "running"
+        )
+        assert (
+            CommandRunner().probe(
+                handle.run_dir,
+                pid=started.pid,
+                proc_start=started.proc_start,
+                boot_id="00000000-0000-0000-0000-000000000000",
+            )
+            == "gone"
+        )
     finally:
         handle.cancel(grace=1)
         finish(handle)
@@ -391,18 +453,22 @@ def test_detach_leaves_the_run_going_for_a_later_wizard(tmp_path: Path) -> None:
     runner = CommandRunner()
     assert runner.probe(handle.run_dir, pid=who.pid, proc_start=who.proc_start, boot_id=who.boot_id) == "running"
     again = Collector()
-    later = runner.reattach(handle.run_dir, again, pid=who.pid, proc_start=who.proc_start, boot_id=who.boot_id,
-                            started=who.started)
+    later = runner.reattach(
+        handle.run_dir, again, pid=who.pid, proc_start=who.proc_start, boot_id=who.boot_id, started=who.started
+    )
     (tmp_path / "go").touch()
     assert (finish(later).outcome, later.result().exit_code) == ("failed", 7)
     assert again.lines == [f"line {i}" for i in range(1, 41)]
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("plain\n", "plain"),
-    ("\x1b[32mgreen\x1b[0m\n", "green"),
-    ("[ 10%]\r[ 55%]\r[100%] Built target ggml\r\n", "[100%] Built target ggml"),
-    ("no newline", "no newline"),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("plain\n", "plain"),
+        ("\x1b[32mgreen\x1b[0m\n", "green"),
+        ("[ 10%]\r[ 55%]\r[100%] Built target ggml\r\n", "[100%] Built target ggml"),
+        ("no newline", "no newline"),
+    ],
+)
 def test_display_line_cleans_one_line(raw: str, shown: str) -> None:
     assert display_line(raw) == shown

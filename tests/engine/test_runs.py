@@ -63,20 +63,28 @@ def make_repo(path: Path) -> git.Repo:
     return repo
 
 
-def test_run_command_records_start_and_end_with_git_snapshots(tmp_path: Path, state_dir: Path,
-                                                              runbook_file: RunbookFile) -> None:
+def test_run_command_records_start_and_end_with_git_snapshots(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     repo = make_repo(tmp_path / "repo")
     lines: list[str] = []
     seen_handles = []
     with Session.create(state_dir, runbook_file) as session:
         session.record("step_started", step="4.2")
-        result = run_command(session, "4.2", 0, "echo building; echo two >> tracked.txt; exit 5",
-                             tmp_path / "repo", on_output=lines.extend, on_started=seen_handles.append)
+        result = run_command(
+            session,
+            "4.2",
+            0,
+            "echo building; echo two >> tracked.txt; exit 5",
+            tmp_path / "repo",
+            on_output=lines.extend,
+            on_started=seen_handles.append,
+        )
 
         assert (result.outcome, result.exit_code) == ("failed", 5)
         assert lines == ["building"]
-        started, = events_of(session, "command_started")
-        finished, = events_of(session, "command_finished")
+        (started,) = events_of(session, "command_started")
+        (finished,) = events_of(session, "command_finished")
         run = session.state.runs[started["run_id"]]
 
     assert started["run_id"].startswith("4.2-1-0-")
@@ -102,8 +110,9 @@ def test_git_snapshot_outside_a_repo_is_empty(tmp_path: Path) -> None:
     assert git_snapshot(empty)["head"] == ""
 
 
-def test_exports_reach_later_steps_and_survive_a_resume(tmp_path: Path, state_dir: Path,
-                                                        runbook_file: RunbookFile) -> None:
+def test_exports_reach_later_steps_and_survive_a_resume(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     backup_script = 'BACKUP_DIR="$PWD/amx-scheduler-fix-$(date +%s)"\nmkdir -p "$BACKUP_DIR"\necho "$BACKUP_DIR"'
     with Session.create(state_dir, runbook_file) as session:
         folder = session.dir
@@ -124,8 +133,9 @@ def test_exports_reach_later_steps_and_survive_a_resume(tmp_path: Path, state_di
     assert lines == [backup_dir]
 
 
-def test_run_command_that_cannot_start_is_one_clear_error(tmp_path: Path, state_dir: Path,
-                                                         runbook_file: RunbookFile) -> None:
+def test_run_command_that_cannot_start_is_one_clear_error(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     from amxwizard.engine.session import SessionError
 
     with Session.create(state_dir, runbook_file) as session:
@@ -136,12 +146,25 @@ def test_run_command_that_cannot_start_is_one_clear_error(tmp_path: Path, state_
 
 # -- a wizard that dies mid-step --------------------------------------------------------------------------------
 
-def start_doomed_session(tmp_path: Path, state_dir: Path, runbook: RunbookFile, step: str,
-                         script: str) -> tuple[Path, dict[str, Any]]:
+
+def start_doomed_session(
+    tmp_path: Path, state_dir: Path, runbook: RunbookFile, step: str, script: str
+) -> tuple[Path, dict[str, Any]]:
     """A separate wizard process opens a session and starts ``script`` for ``step``; it is SIGKILLed at once."""
     assert runbook.path is not None
-    wizard = subprocess.Popen([sys.executable, str(FIXTURES / "session_run.py"), str(state_dir), str(runbook.path),
-                               step, str(tmp_path), script], stdout=subprocess.PIPE, text=True)
+    wizard = subprocess.Popen(
+        [
+            sys.executable,
+            str(FIXTURES / "session_run.py"),
+            str(state_dir),
+            str(runbook.path),
+            step,
+            str(tmp_path),
+            script,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert wizard.stdout is not None
     line = wizard.stdout.readline()
     assert line.startswith("STARTED "), line
@@ -151,13 +174,16 @@ def start_doomed_session(tmp_path: Path, state_dir: Path, runbook: RunbookFile, 
     return Path(info["session_dir"]), info
 
 
-GATED = ("for i in $(seq 1 10); do echo \"line $i\"; done\n"
-         "while [ ! -e go ]; do sleep 0.02; done\n"
-         "for i in $(seq 11 20); do echo \"line $i\"; done\n")
+GATED = (
+    'for i in $(seq 1 10); do echo "line $i"; done\n'
+    "while [ ! -e go ]; do sleep 0.02; done\n"
+    'for i in $(seq 11 20); do echo "line $i"; done\n'
+)
 
 
-def test_reconcile_reattaches_a_run_that_is_still_going(tmp_path: Path, state_dir: Path,
-                                                        runbook_file: RunbookFile) -> None:
+def test_reconcile_reattaches_a_run_that_is_still_going(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     folder, info = start_doomed_session(tmp_path, state_dir, runbook_file, "5.1", GATED + "exit 0")
     eventually(lambda: (Path(info["run_dir"]) / "output.log").read_text().count("\n") == 10, what="first half")
     lines: list[str] = []
@@ -169,14 +195,15 @@ def test_reconcile_reattaches_a_run_that_is_still_going(tmp_path: Path, state_di
         result = finish_reattached(session, settled[0])
         assert (result.outcome, result.exit_code) == ("ok", 0)
         assert lines == [f"line {i}" for i in range(1, 21)]
-        finished, = events_of(session, "command_finished")
+        (finished,) = events_of(session, "command_finished")
         assert (finished["run_id"], finished["exit_code"]) == (settled[0].run.run_id, 0)
         assert session.state.running_runs() == []
         assert session.state.step("5.1").status is StepStatus.RUNNING  # the step's verdict is not the runner's
 
 
-def test_reconcile_records_a_run_that_finished_while_nobody_watched(tmp_path: Path, state_dir: Path,
-                                                                    runbook_file: RunbookFile) -> None:
+def test_reconcile_records_a_run_that_finished_while_nobody_watched(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     folder, info = start_doomed_session(tmp_path, state_dir, runbook_file, "5.2", GATED + "exit 3")
     (tmp_path / "go").touch()
     eventually(lambda: (Path(info["run_dir"]) / "exit_code").exists(), what="the run to end")
@@ -185,7 +212,7 @@ def test_reconcile_records_a_run_that_finished_while_nobody_watched(tmp_path: Pa
         assert [r.state for r in settled] == ["finished"]
         assert settled[0].handle is None
         assert settled[0].result is not None and settled[0].result.exit_code == 3
-        finished, = events_of(session, "command_finished")
+        (finished,) = events_of(session, "command_finished")
         log = (Path(info["run_dir"]) / "output.log").read_bytes()
         assert (finished["outcome"], finished["exit_code"], finished["log_size"]) == ("failed", 3, len(log))
         assert finished["log_sha256"] == hashlib.sha256(log).hexdigest()
@@ -193,19 +220,22 @@ def test_reconcile_records_a_run_that_finished_while_nobody_watched(tmp_path: Pa
         assert reconcile(session) == []  # settled once, not again
 
 
-def test_reconcile_marks_a_vanished_run_interrupted_never_passed(tmp_path: Path, state_dir: Path,
-                                                                 runbook_file: RunbookFile) -> None:
+def test_reconcile_marks_a_vanished_run_interrupted_never_passed(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     folder, info = start_doomed_session(tmp_path, state_dir, runbook_file, "5.3", "echo working; sleep 100")
     eventually(lambda: (Path(info["run_dir"]) / "output.log").read_text() == "working\n", what="the run to start")
     os.killpg(info["pid"], signal.SIGKILL)  # the whole group, before the wrapper can write exit_code
-    eventually(lambda: CommandRunner().probe(Path(info["run_dir"]), pid=info["pid"], proc_start=None,
-                                             boot_id="") != "running", what="the group to die")
+    eventually(
+        lambda: CommandRunner().probe(Path(info["run_dir"]), pid=info["pid"], proc_start=None, boot_id="") != "running",
+        what="the group to die",
+    )
     with open_when_free(folder, runbook_file) as session:
         settled = reconcile(session)
         assert [r.state for r in settled] == ["interrupted"]
-        finished, = events_of(session, "command_finished")
+        (finished,) = events_of(session, "command_finished")
         assert (finished["outcome"], finished["exit_code"]) == ("interrupted", None)
-        step_end, = events_of(session, "step_finished")
+        (step_end,) = events_of(session, "step_finished")
         assert step_end["status"] == "interrupted" and step_end["step"] == "5.3"
         assert "decide" in step_end["summary"]
     with Session.open(folder, runbook_file) as again:
@@ -213,17 +243,30 @@ def test_reconcile_marks_a_vanished_run_interrupted_never_passed(tmp_path: Path,
         assert again.state.step("5.3").status is not StepStatus.PASSED
 
 
-def test_closing_the_terminal_mid_step_leaves_the_command_running(tmp_path: Path, state_dir: Path,
-                                                                   runbook_file: RunbookFile) -> None:
+def test_closing_the_terminal_mid_step_leaves_the_command_running(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     assert runbook_file.path is not None
-    script = ("for i in $(seq 50); do echo $i; sleep 0.05\n"
-              "  if [ $i = 10 ]; then while [ ! -e go ]; do sleep 0.02; done; fi\n"
-              "done")
+    script = (
+        "for i in $(seq 50); do echo $i; sleep 0.05\n"
+        "  if [ $i = 10 ]; then while [ ! -e go ]; do sleep 0.02; done; fi\n"
+        "done"
+    )
     pid, master = pty.fork()
     if pid == 0:  # the fake terminal's wizard
         try:
-            os.execv(sys.executable, [sys.executable, str(FIXTURES / "session_run.py"), str(state_dir),
-                                      str(runbook_file.path), "6.1", str(tmp_path), script])
+            os.execv(
+                sys.executable,
+                [
+                    sys.executable,
+                    str(FIXTURES / "session_run.py"),
+                    str(state_dir),
+                    str(runbook_file.path),
+                    "6.1",
+                    str(tmp_path),
+                    script,
+                ],
+            )
         finally:
             os._exit(127)
     seen = b""
@@ -246,15 +289,16 @@ def test_closing_the_terminal_mid_step_leaves_the_command_running(tmp_path: Path
         settled = reconcile(session)
         assert [r.state for r in settled] == ["running"]
         result = finish_reattached(session, settled[0])
-        finished, = events_of(session, "command_finished")
+        (finished,) = events_of(session, "command_finished")
     log = (Path(info["run_dir"]) / "output.log").read_text()
     assert log.splitlines() == [str(i) for i in range(1, 51)]
     assert (result.outcome, result.exit_code) == ("ok", 0)
     assert (finished["outcome"], finished["exit_code"]) == ("ok", 0)
 
 
-def test_a_detached_run_records_no_end_and_is_settled_by_the_next_wizard(tmp_path: Path, state_dir: Path,
-                                                                          runbook_file: RunbookFile) -> None:
+def test_a_detached_run_records_no_end_and_is_settled_by_the_next_wizard(
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     with Session.create(state_dir, runbook_file) as session:
         folder = session.dir
         session.record("step_started", step="7.1")
@@ -268,13 +312,14 @@ def test_a_detached_run_records_no_end_and_is_settled_by_the_next_wizard(tmp_pat
         assert [r.state for r in settled] == ["running"]
         (tmp_path / "go").touch()
         assert finish_reattached(session, settled[0]).outcome == "ok"
-        finished, = events_of(session, "command_finished")
+        (finished,) = events_of(session, "command_finished")
         assert finished["outcome"] == "ok"
     assert lines == [f"line {i}" for i in range(1, 21)]
 
 
-def test_a_run_whose_start_never_reached_the_log_is_adopted_not_started_again(tmp_path: Path,
-                                                                               runbook_file: object) -> None:
+def test_a_run_whose_start_never_reached_the_log_is_adopted_not_started_again(
+    tmp_path: Path, runbook_file: object
+) -> None:
     """A wizard killed between starting a command and recording it: the next wizard adopts the run."""
     from amxwizard.engine.executor import StepExecutor
     from amxwizard.engine.runner import CommandRunner, RunSpec
@@ -285,9 +330,15 @@ def test_a_run_whose_start_never_reached_the_log_is_adopted_not_started_again(tm
     session.record("step_started", step="1.4")
     run_id = new_run_id("1.4", 1, 0)
     # What run_command does up to the moment it records the start, and no further.
-    handle = CommandRunner().start(RunSpec(run_id=run_id, run_dir=session.runs_dir / run_id,
-                                           script="for i in 1 2 3; do echo built $i; sleep 0.2; done\n",
-                                           cwd=tmp_path, meta={"step": "1.4", "index": 0}))
+    handle = CommandRunner().start(
+        RunSpec(
+            run_id=run_id,
+            run_dir=session.runs_dir / run_id,
+            script="for i in 1 2 3; do echo built $i; sleep 0.2; done\n",
+            cwd=tmp_path,
+            meta={"step": "1.4", "index": 0},
+        )
+    )
     handle.detach()
     assert run_id not in session.state.runs
 

@@ -102,7 +102,8 @@ def test_concurrent_recorders_apply_events_in_log_order(state_dir: Path, runbook
 
 
 def test_list_sessions_reads_without_the_lock_and_skips_what_it_cannot_read(
-        state_dir: Path, runbook_file: RunbookFile) -> None:
+    state_dir: Path, runbook_file: RunbookFile
+) -> None:
     finished = Session.create(state_dir, runbook_file)
     finished.record("step_finished", step="1.1", status="passed")
     finished.record("step_skipped", step="1.2", reason="not needed")
@@ -141,7 +142,8 @@ def test_sessions_are_listed_in_the_order_they_were_created(state_dir: Path, run
 
 
 def test_resume_picks_the_latest_unfinished_session_for_the_same_runbook_and_target(
-        state_dir: Path, runbook_file: RunbookFile, tmp_path: Path) -> None:
+    state_dir: Path, runbook_file: RunbookFile, tmp_path: Path
+) -> None:
     first_x = Session.create(state_dir, runbook_file, {"repo": "/src/x"})
     first_x.close()
     only_y = Session.create(state_dir, runbook_file, {"repo": "/src/y"})
@@ -195,7 +197,8 @@ def test_new_starts_a_session_even_when_one_could_be_resumed(state_dir: Path, ru
 
 @pytest.mark.parametrize("overrides", [{"threads": "many"}, {"no_such_variable": "1"}, {"repo": ""}])
 def test_a_bad_variable_refuses_to_start_and_leaves_no_session_behind(
-        state_dir: Path, runbook_file: RunbookFile, overrides: dict[str, str]) -> None:
+    state_dir: Path, runbook_file: RunbookFile, overrides: dict[str, str]
+) -> None:
     with pytest.raises(VariableError):
         Session.resume_or_create(state_dir, runbook_file, overrides)
     assert list_sessions(state_dir) == []
@@ -260,8 +263,19 @@ def test_reading_the_state_while_another_thread_records_never_breaks(tmp_path: P
     reader.start()
     for i in range(300):
         session.record("step_started", step="test-1")
-        session.record("command_started", step="test-1", run_id=f"r{i}", index=0, script="true", cwd="/",
-                       pid=None, proc_start=None, boot_id="", log="", git_before={})
+        session.record(
+            "command_started",
+            step="test-1",
+            run_id=f"r{i}",
+            index=0,
+            script="true",
+            cwd="/",
+            pid=None,
+            proc_start=None,
+            boot_id="",
+            log="",
+            git_before={},
+        )
         session.record("file_edited", step="1.2", path=f"/x{i}", before_sha256=None, after_sha256=None, how="found")
     done.set()
     reader.join()

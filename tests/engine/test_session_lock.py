@@ -30,9 +30,17 @@ class Holder:
     def __init__(self, folder: Path, runbook: RunbookFile, *, spawn: bool = False) -> None:
         assert runbook.path is not None
         self.proc = subprocess.Popen(
-            [sys.executable, str(FIXTURES / "hold_session.py"), str(folder), str(runbook.path),
-             *(["--spawn"] if spawn else [])],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(FIXTURES / "hold_session.py"),
+                str(folder),
+                str(runbook.path),
+                *(["--spawn"] if spawn else []),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -93,7 +101,8 @@ def open_within(folder: Path, runbook: RunbookFile, deadline_s: float = 5.0) -> 
 
 
 def test_a_second_wizard_is_refused_with_who_holds_the_session(
-        closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]) -> None:
+    closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]
+) -> None:
     holder = Holder(closed_session, runbook_file)
     holders.append(holder)
     before = read_events(closed_session)
@@ -112,7 +121,8 @@ def test_a_second_wizard_is_refused_with_who_holds_the_session(
 
 
 def test_the_lock_of_a_killed_wizard_is_taken_over(
-        closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]) -> None:
+    closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]
+) -> None:
     holder = Holder(closed_session, runbook_file)
     holders.append(holder)
     with pytest.raises(SessionLocked):
@@ -127,7 +137,8 @@ def test_the_lock_of_a_killed_wizard_is_taken_over(
 
 
 def test_commands_started_by_the_wizard_do_not_inherit_the_lock(
-        closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]) -> None:
+    closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]
+) -> None:
     holder = Holder(closed_session, runbook_file, spawn=True)
     holders.append(holder)
     lock = (closed_session / "lock").resolve()
@@ -155,13 +166,26 @@ def test_the_same_process_cannot_open_a_session_twice(closed_session: Path, runb
 
 
 def test_a_lock_that_cannot_be_written_is_one_clear_error_and_not_kept(
-        closed_session: Path, runbook_file: RunbookFile) -> None:
+    closed_session: Path, runbook_file: RunbookFile
+) -> None:
     # A process that may not grow any file (the closest a test gets to a full disk without privileges): opening
     # must say so in one line, twice in a row, and never answer the second time with "locked by" itself.
     assert runbook_file.path is not None
-    done = subprocess.run([sys.executable, str(FIXTURES / "open_session.py"), str(closed_session),
-                           str(runbook_file.path), "--attempts", "2", "--fsize", "0"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(FIXTURES / "open_session.py"),
+            str(closed_session),
+            str(runbook_file.path),
+            "--attempts",
+            "2",
+            "--fsize",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     attempts = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(attempts) == 2
@@ -180,7 +204,8 @@ def test_a_missing_session_folder_is_a_clear_error(tmp_path: Path, runbook_file:
 
 
 def test_a_file_system_without_locks_is_one_clear_error_and_leaks_nothing(
-        closed_session: Path, runbook_file: RunbookFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed_session: Path, runbook_file: RunbookFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # NFS without a lock daemon answers flock with ENOLCK: say so, and keep no descriptor open.
     import errno
     import fcntl
@@ -196,7 +221,8 @@ def test_a_file_system_without_locks_is_one_clear_error_and_leaks_nothing(
 
 
 def test_a_release_that_cannot_clear_the_holder_still_lets_go(
-        closed_session: Path, runbook_file: RunbookFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed_session: Path, runbook_file: RunbookFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = Session.open(closed_session, runbook_file)
 
     def failing_truncate(fd: int, length: int) -> None:

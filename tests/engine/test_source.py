@@ -29,7 +29,7 @@ def test_finds_the_definition_not_the_comment_string_declaration_macro_or_call()
     # the body is the function's own braces: from its "{" to the "}" closing it
     assert BACKEND[span.body_start] == "{"
     assert BACKEND[span.body_end - 1] == "}"
-    body = BACKEND[span.body_start:span.body_end]
+    body = BACKEND[span.body_start : span.body_end]
     assert "free(data);" in body
     assert "ggml_backend_tensor_copy_async" not in body
     assert span.end_line == line_of(BACKEND, "void ggml_backend_tensor_copy_async") - 2
@@ -49,7 +49,7 @@ def test_ggml_call_static_prefix_multiline_parameters_and_brace_on_its_own_line(
     assert span.signature.startswith("GGML_CALL static bool ggml_backend_cpu_buffer_cpy_tensor(")
     # the #ifdef/#else branches each open a brace; only one of them counts
     assert BACKEND[span.body_end - 1] == "}"
-    assert "GGML_UNUSED(buffer);" in BACKEND[span.body_start:span.body_end]
+    assert "GGML_UNUSED(buffer);" in BACKEND[span.body_start : span.body_end]
     assert span.end_line == line_of(BACKEND, "namespace detail") - 2
 
 
@@ -128,7 +128,7 @@ def test_the_fixtures_are_balanced() -> None:
 
 
 def test_directives_are_read_with_continuations_and_comments_removed() -> None:
-    src = scan('#include <a.h>\n#  ifdef  GGML_DEBUG_TENSOR_COPY // why\n#define X(a, b) \\\n    a + b\nint x;\n')
+    src = scan("#include <a.h>\n#  ifdef  GGML_DEBUG_TENSOR_COPY // why\n#define X(a, b) \\\n    a + b\nint x;\n")
     assert [(d.line, d.keyword, d.argument) for d in src.directives] == [
         (1, "include", "<a.h>"),
         (2, "ifdef", "GGML_DEBUG_TENSOR_COPY"),

@@ -35,8 +35,12 @@ ROOT = Path(__file__).resolve().parents[2]
 APPENDER = ROOT / "tests" / "fixtures" / "store" / "appender.py"
 RUNBOOK = load_runbook(ROOT / "runbook.yaml")
 STEP_IDS = [step.id for _, step in RUNBOOK.model.iter_steps()]
-FIELDS = [(step.id, form_field.id) for _, step in RUNBOOK.model.iter_steps()
-          if isinstance(step, FormStep | CommitStep | DocsStep) for form_field in step.fields]
+FIELDS = [
+    (step.id, form_field.id)
+    for _, step in RUNBOOK.model.iter_steps()
+    if isinstance(step, FormStep | CommitStep | DocsStep)
+    for form_field in step.fields
+]
 CRITERIA = [criterion.id for criterion in RUNBOOK.model.criteria]
 DEFAULT_REPO = str(RUNBOOK.model.variables["repo"].default)
 
@@ -51,8 +55,16 @@ VALID_VALUES: dict[str, st.SearchStrategy[str]] = {
     "cmake": st.from_regex(r"[a-z0-9./=-]{1,10}( [a-z0-9./=-]{1,10}){0,2}", fullmatch=True),
     "expected_commit": st.from_regex(r"[0-9a-f]{4,40}", fullmatch=True),
 }
-BAD_VALUES = [("threads", "many"), ("threads", "0"), ("ngl", "1000"), ("repo", "   "), ("expected_commit", "xyz"),
-              ("baseline_tps", "nan"), ("no_such_variable", "1"), ("model", "a\nb")]
+BAD_VALUES = [
+    ("threads", "many"),
+    ("threads", "0"),
+    ("ngl", "1000"),
+    ("repo", "   "),
+    ("expected_commit", "xyz"),
+    ("baseline_tps", "nan"),
+    ("no_such_variable", "1"),
+    ("model", "a\nb"),
+]
 _text = st.text(max_size=40)
 
 
@@ -63,8 +75,11 @@ def recordable_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     if kind == "step_started":
         return kind, {"step": draw(st.sampled_from(STEP_IDS))}
     if kind == "step_finished":
-        return kind, {"step": draw(st.sampled_from(STEP_IDS)), "status": draw(st.sampled_from(["passed", "failed"])),
-                      "summary": draw(_text)}
+        return kind, {
+            "step": draw(st.sampled_from(STEP_IDS)),
+            "status": draw(st.sampled_from(["passed", "failed"])),
+            "summary": draw(_text),
+        }
     if kind == "field_answered":
         step, name = draw(st.sampled_from(FIELDS))
         return kind, {"step": step, "field": name, "value": draw(_text)}
@@ -100,8 +115,14 @@ class Expected:
             self.target = value.strip()
 
     def summary(self) -> dict[str, Any]:
-        return {"statuses": self.statuses, "answers": self.answers, "criteria": self.criteria,
-                "overrides": self.overrides, "target": self.target, "reopened": self.reopened}
+        return {
+            "statuses": self.statuses,
+            "answers": self.answers,
+            "criteria": self.criteria,
+            "overrides": self.overrides,
+            "target": self.target,
+            "reopened": self.reopened,
+        }
 
 
 def summary(state: SessionState) -> dict[str, Any]:
@@ -187,8 +208,9 @@ class SessionLifeMachine(RuleBasedStateMachine):
         self.reopen()
 
     @rule(appended=recordable_events(), delay_ms=st.integers(0, 20), crashed_first=st.booleans())
-    def kill_a_wizard_mid_append_and_reopen(self, appended: tuple[str, dict[str, Any]], delay_ms: int,
-                                            crashed_first: bool) -> None:
+    def kill_a_wizard_mid_append_and_reopen(
+        self, appended: tuple[str, dict[str, Any]], delay_ms: int, crashed_first: bool
+    ) -> None:
         """Another wizard takes the session, appends one event over and over, and is SIGKILLed."""
         if crashed_first:
             self.drop_without_closing()
@@ -198,9 +220,23 @@ class SessionLifeMachine(RuleBasedStateMachine):
         kind, data = appended
         before = len(read_events(self.folder))
         child = subprocess.Popen(
-            [sys.executable, str(APPENDER), str(self.folder / "events.db"), "--lock", str(self.folder),
-             "--kind", kind, "--data", json.dumps(data), "--limit", "200"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(APPENDER),
+                str(self.folder / "events.db"),
+                "--lock",
+                str(self.folder),
+                "--kind",
+                kind,
+                "--data",
+                json.dumps(data),
+                "--limit",
+                "200",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout is not None and child.stderr is not None
         assert child.stdout.readline() == "ready\n", child.stderr.read()
         time.sleep(delay_ms / 1000)
@@ -214,8 +250,11 @@ class SessionLifeMachine(RuleBasedStateMachine):
         landed = len(after) - before
         assert landed in (len(reported), len(reported) + 1), (reported, before, len(after))
         assert all((e.kind, e.data) == (kind, data) for e in after[before:])
-        event("killed wizard: its in-flight append landed" if landed > len(reported)
-              else "killed wizard: nothing beyond what it reported")
+        event(
+            "killed wizard: its in-flight append landed"
+            if landed > len(reported)
+            else "killed wizard: nothing beyond what it reported"
+        )
         if landed:
             self.expected.apply(kind, data)
         self.reopen()
@@ -252,5 +291,6 @@ class SessionLifeMachine(RuleBasedStateMachine):
 
 
 TestSessionLife = SessionLifeMachine.TestCase
-TestSessionLife.settings = settings(max_examples=40, stateful_step_count=30, deadline=None,
-                                    suppress_health_check=[HealthCheck.too_slow])
+TestSessionLife.settings = settings(
+    max_examples=40, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)

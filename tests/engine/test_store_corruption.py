@@ -92,8 +92,11 @@ def test_an_event_edited_in_place_is_named_copied_and_cut_away(tmp_path: Path) -
 def test_an_edited_timestamp_or_kind_is_caught_too(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     written = make_store(path)
-    tamper(path, ("UPDATE events SET ts = ? WHERE seq = 30", ("2020-01-01T00:00:00.000000+00:00",)),
-           ("UPDATE events SET kind = 'session_finished' WHERE seq = 35", ()))
+    tamper(
+        path,
+        ("UPDATE events SET ts = ? WHERE seq = 30", ("2020-01-01T00:00:00.000000+00:00",)),
+        ("UPDATE events SET kind = 'session_finished' WHERE seq = 35", ()),
+    )
     store, recovery = open_store(path)
     assert recovery is not None and "event 30" in recovery.problem
     assert_usable(store, written[:29])
@@ -119,9 +122,12 @@ def test_a_deleted_middle_event_cuts_back_to_the_events_before_the_gap(tmp_path:
 def test_two_swapped_events_break_the_chain_at_the_first_of_them(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     written = make_store(path)
-    damaged = tamper(path, ("UPDATE events SET seq = -1 WHERE seq = 9", ()),
-                     ("UPDATE events SET seq = 9 WHERE seq = 10", ()),
-                     ("UPDATE events SET seq = 10 WHERE seq = -1", ()))
+    damaged = tamper(
+        path,
+        ("UPDATE events SET seq = -1 WHERE seq = 9", ()),
+        ("UPDATE events SET seq = 9 WHERE seq = 10", ()),
+        ("UPDATE events SET seq = 10 WHERE seq = -1", ()),
+    )
 
     store, recovery = open_store(path)
 
@@ -137,8 +143,13 @@ def test_an_inserted_forged_event_is_caught(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     written = make_store(path)
     forged = written[-1]
-    tamper(path, ("INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                  (EVENTS + 1, forged.ts, "session_finished", "{}", forged.hash, "f" * 64)))
+    tamper(
+        path,
+        (
+            "INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            (EVENTS + 1, forged.ts, "session_finished", "{}", forged.hash, "f" * 64),
+        ),
+    )
     store, recovery = open_store(path)
     assert recovery is not None and f"event {EVENTS + 1}" in recovery.problem
     assert_usable(store, written)
@@ -173,8 +184,9 @@ def test_each_recovery_keeps_its_own_copy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("cut_fraction", [0.35, 0.6, 0.9])
-def test_a_truncated_file_salvages_the_events_that_still_chain(tmp_path: Path, cut_fraction: float,
-                                                              large_store: tuple[Path, list[Event]]) -> None:
+def test_a_truncated_file_salvages_the_events_that_still_chain(
+    tmp_path: Path, cut_fraction: float, large_store: tuple[Path, list[Event]]
+) -> None:
     path, written = copy_of(large_store, tmp_path)
     size = path.stat().st_size
     page = 4096
@@ -190,7 +202,7 @@ def test_a_truncated_file_salvages_the_events_that_still_chain(tmp_path: Path, c
     [copy] = damaged_copies(path)
     assert copy.read_bytes() == damaged
     kept = store.events()
-    assert kept == written[:len(kept)]
+    assert kept == written[: len(kept)]
     assert recovery.kept_events == len(kept)
     # The rows in pages before the cut are readable, so a real prefix survives, not an empty store.
     assert len(kept) >= 0.2 * len(written) * cut_fraction
@@ -198,8 +210,9 @@ def test_a_truncated_file_salvages_the_events_that_still_chain(tmp_path: Path, c
     store.close()
 
 
-def test_garbage_inside_a_page_salvages_the_prefix_before_it(tmp_path: Path,
-                                                            large_store: tuple[Path, list[Event]]) -> None:
+def test_garbage_inside_a_page_salvages_the_prefix_before_it(
+    tmp_path: Path, large_store: tuple[Path, list[Event]]
+) -> None:
     path, written = copy_of(large_store, tmp_path)
     size = path.stat().st_size
     with path.open("r+b") as handle:
@@ -214,7 +227,7 @@ def test_garbage_inside_a_page_salvages_the_prefix_before_it(tmp_path: Path,
     [copy] = damaged_copies(path)
     assert copy.read_bytes() == damaged
     kept = store.events()
-    assert kept == written[:len(kept)]
+    assert kept == written[: len(kept)]
     assert len(kept) >= 100
     assert_usable(store, kept)
     store.close()

@@ -78,13 +78,20 @@ def summary(state: SessionState) -> dict[str, Any]:
 
 
 def model_summary(model: LogModel) -> dict[str, Any]:
-    return {"last_seq": model.last_seq, "statuses": model.statuses, "answers": model.answers,
-            "criteria": model.criteria, "overrides": model.overrides, "notes": model.notes}
+    return {
+        "last_seq": model.last_seq,
+        "statuses": model.statuses,
+        "answers": model.answers,
+        "criteria": model.criteria,
+        "overrides": model.overrides,
+        "notes": model.notes,
+    }
 
 
 def start_appender(db: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(APPENDER), str(db), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(APPENDER), str(db), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_ready(proc: subprocess.Popen[str]) -> None:
@@ -189,7 +196,7 @@ def test_torn_wal_after_a_kill_opens_to_a_prefix_of_the_events(tmp_path: Path) -
             after = store.events()
             assert recovery is None, f"{context}: {recovery}"
             assert verify_chain(after) is None, context
-            assert after == before[:len(after)], f"{context}: WAL cut at {cut} of {size}"
+            assert after == before[: len(after)], f"{context}: WAL cut at {cut} of {size}"
             # The next append continues the chain from whatever survived.
             appended = store.append("note", {"text": "after the tear"})
             assert appended.seq == len(after) + 1 and appended.prev == (after[-1].hash if after else "0" * 64)

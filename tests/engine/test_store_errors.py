@@ -82,7 +82,8 @@ def test_a_cut_back_on_a_busy_store_is_a_store_error(tmp_path: Path) -> None:
 
 
 def test_rebuilding_an_unreadable_store_never_leaves_an_empty_one_in_its_place(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A crash while the salvaged events are written back leaves the damaged store (recoverable), not a blank one."""
     from amxwizard.engine import store as store_module
 

@@ -125,10 +125,15 @@ def run_in_read_only_mount(mount: Path, *command: str) -> subprocess.CompletedPr
 
     As root a chmod stops nothing; a read-only mount does, and an unprivileged user namespace can make one.
     """
-    script = (f"mount --bind -o ro {shlex.quote(str(mount))} {shlex.quote(str(mount))} && exec "
-              + " ".join(shlex.quote(part) for part in command))
-    return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
-                          capture_output=True, text=True, timeout=120)
+    script = f"mount --bind -o ro {shlex.quote(str(mount))} {shlex.quote(str(mount))} && exec " + " ".join(
+        shlex.quote(part) for part in command
+    )
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -136,15 +141,25 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_read_only_file_system_refuses_to_open_but_still_shows_the_old_state(
-        state_dir: Path, runbook_file: RunbookFile) -> None:
+    state_dir: Path, runbook_file: RunbookFile
+) -> None:
     assert runbook_file.path is not None
     with Session.create(state_dir, runbook_file) as session:
         session.record("step_started", step="1.1")
         session.record("step_finished", step="1.1", status="passed")
     before = snapshot(state_dir)
 
-    done = run_in_read_only_mount(state_dir, sys.executable, str(FIXTURES / "open_session.py"), str(session.dir),
-                                  str(runbook_file.path), "--attempts", "2", "--list", str(state_dir))
+    done = run_in_read_only_mount(
+        state_dir,
+        sys.executable,
+        str(FIXTURES / "open_session.py"),
+        str(session.dir),
+        str(runbook_file.path),
+        "--attempts",
+        "2",
+        "--list",
+        str(state_dir),
+    )
 
     assert done.returncode == 0, done.stderr
     listing, *attempts = (json.loads(line) for line in done.stdout.splitlines())
@@ -157,16 +172,22 @@ def test_a_read_only_file_system_refuses_to_open_but_still_shows_the_old_state(
     assert snapshot(state_dir) == before
 
 
-def test_a_read_only_store_file_refuses_the_open_and_frees_the_lock(
-        state_dir: Path, runbook_file: RunbookFile) -> None:
+def test_a_read_only_store_file_refuses_the_open_and_frees_the_lock(state_dir: Path, runbook_file: RunbookFile) -> None:
     assert runbook_file.path is not None
     with Session.create(state_dir, runbook_file) as session:
         session.record("step_started", step="1.1")
     db = session.dir / "events.db"
     db_before = db.read_bytes()
 
-    done = run_in_read_only_mount(db, sys.executable, str(FIXTURES / "open_session.py"), str(session.dir),
-                                  str(runbook_file.path), "--attempts", "2")
+    done = run_in_read_only_mount(
+        db,
+        sys.executable,
+        str(FIXTURES / "open_session.py"),
+        str(session.dir),
+        str(runbook_file.path),
+        "--attempts",
+        "2",
+    )
 
     assert done.returncode == 0, done.stderr
     attempts = [json.loads(line) for line in done.stdout.splitlines()]

@@ -53,12 +53,33 @@ class SessionKit:
             log = self.root / "runs" / run_id / "output.log"
             log.parent.mkdir(parents=True)
             log.write_text(text, encoding="utf-8")
-            self.session.record("command_started", step=step_id, run_id=run_id, index=index, script=script,
-                                cwd=str(self.root), pid=None, proc_start=None, boot_id="", log=str(log),
-                                git_before={})
-            self.session.record("command_finished", step=step_id, run_id=run_id, outcome="ok", exit_code=exit_code,
-                                signal=None, ended="", duration=0.1, log_size=len(text), log_sha256="",
-                                git_after={}, exports={})
+            self.session.record(
+                "command_started",
+                step=step_id,
+                run_id=run_id,
+                index=index,
+                script=script,
+                cwd=str(self.root),
+                pid=None,
+                proc_start=None,
+                boot_id="",
+                log=str(log),
+                git_before={},
+            )
+            self.session.record(
+                "command_finished",
+                step=step_id,
+                run_id=run_id,
+                outcome="ok",
+                exit_code=exit_code,
+                signal=None,
+                ended="",
+                duration=0.1,
+                log_size=len(text),
+                log_sha256="",
+                git_after={},
+                exports={},
+            )
             run_ids.append(run_id)
         return run_ids
 

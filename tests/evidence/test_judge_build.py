@@ -37,9 +37,11 @@ def test_failure_without_an_error_line_uses_the_exit_status() -> None:
 
 
 def test_nvcc_and_linker_errors() -> None:
-    text = ("ggml/src/ggml-cuda.cu(640): error: identifier \"ggml_backend_buffer_is_host\" is undefined\n"
-            "/usr/bin/ld: ggml-backend.cpp.o: undefined reference to `ggml_tensor_is_weight'\n"
-            "collect2: error: ld returned 1 exit status\n")
+    text = (
+        'ggml/src/ggml-cuda.cu(640): error: identifier "ggml_backend_buffer_is_host" is undefined\n'
+        "/usr/bin/ld: ggml-backend.cpp.o: undefined reference to `ggml_tensor_is_weight'\n"
+        "collect2: error: ld returned 1 exit status\n"
+    )
     errors = build_errors(text)
     assert (errors[0].file, errors[0].file_line) == ("ggml/src/ggml-cuda.cu", 640)
     assert [e.line for e in errors] == [1, 2, 3]

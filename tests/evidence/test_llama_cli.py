@@ -71,10 +71,12 @@ def test_clean_run_new_timing_style() -> None:
 
 
 def test_common_perf_print_style_and_nan_rates() -> None:
-    text = ("common_perf_print: prompt eval time =     120.15 ms /    10 tokens (   12.02 ms per token,    83.23 "
-            "tokens per second)\n"
-            "common_perf_print:        eval time =       0.00 ms /     0 runs   (     nan ms per token,      nan "
-            "tokens per second)\n")
+    text = (
+        "common_perf_print: prompt eval time =     120.15 ms /    10 tokens (   12.02 ms per token,    83.23 "
+        "tokens per second)\n"
+        "common_perf_print:        eval time =       0.00 ms /     0 runs   (     nan ms per token,      nan "
+        "tokens per second)\n"
+    )
     run = llama_cli.parse(text)
     assert run.timing_style == "common_perf_print"
     assert run.prompt_tokens == 10 and run.eval_runs == 0 and run.tokens_generated == 1 and run.eval_tps is None
@@ -133,7 +135,9 @@ def test_stress_test_needs_its_long_prompt(runbook_file: RunbookFile) -> None:
 
 
 def test_model_that_does_not_load_is_named(runbook_file: RunbookFile) -> None:
-    text = ("gguf_init_from_file: failed to open GGUF file '/nope.gguf' (No such file or directory)\n"
-            "main: error: unable to load model\n")
+    text = (
+        "gguf_init_from_file: failed to open GGUF file '/nope.gguf' (No such file or directory)\n"
+        "main: error: unable to load model\n"
+    )
     verdict = llama_cli.judge_test(_step(runbook_file, "test-2"), llama_cli.parse(text), 1, None, text)
     assert verdict.status == "failed" and "model could not be loaded" in verdict.summary and verdict.findings == []

@@ -49,10 +49,21 @@ def _backup(kit: SessionKit, result_files: list[str]) -> Path:
     (folder / "git-head.txt").write_text("fb91d1c5 Fix AMX+GPU segfault by implementing cpy_tensor\n")
     for name in result_files:
         (folder / name).write_text("output\n")
-    kit.session.record("backup_made", step="1.1", dir=str(folder), export="BACKUP_DIR",
-                       files=[{"path": "/repo/ggml/src/ggml-backend.cpp", "backup": str(saved),
-                               "sha256": hashlib.sha256(saved.read_bytes()).hexdigest(), "size": 36}],
-                       git={"git-head.txt": hashlib.sha256((folder / "git-head.txt").read_bytes()).hexdigest()})
+    kit.session.record(
+        "backup_made",
+        step="1.1",
+        dir=str(folder),
+        export="BACKUP_DIR",
+        files=[
+            {
+                "path": "/repo/ggml/src/ggml-backend.cpp",
+                "backup": str(saved),
+                "sha256": hashlib.sha256(saved.read_bytes()).hexdigest(),
+                "size": 36,
+            }
+        ],
+        git={"git-head.txt": hashlib.sha256((folder / "git-head.txt").read_bytes()).hexdigest()},
+    )
     kit.passed("1.1", f"backed up 1 file to {folder}")
     return folder
 
@@ -77,17 +88,36 @@ def _run_benchmarks(kit: SessionKit, runbook_file: RunbookFile) -> None:
 
 
 def _complete(kit: SessionKit, runbook_file: RunbookFile) -> Path:
-    names = ["test_long_prompt.log", "test_short_prompt.log", "test_cpu_only.log", "test_gpu_only.log",
-             "test_very_long_prompt.log", "bench_prompt.log", "bench_generation.log"]
+    names = [
+        "test_long_prompt.log",
+        "test_short_prompt.log",
+        "test_cpu_only.log",
+        "test_gpu_only.log",
+        "test_very_long_prompt.log",
+        "bench_prompt.log",
+        "bench_generation.log",
+    ]
     folder = _backup(kit, names)
     kit.session.record("approach_chosen", step="2.choose", approach="2.A", reason="weights copied")
     _run_tests(kit, runbook_file)
     _run_benchmarks(kit, runbook_file)
-    kit.session.record("commit_made", sha="0123456789abcdef0123", subject="Fix AMX+GPU hybrid mode crash with long "
-                       "prompts", files=["ggml/src/ggml-backend.cpp"], message_sha256="", session_trailer="")
+    kit.session.record(
+        "commit_made",
+        sha="0123456789abcdef0123",
+        subject="Fix AMX+GPU hybrid mode crash with long prompts",
+        files=["ggml/src/ggml-backend.cpp"],
+        message_sha256="",
+        session_trailer="",
+    )
     kit.passed("5.3", "committed: 0123456789ab")
-    kit.session.record("document_updated", step="5.4", path="/repo/AMX_SESSION_CURRENT.md",
-                       section="AMX+GPU scheduler fix", before_sha256="a", after_sha256="b")
+    kit.session.record(
+        "document_updated",
+        step="5.4",
+        path="/repo/AMX_SESSION_CURRENT.md",
+        section="AMX+GPU scheduler fix",
+        before_sha256="a",
+        after_sha256="b",
+    )
     kit.passed("5.4", "updated 1 document(s)")
     return folder
 
@@ -103,8 +133,9 @@ def test_a_complete_session_meets_every_criterion(kit: SessionKit, runbook_file:
     _complete(kit, runbook_file)
     results = criteria.evaluate(runbook_file.model, kit.state, kit.read_log)
     assert {cid: r.status for cid, r in results.items() if r.status != "met"} == {}
-    assert any("3 tensor copies logged (CPU → CUDA0 ×3), none of a weight" in e
-               for e in results["no-weight-copies"].evidence)
+    assert any(
+        "3 tensor copies logged (CPU → CUDA0 ×3), none of a weight" in e for e in results["no-weight-copies"].evidence
+    )
     assert any("tg128 61.26 ± 0.42 t/s vs baseline 61.24" in e for e in results["performance"].evidence)
     assert any(e.startswith("✔ commit 0123456789ab") for e in results["committed"].evidence)
     assert any("test_very_long_prompt.log" in e for e in results["backup-preserved"].evidence)
@@ -127,7 +158,8 @@ def test_logs_without_debug_output_cannot_verify_copies(kit: SessionKit, runbook
     assert result.status == "unknown"
     assert all("no [TENSOR_COPY_DEBUG] output" in e for e in result.evidence)
     assert template_values(runbook_file.model, kit.state, _values(kit), kit.read_log)[
-        "evidence.weight_copies"].startswith("not verifiable")
+        "evidence.weight_copies"
+    ].startswith("not verifiable")
 
 
 def test_a_skipped_or_failed_test_is_unmet(kit: SessionKit, runbook_file: RunbookFile) -> None:
@@ -135,12 +167,22 @@ def test_a_skipped_or_failed_test_is_unmet(kit: SessionKit, runbook_file: Runboo
     kit.session.record("step_skipped", step="test-4", reason="no GPU on this box")
     text = read_fixture("diag_weight_copy.txt")
     kit.run("test-1", text)
-    kit.finish("test-1", llama_cli.judge_test(runbook_file.model.step("test-1"),  # type: ignore[arg-type]
-                                              llama_cli.parse(text), 134, None, text))
+    kit.finish(
+        "test-1",
+        llama_cli.judge_test(
+            runbook_file.model.step("test-1"),  # type: ignore[arg-type]
+            llama_cli.parse(text),
+            134,
+            None,
+            text,
+        ),
+    )
     results = criteria.evaluate(runbook_file.model, kit.state, kit.read_log)
     assert results["no-regressions"].status == "unmet"
-    assert "✘ test-4 (Test 4: GPU-Only Mode (Regression Check)) was skipped: no GPU on this box" in \
-        results["no-regressions"].evidence
+    assert (
+        "✘ test-4 (Test 4: GPU-Only Mode (Regression Check)) was skipped: no GPU on this box"
+        in results["no-regressions"].evidence
+    )
     assert results["no-crashes"].status == "unmet"
     assert results["no-weight-copies"].status == "unmet"
 
@@ -154,7 +196,8 @@ def test_backup_with_a_changed_file_is_unmet(kit: SessionKit, runbook_file: Runb
 
 
 def test_a_persons_tick_decides_a_manual_criterion_and_sits_beside_a_checked_one(
-        tmp_path: Path, state_dir: Path, runbook_file: RunbookFile) -> None:
+    tmp_path: Path, state_dir: Path, runbook_file: RunbookFile
+) -> None:
     manual = "criteria:\n  - id: reviewed\n    text: Reviewed by a colleague\n"
     text = runbook_file.text.replace("criteria:\n", manual, 1)
     runbook = load_text(text)
@@ -202,8 +245,9 @@ def test_every_dotted_name_is_provided_and_never_empty(kit: SessionKit, runbook_
 
 def test_values_after_a_complete_session(kit: SessionKit, runbook_file: RunbookFile) -> None:
     folder = _complete(kit, runbook_file)
-    kit.session.record("field_answered", step="1.6", field="tensor", value="blk.0.attn_q.weight",
-                       suggested="blk.0.attn_q.weight")
+    kit.session.record(
+        "field_answered", step="1.6", field="tensor", value="blk.0.attn_q.weight", suggested="blk.0.attn_q.weight"
+    )
     kit.session.record("field_answered", step="5.3", field="other_files", value="", suggested=None)
     values = template_values(runbook_file.model, kit.state, _values(kit), kit.read_log)
     assert values["evidence.tg_tps"] == "61.26"
@@ -223,24 +267,41 @@ def test_values_after_a_complete_session(kit: SessionKit, runbook_file: RunbookF
 def test_a_failed_test_is_never_summarised_as_passed(kit: SessionKit, runbook_file: RunbookFile) -> None:
     text = read_fixture("diag_weight_copy.txt")
     kit.run("test-1", text)
-    kit.finish("test-1", llama_cli.judge_test(runbook_file.model.step("test-1"),  # type: ignore[arg-type]
-                                              llama_cli.parse(text), 134, None, text))
+    kit.finish(
+        "test-1",
+        llama_cli.judge_test(
+            runbook_file.model.step("test-1"),  # type: ignore[arg-type]
+            llama_cli.parse(text),
+            134,
+            None,
+            text,
+        ),
+    )
     lines = template_values(runbook_file.model, kit.state, _values(kit), kit.read_log)["evidence.tests_summary"]
     assert lines.split("\n")[0].startswith("- ❌ Test 1: Long Prompt (Primary Fix Validation) — failed: crashed")
     assert lines.split("\n")[1] == "- ❌ Test 2: Short Prompt (Regression Check) — not run"
 
 
-@pytest.mark.parametrize(("step_id", "findings", "approach", "expected"), [
-    ("test-1", ["crash"], "2.A", ["still-crashing"]),
-    ("test-1", ["crash"], "2.C", []),
-    ("test-3", ["crash"], "2.A", []),
-    ("bench-tg", ["slow"], None, ["performance-degraded"]),
-    ("1.4", ["build_failed"], None, ["build-fails"]),
-    ("1.5", ["weight_copy", "unknown_weight_name"], None, ["different-tensor"]),
-    ("test-2", ["flag_rejected"], "2.A", []),
-])
-def test_troubleshooting_that_matches(kit: SessionKit, runbook_file: RunbookFile, step_id: str, findings: list[str],
-                                      approach: str | None, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("step_id", "findings", "approach", "expected"),
+    [
+        ("test-1", ["crash"], "2.A", ["still-crashing"]),
+        ("test-1", ["crash"], "2.C", []),
+        ("test-3", ["crash"], "2.A", []),
+        ("bench-tg", ["slow"], None, ["performance-degraded"]),
+        ("1.4", ["build_failed"], None, ["build-fails"]),
+        ("1.5", ["weight_copy", "unknown_weight_name"], None, ["different-tensor"]),
+        ("test-2", ["flag_rejected"], "2.A", []),
+    ],
+)
+def test_troubleshooting_that_matches(
+    kit: SessionKit,
+    runbook_file: RunbookFile,
+    step_id: str,
+    findings: list[str],
+    approach: str | None,
+    expected: list[str],
+) -> None:
     if approach:
         kit.session.record("approach_chosen", step="2.choose", approach=approach, reason="")
     entries = matching(runbook_file.model, kit.state, step_id, findings)
@@ -255,8 +316,8 @@ def test_benchmark_history_keeps_every_run_in_order(kit: SessionKit, runbook_fil
     second = kit.run("bench-tg", read_fixture("bench_csv.txt"), script="./build/bin/llama-bench -n 128")
     runs = llama_bench.session_runs(kit.state, kit.read_log)
     assert [r.run_id for r in runs] == [*first, *second]
-    assert [r.avg_ts for r in llama_bench.session_rows(kit.state, kit.read_log, test="tg128")] == [61.239811,
-                                                                                                   61.262317]
+    assert [r.avg_ts for r in llama_bench.session_rows(kit.state, kit.read_log, test="tg128")] == [61.239811, 61.262317]
     assert [r.avg_ts for r in llama_bench.session_rows(kit.state, kit.read_log, test="tg128", exclude=second)] == [
-        61.239811]
+        61.239811
+    ]
     assert kit.state.step("bench-tg").runs == second  # the step shows its latest attempt; the history keeps both

@@ -40,17 +40,30 @@ class Sandbox:
         rb = self.runbook.model
         step = rb.step(step_id)
         # Step 1.5's helper script goes next to the backup folder, not to the seed's fixed /tmp path.
-        values = resolve(rb, {"repo": str(self.repo), "model": str(self.model),
-                              "diag_script": str(self.backup.parent / "diag_test.sh"), **overrides},
-                         {"session_dir": str(self.repo.parent), "session_id": "test"})
+        values = resolve(
+            rb,
+            {
+                "repo": str(self.repo),
+                "model": str(self.model),
+                "diag_script": str(self.backup.parent / "diag_test.sh"),
+                **overrides,
+            },
+            {"session_dir": str(self.repo.parent), "session_id": "test"},
+        )
         if isinstance(step, TestStep | BenchmarkStep):
             commands = [step.command]
         else:
             assert isinstance(step, ShellStep)
             commands = step.commands
         script = "\n".join(render_shell(c, values, rb.args_variables) for c in commands)
-        result = subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=self.repo, capture_output=True,
-                                text=True, timeout=120, env={**os.environ, "BACKUP_DIR": str(self.backup)})
+        result = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", script],
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "BACKUP_DIR": str(self.backup)},
+        )
         return result, result.stdout + result.stderr
 
 
@@ -81,8 +94,13 @@ def _test_step(sandbox: Sandbox, step_id: str) -> TestStep:
 
 def _judge(sandbox: Sandbox, step_id: str, **overrides: str) -> tuple[llama_cli.CliRun, str, int]:
     result, _ = sandbox.run_step(step_id, **overrides)
-    log_name = {"test-1": "test_long_prompt.log", "test-2": "test_short_prompt.log", "test-3": "test_cpu_only.log",
-                "test-4": "test_gpu_only.log", "test-5": "test_very_long_prompt.log"}[step_id]
+    log_name = {
+        "test-1": "test_long_prompt.log",
+        "test-2": "test_short_prompt.log",
+        "test-3": "test_cpu_only.log",
+        "test-4": "test_gpu_only.log",
+        "test-5": "test_very_long_prompt.log",
+    }[step_id]
     text = (sandbox.backup / log_name).read_text(encoding="utf-8")
     return llama_cli.parse(text), text, result.returncode
 
@@ -98,7 +116,11 @@ def test_long_prompt_without_a_fix_crashes_with_the_weight_copy_in_the_diagnosti
     report = tensor_copy.parse(text)
     first = report.first_weight
     assert first is not None and (first.name, first.src_buffer, first.dst_buffer, first.op) == (
-        "blk.0.attn_q.weight", "AMX", "CUDA0", "MUL_MAT")
+        "blk.0.attn_q.weight",
+        "AMX",
+        "CUDA0",
+        "MUL_MAT",
+    )
     assert len(report.activations) >= 2 and report.findings() == ["weight_copy"]
     suggestion = tensor_copy.suggest(report)
     assert suggestion.approach == "A" and suggestion.values["tensor"] == "blk.0.attn_q.weight"
@@ -166,8 +188,13 @@ def test_missing_model_fails_like_the_real_loader(sandbox: Sandbox) -> None:
 
 
 def _standin(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", f"amxwizard.rehearsal.{module}", *args], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", f"amxwizard.rehearsal.{module}", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_help_lists_fa_with_a_value_and_no_amx() -> None:
@@ -220,8 +247,9 @@ def test_bench_rejects_amx(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "md"])
 def test_bench_output_formats_parse_to_the_same_rows(sandbox: Sandbox, fmt: str) -> None:
-    result = _standin("llama_bench", "-m", str(sandbox.model), "-t", "64", "-ngl", "15", "-p", "512", "-n", "128",
-                      "-o", fmt)
+    result = _standin(
+        "llama_bench", "-m", str(sandbox.model), "-t", "64", "-ngl", "15", "-p", "512", "-n", "128", "-o", fmt
+    )
     assert result.returncode == 0
     assert result.stderr.startswith("[stand-in] llama-bench")
     rows = llama_bench.parse(result.stdout)

@@ -16,7 +16,12 @@ def test_weight_copy_is_found_with_its_line() -> None:
     first = report.first_weight
     assert first is not None
     assert (first.name, first.src_buffer, first.dst_buffer, first.size, first.op) == (
-        "blk.0.attn_q.weight", "AMX", "CUDA0", 4718592, "MUL_MAT")
+        "blk.0.attn_q.weight",
+        "AMX",
+        "CUDA0",
+        4718592,
+        "MUL_MAT",
+    )
     assert first.flagged and first.slow_path
     assert tensor_copy.MARKER in lines[first.line - 1]
     assert "blk.0.attn_q.weight" in lines[first.line]
@@ -77,8 +82,13 @@ def test_weight_the_filter_would_miss_is_unknown_weight_name() -> None:
 
 
 def test_weights_the_filter_catches_are_not_unknown() -> None:
-    for name in ("token_embd.weight", "output.weight", "blk.0.ffn_down_exps.weight", "CUDA0#blk.0.attn_q.weight#0",
-                 "blk.1.attn_k.bias (view)"):
+    for name in (
+        "token_embd.weight",
+        "output.weight",
+        "blk.0.ffn_down_exps.weight",
+        "CUDA0#blk.0.attn_q.weight#0",
+        "blk.1.attn_k.bias (view)",
+    ):
         report = tensor_copy.parse(BLOCK.format(name=name, op="MUL_MAT"))
         assert report.findings() == ["weight_copy"], name
     # A PARAM-flagged tensor: the debug code warned, and the filter checks the same flag.
@@ -87,10 +97,12 @@ def test_weights_the_filter_catches_are_not_unknown() -> None:
 
 
 def test_guard_of_approach_a_suggests_b() -> None:
-    text = ("ERROR: Attempted to copy weight tensor 'blk.0.attn_q.weight' between backends\n"
-            "       Weights should remain on their allocated backend.\n"
-            "       This indicates a scheduler bug.\n"
-            "ggml/src/ggml-backend.cpp:377: GGML_ASSERT(false && \"Weight tensors should not be copied\") failed\n")
+    text = (
+        "ERROR: Attempted to copy weight tensor 'blk.0.attn_q.weight' between backends\n"
+        "       Weights should remain on their allocated backend.\n"
+        "       This indicates a scheduler bug.\n"
+        'ggml/src/ggml-backend.cpp:377: GGML_ASSERT(false && "Weight tensors should not be copied") failed\n'
+    )
     report = tensor_copy.parse(text)
     assert report.blocked[0].name == "blk.0.attn_q.weight" and report.blocked[0].line == 1
     suggestion = tensor_copy.suggest(report)
@@ -99,11 +111,18 @@ def test_guard_of_approach_a_suggests_b() -> None:
 
 
 def test_blocks_survive_grep_separators_ansi_and_interleaved_output() -> None:
-    text = ("--\n\x1b[0m" + BLOCK.format(name="inp_embd", op="GET_ROWS").replace("  Size", " token text\n  Size")
-            + "--\n" + BLOCK.format(name="blk.7.ffn_up_exps.weight", op="MUL_MAT_ID") + "\r\n")
+    text = (
+        "--\n\x1b[0m"
+        + BLOCK.format(name="inp_embd", op="GET_ROWS").replace("  Size", " token text\n  Size")
+        + "--\n"
+        + BLOCK.format(name="blk.7.ffn_up_exps.weight", op="MUL_MAT_ID")
+        + "\r\n"
+    )
     report = tensor_copy.parse(text)
-    assert [(c.name, c.size, c.op) for c in report.copies] == [("inp_embd", 1024, "GET_ROWS"),
-                                                              ("blk.7.ffn_up_exps.weight", 1024, "MUL_MAT_ID")]
+    assert [(c.name, c.size, c.op) for c in report.copies] == [
+        ("inp_embd", 1024, "GET_ROWS"),
+        ("blk.7.ffn_up_exps.weight", 1024, "MUL_MAT_ID"),
+    ]
     assert report.copies[1].line == 10
 
 

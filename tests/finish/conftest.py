@@ -28,4 +28,3 @@ def session(state_dir: Path, runbook_file: RunbookFile, overrides: dict[str, str
     opened = Session.create(state_dir, runbook_file, overrides)
     yield opened
     opened.close()
-

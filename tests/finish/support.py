@@ -52,8 +52,9 @@ def make_repo(path: Path) -> Path:
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the real amxwizard command line in a child process."""
-    return subprocess.run([sys.executable, "-m", "amxwizard.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "amxwizard.cli", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
 
 
 def template_values(session: Session) -> dict[str, str]:

@@ -29,9 +29,18 @@ def test_backup_copies_every_file_with_a_manifest_sha256sum_accepts(session: Ses
     assert result.created
     assert result.dir.parent == session.dir / "backups"
     names = sorted(p.name for p in result.dir.iterdir())
-    assert names == sorted(["ggml-backend.cpp.backup", "ggml.c.backup", "CMakeLists.txt.backup",
-                            "ggml-cuda.cu.backup", "git-status.txt", "git-head.txt", "git-diff-before.txt",
-                            MANIFEST_NAME])
+    assert names == sorted(
+        [
+            "ggml-backend.cpp.backup",
+            "ggml.c.backup",
+            "CMakeLists.txt.backup",
+            "ggml-cuda.cu.backup",
+            "git-status.txt",
+            "git-head.txt",
+            "git-diff-before.txt",
+            MANIFEST_NAME,
+        ]
+    )
     assert (result.dir / "ggml-backend.cpp.backup").read_bytes() == backend.read_bytes()
     for item in result.files:
         assert sha256_bytes(Path(item.path).read_bytes()) == item.sha256
@@ -73,9 +82,13 @@ def test_backup_is_recorded_exported_and_located(session: Session, overrides: di
     assert all(set(f) >= {"path", "backup", "sha256", "size"} for f in recorded["files"])
 
 
-def test_a_relative_backup_root_is_recorded_and_exported_absolute(state_dir: Path, runbook_file: RunbookFile,
-                                                                  overrides: dict[str, str], tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_relative_backup_root_is_recorded_and_exported_absolute(
+    state_dir: Path,
+    runbook_file: RunbookFile,
+    overrides: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # `--var backup_root=backups` (or a relative --state-dir): later steps use $BACKUP_DIR from the repository.
     monkeypatch.chdir(tmp_path)
     with Session.create(state_dir, runbook_file, {**overrides, "backup_root": "backups"}) as session:
@@ -127,8 +140,9 @@ def test_a_folder_that_is_not_a_repository_is_refused(state_dir: Path, runbook_f
     plain = tmp_path / "not-a-repo"
     (plain / "ggml/src").mkdir(parents=True)
     (plain / "ggml/src/ggml-backend.cpp").write_text("int x;\n")
-    with Session.create(state_dir, runbook_file, {"repo": str(plain),
-                                                  "backup_location_file": str(tmp_path / "loc.txt")}) as session:
+    with Session.create(
+        state_dir, runbook_file, {"repo": str(plain), "backup_location_file": str(tmp_path / "loc.txt")}
+    ) as session:
         with pytest.raises(BackupError, match="is not a git repository"):
             make_backup(session, backup_step(session), session.values())
         assert session.state.backup is None

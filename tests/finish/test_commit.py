@@ -45,15 +45,23 @@ def commit_message(session: Session) -> str:
 def apply_fix(repo: Path) -> None:
     backend = repo / BACKEND
     text = backend.read_text()
-    backend.write_text(text.replace("        return;\n    }\n",
-                                    "        return;\n    }\n\n    if (ggml_tensor_is_weight(src)) {\n"
-                                    "        return;\n    }\n", 1))
+    backend.write_text(
+        text.replace(
+            "        return;\n    }\n",
+            "        return;\n    }\n\n    if (ggml_tensor_is_weight(src)) {\n        return;\n    }\n",
+            1,
+        )
+    )
 
 
 def trailers(repo: Path, sha: str) -> dict[str, str]:
-    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=git(repo, "log", "-1", "--format=%B",
-                                                                                  sha).stdout,
-                            capture_output=True, text=True, check=True).stdout
+    parsed = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=git(repo, "log", "-1", "--format=%B", sha).stdout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(line.split(": ", 1) for line in parsed.splitlines())
 
 
@@ -86,8 +94,9 @@ def test_message_and_documents_render_with_every_placeholder_filled(session: Ses
 # --- the plan -----------------------------------------------------------------------------------------------
 
 
-def test_plan_stages_the_runbooks_files_and_the_optional_ones_only_when_modified(session: Session,
-                                                                                target_repo: Path) -> None:
+def test_plan_stages_the_runbooks_files_and_the_optional_ones_only_when_modified(
+    session: Session, target_repo: Path
+) -> None:
     apply_fix(target_repo)
     plan = plan_commit(target_repo, commit_step(session), session.values())
     assert plan.problems == ()
@@ -104,15 +113,17 @@ def test_plan_stages_the_runbooks_files_and_the_optional_ones_only_when_modified
     assert "+++ b/notes/fix.md" in plan.diff and "+measured 61.02 t/s" in plan.diff
 
 
-def test_plan_refuses_files_outside_the_repo_missing_or_ignored(session: Session, target_repo: Path,
-                                                               tmp_path: Path) -> None:
+def test_plan_refuses_files_outside_the_repo_missing_or_ignored(
+    session: Session, target_repo: Path, tmp_path: Path
+) -> None:
     apply_fix(target_repo)
     (target_repo / ".gitignore").write_text("*.log\n")
     (target_repo / "run.log").write_text("noise\n")
     outside = tmp_path / "elsewhere.txt"
     outside.write_text("x\n")
-    plan = plan_commit(target_repo, commit_step(session), session.values(),
-                       extra_files=[str(outside), "ghost.txt", "run.log"])
+    plan = plan_commit(
+        target_repo, commit_step(session), session.values(), extra_files=[str(outside), "ghost.txt", "run.log"]
+    )
     assert plan.problems == (
         f"{outside} (added by you) is outside the repository {target_repo}",
         f"ghost.txt does not exist in {target_repo} and git does not know it",
@@ -158,7 +169,8 @@ def test_commit_carries_both_trailers_and_is_made_only_once(session: Session, ta
 
 
 def test_a_kill_between_git_commit_and_the_record_still_gives_one_commit(
-        session: Session, runbook_file: RunbookFile, target_repo: Path, tmp_path: Path) -> None:
+    session: Session, runbook_file: RunbookFile, target_repo: Path, tmp_path: Path
+) -> None:
     apply_fix(target_repo)
     folder = session.dir
     message_file = tmp_path / "message.txt"
@@ -166,12 +178,25 @@ def test_a_kill_between_git_commit_and_the_record_still_gives_one_commit(
     session.close()
     pid_file = tmp_path / "child.pid"
     hook = target_repo / ".git" / "hooks" / "post-commit"
-    hook.write_text(f'#!/bin/sh\nkill -9 "$(cat \'{pid_file}\')"\n')
+    hook.write_text(f"#!/bin/sh\nkill -9 \"$(cat '{pid_file}')\"\n")
     hook.chmod(0o755)
 
-    child = subprocess.run([sys.executable, str(FINISH / "commit_child.py"), str(folder), str(RUNBOOK),
-                            str(target_repo), str(pid_file), str(message_file)],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
+    child = subprocess.run(
+        [
+            sys.executable,
+            str(FINISH / "commit_child.py"),
+            str(folder),
+            str(RUNBOOK),
+            str(target_repo),
+            str(pid_file),
+            str(message_file),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
     assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
     assert commit_count(target_repo) == 2
@@ -237,16 +262,28 @@ def diverge(repo: Path) -> None:
     git(repo, "commit", "-qam", "main side")
 
 
-@pytest.mark.parametrize(("operation", "expected"), [
-    (["merge", "other"], "a merge is in progress in {repo}: finish it (git commit) or abort it (git merge --abort), "
-                         "then commit"),
-    (["cherry-pick", "other"], "a cherry-pick is in progress in {repo}: finish it (git cherry-pick --continue) or "
-                               "abort it (git cherry-pick --abort), then commit"),
-    (["rebase", "other"], "a rebase is in progress in {repo}: finish it (git rebase --continue) or abort it "
-                          "(git rebase --abort), then commit"),
-])
-def test_an_operation_half_done_is_refused(session: Session, target_repo: Path, operation: list[str],
-                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        (
+            ["merge", "other"],
+            "a merge is in progress in {repo}: finish it (git commit) or abort it (git merge --abort), then commit",
+        ),
+        (
+            ["cherry-pick", "other"],
+            "a cherry-pick is in progress in {repo}: finish it (git cherry-pick --continue) or "
+            "abort it (git cherry-pick --abort), then commit",
+        ),
+        (
+            ["rebase", "other"],
+            "a rebase is in progress in {repo}: finish it (git rebase --continue) or abort it "
+            "(git rebase --abort), then commit",
+        ),
+    ],
+)
+def test_an_operation_half_done_is_refused(
+    session: Session, target_repo: Path, operation: list[str], expected: str
+) -> None:
     diverge(target_repo)
     stopped = git(target_repo, *operation, check=False)
     assert stopped.returncode != 0  # the conflict left it half done
@@ -264,8 +301,10 @@ def test_a_detached_head_is_refused(session: Session, target_repo: Path) -> None
     git(target_repo, "checkout", "-q", "--detach")
     apply_fix(target_repo)
     plan = plan_commit(target_repo, commit_step(session), session.values())
-    expected = (f"HEAD is detached at {head(target_repo)[:12]} in {target_repo}: switch to a branch first "
-                "(git switch <branch>) so the commit is not lost")
+    expected = (
+        f"HEAD is detached at {head(target_repo)[:12]} in {target_repo}: switch to a branch first "
+        "(git switch <branch>) so the commit is not lost"
+    )
     assert plan.problems == (expected,)
     with pytest.raises(GitOpsError, match=re.escape(expected)):
         make_commit(session, target_repo, plan, commit_message(session))
@@ -289,22 +328,24 @@ def test_a_folder_that_is_not_a_repository_is_refused(session: Session, tmp_path
     assert find_session_commit(plain, session.id) is None
 
 
-def test_a_repository_git_refuses_is_named_as_such_not_nothing_to_commit(session: Session,
-                                                                           target_repo: Path) -> None:
+def test_a_repository_git_refuses_is_named_as_such_not_nothing_to_commit(session: Session, target_repo: Path) -> None:
     # What git says for a checkout owned by another user ("dubious ownership") is the common case; an unknown
     # repository format is the same refusal, and a test can make it without root.
     apply_fix(target_repo)
     git(target_repo, "config", "core.repositoryformatversion", "99")
     plan = plan_commit(target_repo, commit_step(session), session.values())
-    assert plan.problems == (f"git refuses to work in {target_repo}: fatal: Expected git repo version <= 1, "
-                             "found 99",)
+    assert plan.problems == (f"git refuses to work in {target_repo}: fatal: Expected git repo version <= 1, found 99",)
     with pytest.raises(GitOpsError, match="git refuses to work in"):
         make_commit(session, target_repo, plan, commit_message(session))
 
 
-def test_a_session_in_a_relative_state_folder_commits(runbook_file: RunbookFile, overrides: dict[str, str],
-                                                      target_repo: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_in_a_relative_state_folder_commits(
+    runbook_file: RunbookFile,
+    overrides: dict[str, str],
+    target_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # `--state-dir state` (or a relative AMXWIZARD_STATE_DIR) makes the session folder relative, and git runs in
     # the repository: the message file must be named so that git finds it from there.
     monkeypatch.chdir(tmp_path)

@@ -35,9 +35,11 @@ def test_a_missing_document_is_created_with_a_title_and_the_section(tmp_path: Pa
     path = tmp_path / "AMX_SESSION_CURRENT.md"
     plan = plan_update(path, "AMX+GPU scheduler fix", "**Current status**: working\n")
     assert plan.changed and not plan.existed and plan.old_text == ""
-    assert plan.new_text == ("# AMX_SESSION_CURRENT\n\n## AMX+GPU scheduler fix\n\n"
-                             "<!-- amxwizard:begin AMX+GPU scheduler fix -->\n\n**Current status**: working\n\n"
-                             "<!-- amxwizard:end AMX+GPU scheduler fix -->\n")
+    assert plan.new_text == (
+        "# AMX_SESSION_CURRENT\n\n## AMX+GPU scheduler fix\n\n"
+        "<!-- amxwizard:begin AMX+GPU scheduler fix -->\n\n**Current status**: working\n\n"
+        "<!-- amxwizard:end AMX+GPU scheduler fix -->\n"
+    )
     assert plan.diff.startswith("--- /dev/null\n+++ b/AMX_SESSION_CURRENT.md\n")
 
 
@@ -52,7 +54,7 @@ def test_under_a_hand_written_heading_the_block_is_inserted_and_nothing_else_cha
     # Right under the real heading (not the one in the code block), above the person's own status text.
     lines = plan.new_text.splitlines()
     heading = lines.index("## 📊 Current Status:")
-    assert lines[heading + 1: heading + 8] == ["", begin_marker(SECTION), "", "✅ Fixed.", "", end_marker(SECTION), ""]
+    assert lines[heading + 1 : heading + 8] == ["", begin_marker(SECTION), "", "✅ Fixed.", "", end_marker(SECTION), ""]
     assert lines[heading + 8] == "Investigation started; see the notes below."
     assert plan.new_text.count(begin_marker(SECTION)) == 1
 
@@ -89,8 +91,10 @@ def test_without_a_heading_the_section_is_appended(tmp_path: Path) -> None:
 
     plan = plan_update(path, SECTION, "appended\n")
 
-    assert plan.new_text == ("# Notes\n\nno newline at the end\n\n## Current Status\n\n"
-                             f"{begin_marker(SECTION)}\n\nappended\n\n{end_marker(SECTION)}\n")
+    assert plan.new_text == (
+        "# Notes\n\nno newline at the end\n\n## Current Status\n\n"
+        f"{begin_marker(SECTION)}\n\nappended\n\n{end_marker(SECTION)}\n"
+    )
 
 
 def test_broken_markers_are_refused_with_their_lines(tmp_path: Path) -> None:
@@ -113,8 +117,10 @@ def test_the_runbooks_documents_applied_twice_give_the_same_bytes(session: Sessi
     values = template_values(session)
 
     def plans() -> list[docs.DocPlan]:
-        return [plan_update(Path(render_text(doc.path, values)), doc.section, render_text(doc.content, values))
-                for doc in step.documents]
+        return [
+            plan_update(Path(render_text(doc.path, values)), doc.section, render_text(doc.content, values))
+            for doc in step.documents
+        ]
 
     first = plans()
     assert [plan.existed for plan in first] == [False, True]

@@ -27,8 +27,14 @@ def wizard_edit(session: Session, path: Path, text: str) -> None:
     """Change a file the way the wizard's edit steps do: write it, then record what was written."""
     before = sha256_bytes(path.read_bytes())
     path.write_text(text)
-    session.record("file_edited", step="1.3", path=str(path), before_sha256=before,
-                   after_sha256=sha256_bytes(path.read_bytes()), how="snippet")
+    session.record(
+        "file_edited",
+        step="1.3",
+        path=str(path),
+        before_sha256=before,
+        after_sha256=sha256_bytes(path.read_bytes()),
+        how="snippet",
+    )
 
 
 def cli_args(state_dir: Path, overrides: dict[str, str], *extra: str) -> list[str]:
@@ -119,9 +125,9 @@ def test_no_backup_yet_is_one_clear_error(session: Session) -> None:
         plan_restore(session)
 
 
-def test_cli_refuses_a_conflict_then_restores_with_force(state_dir: Path, runbook_file: RunbookFile,
-                                                         overrides: dict[str, str], target_repo: Path,
-                                                         tmp_path: Path) -> None:
+def test_cli_refuses_a_conflict_then_restores_with_force(
+    state_dir: Path, runbook_file: RunbookFile, overrides: dict[str, str], target_repo: Path, tmp_path: Path
+) -> None:
     backend, cmake = target_repo / BACKEND, target_repo / CMAKE
     original_backend, original_cmake = backend.read_bytes(), cmake.read_bytes()
     with Session.create(state_dir, runbook_file, overrides) as session:
@@ -134,7 +140,8 @@ def test_cli_refuses_a_conflict_then_restores_with_force(state_dir: Path, runboo
     assert f"conflict  {backend}" in refused.stdout
     assert "+// rewritten by hand" not in refused.stdout and "-// rewritten by hand" in refused.stdout
     assert refused.stderr.strip().splitlines() == [
-        f"amxwizard: changed since the backup: {backend}; nothing was restored (use --force to overwrite them)"]
+        f"amxwizard: changed since the backup: {backend}; nothing was restored (use --force to overwrite them)"
+    ]
     assert backend.read_text() == "// rewritten by hand\n"
     assert cmake.read_text() == "# the wizard's CMake edit\n"  # all or nothing
 
@@ -149,9 +156,9 @@ def test_cli_refuses_a_conflict_then_restores_with_force(state_dir: Path, runboo
     assert "restored 0 file(s); 4 already matched the backup" in again.stdout
 
 
-def test_cli_restores_the_wizards_edit_without_force(state_dir: Path, runbook_file: RunbookFile,
-                                                     overrides: dict[str, str], target_repo: Path,
-                                                     tmp_path: Path) -> None:
+def test_cli_restores_the_wizards_edit_without_force(
+    state_dir: Path, runbook_file: RunbookFile, overrides: dict[str, str], target_repo: Path, tmp_path: Path
+) -> None:
     cmake = target_repo / CMAKE
     original = cmake.read_bytes()
     with Session.create(state_dir, runbook_file, overrides) as session:

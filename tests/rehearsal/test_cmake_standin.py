@@ -14,8 +14,14 @@ from amxwizard.runbook.variables import resolve
 
 
 def cmake(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(sandbox.tools / "cmake"), *args], cwd=sandbox.repo, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [str(sandbox.tools / "cmake"), *args],
+        cwd=sandbox.repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def build_info(sandbox: Sandbox) -> dict[str, object]:
@@ -54,8 +60,11 @@ def test_an_unbalanced_brace_fails_like_a_compiler(sandbox: Sandbox) -> None:
     result = cmake(sandbox, "--build", "build", "-j", "2")
     assert result.returncode == 2
     first = result.stderr.splitlines()[0]
-    assert re.fullmatch(rf"{re.escape(str(source))}:\d+:\d+: error: expected '}}' at end of input \(to match "
-                        r"'\{' at line \d+\)", first), first
+    assert re.fullmatch(
+        rf"{re.escape(str(source))}:\d+:\d+: error: expected '}}' at end of input \(to match "
+        r"'\{' at line \d+\)",
+        first,
+    ), first
     assert result.stderr.splitlines()[-1] == "gmake: *** [Makefile:146: all] Error 2"
     source.write_text(text)
     assert cmake(sandbox, "--build", "build").returncode == 0
@@ -80,8 +89,9 @@ def test_build_info_follows_the_sources(runbook_file: RunbookFile, sandbox: Sand
 
 def test_approach_b_is_recognised_by_its_weight_backend(sandbox: Sandbox) -> None:
     source = sandbox.repo / "ggml" / "src" / "ggml-backend.cpp"
-    source.write_text(source.read_text() + "\nstatic int pick(void) {\n    int weight_backend = 0;\n"
-                                           "    return weight_backend;\n}\n")
+    source.write_text(
+        source.read_text() + "\nstatic int pick(void) {\n    int weight_backend = 0;\n    return weight_backend;\n}\n"
+    )
     assert cmake(sandbox, "--build", "build").returncode == 0
     assert build_info(sandbox)["fixes"] == ["B"]
 
@@ -89,8 +99,9 @@ def test_approach_b_is_recognised_by_its_weight_backend(sandbox: Sandbox) -> Non
 def test_usage_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     bad = cmake(sandbox, "--build", "build", "--frobnicate")
     assert (bad.returncode, bad.stderr.strip()) == (1, "Unknown argument --frobnicate")
-    unconfigured = subprocess.run([str(sandbox.tools / "cmake"), "--build", str(tmp_path)], capture_output=True,
-                                  text=True, check=False)
+    unconfigured = subprocess.run(
+        [str(sandbox.tools / "cmake"), "--build", str(tmp_path)], capture_output=True, text=True, check=False
+    )
     assert (unconfigured.returncode, unconfigured.stderr.strip()) == (1, "Error: could not load cache")
     version = cmake(sandbox, "--version")
     assert version.stdout.startswith("cmake version ") and "stand-in" in version.stdout

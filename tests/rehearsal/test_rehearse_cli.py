@@ -12,8 +12,14 @@ from amxwizard.commands import bundled_runbook
 
 
 def rehearse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "amxwizard.cli", "rehearse", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "amxwizard.cli", "rehearse", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_no_tui_builds_and_prints_the_exact_command(tmp_path: Path) -> None:
@@ -30,8 +36,17 @@ def test_no_tui_builds_and_prints_the_exact_command(tmp_path: Path) -> None:
     assert given["repo"] == str(root / "repo")
     assert given["numactl"] == f"{root / 'tools' / 'numactl'} -N 2,3 -m 2,3"
     assert given["amx_flag"] == "" and given["fa_flag"] == "-fa on"
-    assert set(given) >= {"repo", "model", "cmake", "numactl", "amx_flag", "fa_flag", "expected_commit",
-                          "build_jobs", "threads"}
+    assert set(given) >= {
+        "repo",
+        "model",
+        "cmake",
+        "numactl",
+        "amx_flag",
+        "fa_flag",
+        "expected_commit",
+        "build_jobs",
+        "threads",
+    }
     assert "runbook.yaml (bundled)" in result.stdout
     assert bundled_runbook().is_file()
 
@@ -47,9 +62,15 @@ def test_state_dir_option_and_a_local_runbook(tmp_path: Path) -> None:
 
 
 def test_default_folder_is_a_new_temporary_one(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "amxwizard.cli", "rehearse", "--no-tui"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120, check=False,
-                            env={**os.environ, "TMPDIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-m", "amxwizard.cli", "rehearse", "--no-tui"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
     made = [p for p in tmp_path.iterdir() if p.name.startswith("amxwizard-rehearsal-")]
     assert len(made) == 1 and (made[0] / "repo" / ".git").is_dir()

@@ -61,8 +61,14 @@ def test_first_build_wrote_launchers_and_build_info(shared_sandbox: Sandbox) -> 
         launcher = bin_dir / program
         assert os.access(launcher, os.X_OK)
         last = launcher.read_text().splitlines()[-1]
-        assert shlex.split(last) == [f"AMXWIZARD_STANDIN_BUILD={bin_dir / 'build-info.json'}", "exec",
-                                     sys.executable, "-m", f"amxwizard.rehearsal.{module}", "$@"]
+        assert shlex.split(last) == [
+            f"AMXWIZARD_STANDIN_BUILD={bin_dir / 'build-info.json'}",
+            "exec",
+            sys.executable,
+            "-m",
+            f"amxwizard.rehearsal.{module}",
+            "$@",
+        ]
 
 
 def test_the_launcher_passes_the_build_info_and_arguments(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -72,21 +78,29 @@ def test_the_launcher_passes_the_build_info_and_arguments(tmp_path: Path, sandbo
     probe.write_text("import json, os, sys\nprint(json.dumps([os.environ['AMXWIZARD_STANDIN_BUILD'], sys.argv[1:]]))\n")
     text = launcher.read_text().replace("-m amxwizard.rehearsal.llama_cli", str(probe))
     launcher.write_text(text)
-    out = subprocess.run([str(launcher), "-p", "two words", "-fa", "on"], capture_output=True, text=True,
-                         check=True).stdout
-    assert json.loads(out) == [str(sandbox.repo / "build" / "bin" / "build-info.json"),
-                               ["-p", "two words", "-fa", "on"]]
+    out = subprocess.run(
+        [str(launcher), "-p", "two words", "-fa", "on"], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [
+        str(sandbox.repo / "build" / "bin" / "build-info.json"),
+        ["-p", "two words", "-fa", "on"],
+    ]
 
 
 def test_numactl_standin_skips_placement_and_runs_the_command(shared_sandbox: Sandbox) -> None:
     numactl = shared_sandbox.tools / "numactl"
-    out = subprocess.run([str(numactl), "-N", "2,3", "-m", "2,3", "--physcpubind=0-3", "sh", "-c", 'echo "$0 $1"',
-                          "a", "b"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(numactl), "-N", "2,3", "-m", "2,3", "--physcpubind=0-3", "sh", "-c", 'echo "$0 $1"', "a", "b"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out == "a b\n"
     bad = subprocess.run([str(numactl), "--bogus", "true"], capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and "unrecognized option '--bogus'" in bad.stderr
-    missing = subprocess.run([str(numactl), "-N", "0", "no-such-program-xyz"], capture_output=True, text=True,
-                             check=False)
+    missing = subprocess.run(
+        [str(numactl), "-N", "0", "no-such-program-xyz"], capture_output=True, text=True, check=False
+    )
     assert missing.returncode == 127
     assert missing.stderr.strip() == "numactl: execution of `no-such-program-xyz': No such file or directory"
 

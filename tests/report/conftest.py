@@ -33,14 +33,31 @@ class PlayedSession:
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``amxwizard ARGS`` as a real process."""
-    return subprocess.run([sys.executable, "-m", "amxwizard.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "amxwizard.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
 
 
 def report(session: PlayedSession, fmt: str, out: Path) -> Path:
     """Write the session's record with the real CLI; fails the test if the command fails."""
-    done = cli("report", "--runbook", str(RUNBOOK), "--state-dir", str(session.state_dir), "--session", session.id,
-               "--format", fmt, "-o", str(out))
+    done = cli(
+        "report",
+        "--runbook",
+        str(RUNBOOK),
+        "--state-dir",
+        str(session.state_dir),
+        "--session",
+        session.id,
+        "--format",
+        fmt,
+        "-o",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -60,8 +77,15 @@ def _played(root: Path, runbook_file: RunbookFile, stop_before: str | None) -> P
     session = Session.create(state, runbook_file, sandbox.overrides)
     try:
         play(session, sandbox, stop_before=stop_before)
-        played = PlayedSession(state, session.id, session.dir, sandbox, run_logs(session), session.state.last_seq,
-                               tuple(step.id for _, step in runbook_file.model.iter_steps()))
+        played = PlayedSession(
+            state,
+            session.id,
+            session.dir,
+            sandbox,
+            run_logs(session),
+            session.state.last_seq,
+            tuple(step.id for _, step in runbook_file.model.iter_steps()),
+        )
     finally:
         session.close()
     return played

@@ -33,8 +33,13 @@ def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) 
     session.record("setup_accepted", values=session.values())
     for item in rb.checklist:
         check = check_checklist_item(item, ex.values())
-        ex.tick_checklist(item.id, True, "confirmed with the team lead" if item.check.kind == "manual"
-                          else f"{item.check.kind}: {check.status} — {check.finding}")
+        ex.tick_checklist(
+            item.id,
+            True,
+            "confirmed with the team lead"
+            if item.check.kind == "manual"
+            else f"{item.check.kind}: {check.status} — {check.finding}",
+        )
     ex.answer("1.6", "root_cause", ROOT_CAUSE)
     ex.answer("5.3", "solution_details", "Skip weight tensors in ggml_backend_tensor_copy")
     ex.answer("5.3", "backend_changes", "added ggml_tensor_is_weight() and a guard")
@@ -49,7 +54,7 @@ def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) 
             ex.answer(step.id, "approach", CHOSEN.split(".")[1])
         if step.id == CRASH_FIRST:
             ex.run(step.id, confirmed=True)  # the binary built before the fix: it crashes
-            ex.run("1.4", confirmed=True)    # rebuild, then the test again
+            ex.run("1.4", confirmed=True)  # rebuild, then the test again
         if session.state.step(step.id).status.done:  # approaches not chosen are skipped by the choice
             continue
         result = ex.run(step.id, confirmed=True)

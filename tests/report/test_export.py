@@ -76,8 +76,9 @@ def table_rows(markdown: str) -> list[list[list[str]]]:
     return tables
 
 
-def test_json_record_holds_the_whole_chain(full_session: PlayedSession, full_json: Path,
-                                           runbook_file: RunbookFile) -> None:
+def test_json_record_holds_the_whole_chain(
+    full_session: PlayedSession, full_json: Path, runbook_file: RunbookFile
+) -> None:
     doc = load(full_json)
     store = EventStore(full_session.dir / "events.db", readonly=True)
     try:
@@ -198,8 +199,17 @@ def test_report_errors_are_one_clear_line(full_session: PlayedSession, tmp_path:
     done = cli("report", "--runbook", str(RUNBOOK), "--state-dir", str(empty))
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
     assert "no session" in done.stderr and "Traceback" not in done.stderr
-    done = cli("report", "--runbook", str(RUNBOOK), "--state-dir", str(full_session.state_dir), "--session",
-               full_session.id, "-o", str(tmp_path / "no-such-folder" / "r.md"))
+    done = cli(
+        "report",
+        "--runbook",
+        str(RUNBOOK),
+        "--state-dir",
+        str(full_session.state_dir),
+        "--session",
+        full_session.id,
+        "-o",
+        str(tmp_path / "no-such-folder" / "r.md"),
+    )
     assert done.returncode == 1 and "cannot write the record" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -228,8 +238,9 @@ def test_a_changed_runbook_is_flagged_not_hidden(state_dir: Path, runbook_file: 
         session.runbook = load_text(runbook_file.text.replace("61.24", "59.00"))
         record = build_record(session)
     assert record.runbook.sha256 != record.runbook.recorded_sha256 == runbook_file.sha256
-    assert record.warnings[0].startswith(f"the runbook in this record (sha256 {record.runbook.sha256[:12]}) is not "
-                                         "the one the session started with")
+    assert record.warnings[0].startswith(
+        f"the runbook in this record (sha256 {record.runbook.sha256[:12]}) is not the one the session started with"
+    )
     assert "**Warning:** the runbook in this record" in render(record, "md")
     result = verify_document(json.loads(render_json(record)))
     assert result.ok and any("not the one the session started with" in note for note in result.notes)

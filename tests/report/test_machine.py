@@ -31,12 +31,17 @@ def test_a_cpu_without_amx() -> None:
 
 
 def test_gpus_and_driver_from_nvidia_smi(tmp_path: Path) -> None:
-    smi = _nvidia_smi(tmp_path, 'if [ "$1 $2" != "--query-gpu=name,driver_version --format=csv,noheader" ]; then '
-                                'exit 2; fi\necho "NVIDIA GeForce RTX 4090, 550.54.14"\n'
-                                'echo "NVIDIA RTX A6000, 550.54.14"')
+    smi = _nvidia_smi(
+        tmp_path,
+        'if [ "$1 $2" != "--query-gpu=name,driver_version --format=csv,noheader" ]; then '
+        'exit 2; fi\necho "NVIDIA GeForce RTX 4090, 550.54.14"\n'
+        'echo "NVIDIA RTX A6000, 550.54.14"',
+    )
     facts = collect_machine(FIXTURES / "cpuinfo-sapphire-rapids.txt", nvidia_smi=smi)
-    assert [(g.name, g.driver) for g in facts.gpus] == [("NVIDIA GeForce RTX 4090", "550.54.14"),
-                                                        ("NVIDIA RTX A6000", "550.54.14")]
+    assert [(g.name, g.driver) for g in facts.gpus] == [
+        ("NVIDIA GeForce RTX 4090", "550.54.14"),
+        ("NVIDIA RTX A6000", "550.54.14"),
+    ]
     assert facts.amx and facts.cpu_model == "Intel(R) Xeon(R) Platinum 8480+"
     assert facts.cpu_flags["amx_int8"] is True
 
@@ -44,8 +49,9 @@ def test_gpus_and_driver_from_nvidia_smi(tmp_path: Path) -> None:
 def test_nvidia_smi_missing_failing_or_hanging(tmp_path: Path) -> None:
     gpus, how = query_gpus(str(tmp_path / "absent-nvidia-smi"))
     assert gpus == () and "not found" in how
-    failing = _nvidia_smi(tmp_path, "echo \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA "
-                                    "driver.\"; exit 9")
+    failing = _nvidia_smi(
+        tmp_path, 'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver."; exit 9'
+    )
     gpus, how = query_gpus(failing)
     assert gpus == () and "exited 9: NVIDIA-SMI has failed" in how
     hanging = _nvidia_smi(tmp_path, "sleep 60 & sleep 60")

@@ -19,7 +19,6 @@ def test_fences_are_longer_than_any_inside() -> None:
 
 
 def test_cells_keep_text_inert() -> None:
-    assert cell("**bold** <script> [link](x) | next") == \
-        "\\*\\*bold\\*\\* &lt;script&gt; \\[link\\](x) \\| next"
+    assert cell("**bold** <script> [link](x) | next") == "\\*\\*bold\\*\\* &lt;script&gt; \\[link\\](x) \\| next"
     assert cell("one\ntwo") == "one<br>two"
     assert cell("") == "—"

@@ -49,8 +49,9 @@ def test_an_edited_signoff_is_named(full_session: PlayedSession, full_json: Path
     doc["events"][-1]["data"]["reviewer"] = "Mallory"
     done = cli("verify", str(save(tmp_path / "edited.json", doc)))
     assert done.returncode == 1
-    assert done.stdout.startswith(f"not verified: event {full_session.events + 1} (reviewer_signoff): content does "
-                                  "not match its hash")
+    assert done.stdout.startswith(
+        f"not verified: event {full_session.events + 1} (reviewer_signoff): content does not match its hash"
+    )
     doc = load(record)
     doc["signoffs"][0]["reviewer"] = "Mallory"
     done = cli("verify", str(save(tmp_path / "section.json", doc)))

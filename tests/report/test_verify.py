@@ -43,8 +43,9 @@ def test_verify_without_logs_checks_the_chain_only(full_session: PlayedSession, 
 
 
 @pytest.mark.parametrize("layout", ["flat", "session-folder"])
-def test_verify_finds_logs_in_a_flat_folder_or_a_copied_session(full_session: PlayedSession, full_json: Path,
-                                                                 tmp_path: Path, layout: str) -> None:
+def test_verify_finds_logs_in_a_flat_folder_or_a_copied_session(
+    full_session: PlayedSession, full_json: Path, tmp_path: Path, layout: str
+) -> None:
     runs = full_session.dir / "runs"
     if layout == "flat":
         target = tmp_path / "logs"
@@ -120,11 +121,21 @@ def _duplicate(doc: dict[str, Any]) -> None:
 def _forge(doc: dict[str, Any]) -> None:
     """Insert a well-formed event, correctly chained to the one before it."""
     before = doc["events"][59]
-    data = json.loads(canonical_json({"step": "test-1", "status": "passed", "summary": "", "evidence": {},
-                                      "by": "mallory@elsewhere"}))
+    data = json.loads(
+        canonical_json({"step": "test-1", "status": "passed", "summary": "", "evidence": {}, "by": "mallory@elsewhere"})
+    )
     seq, ts, prev = before["seq"] + 1, before["ts"], before["hash"]
-    doc["events"].insert(60, {"seq": seq, "ts": ts, "kind": "step_finished", "data": data, "prev": prev,
-                              "hash": event_hash(seq, ts, "step_finished", data, prev)})
+    doc["events"].insert(
+        60,
+        {
+            "seq": seq,
+            "ts": ts,
+            "kind": "step_finished",
+            "data": data,
+            "prev": prev,
+            "hash": event_hash(seq, ts, "step_finished", data, prev),
+        },
+    )
 
 
 def _drop_key(doc: dict[str, Any]) -> None:
@@ -151,8 +162,11 @@ def _edit_runbook(doc: dict[str, Any]) -> None:
 TAMPERING: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     ("delete", _delete, ["event 32 (", "sequence jumps from 30 to 32; no event 31 anywhere: it was deleted"]),
     ("reorder", _swap, ["event 42 (", "event 41 is further down, at position 42: the events were reordered"]),
-    ("duplicate", _duplicate, ["event 11 (", "event 11 appears again at position 51: an event was inserted or "
-                                                          "repeated"]),
+    (
+        "duplicate",
+        _duplicate,
+        ["event 11 (", "event 11 appears again at position 51: an event was inserted or repeated"],
+    ),
     ("forge", _forge, ["event 61 (step_finished, test-1)", "event 61 appears again at position 62"]),
     ("drop a key", _drop_key, ["event at position 6 (seq 6)", "has no 'prev'"]),
     ("edit a section", _edit_section, ["section steps[10].runs[0].exit_code", "the record says 0, the events say 134"]),
@@ -163,8 +177,9 @@ TAMPERING: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
 
 
 @pytest.mark.parametrize(("name", "tamper", "expected"), TAMPERING, ids=[t[0] for t in TAMPERING])
-def test_tampering_is_named_by_the_cli(full_json: Path, tmp_path: Path, name: str,
-                                       tamper: Callable[[dict[str, Any]], None], expected: list[str]) -> None:
+def test_tampering_is_named_by_the_cli(
+    full_json: Path, tmp_path: Path, name: str, tamper: Callable[[dict[str, Any]], None], expected: list[str]
+) -> None:
     doc = load(full_json)
     tamper(doc)
     done = cli("verify", str(save(tmp_path / "tampered.json", doc)))
@@ -186,8 +201,9 @@ def test_a_changed_or_missing_log_is_named(full_session: PlayedSession, full_jso
     log.write_bytes(bytes(data))
     done = cli("verify", str(full_json), "--logs", str(logs))
     assert done.returncode == 1
-    assert first_line(done).startswith(f"not verified: log of run {run['run_id']} (step 1.5): output.log does not "
-                                       "match the sha256 recorded in event ")
+    assert first_line(done).startswith(
+        f"not verified: log of run {run['run_id']} (step 1.5): output.log does not match the sha256 recorded in event "
+    )
     log.unlink()
     done = cli("verify", str(full_json), "--logs", str(logs))
     assert done.returncode == 1
@@ -233,15 +249,25 @@ def test_unreadable_records_and_folders_are_one_line(full_json: Path, tmp_path: 
     assert done.returncode == 1 and done.stderr.strip() == f"amxwizard: --logs {tmp_path / 'nowhere'}: not a folder"
     other = save(tmp_path / "other.json", {"format": "something-else"})
     done = cli("verify", str(other))
-    assert done.returncode == 1 and first_line(done) == "not verified: format: not an amxwizard record (format is " \
-                                                         "'something-else')"
+    assert (
+        done.returncode == 1
+        and first_line(done) == "not verified: format: not an amxwizard record (format is 'something-else')"
+    )
 
 
-@pytest.mark.parametrize(("section", "value"), [("generated", "by hand"), ("machine", [1]),
-                                              ("machine", {"gpus": 5, "cpu_count": "many"}), ("runbook", [1]),
-                                              ("criteria", [{"id": "x", "verdict_evidence": 5}])])
-def test_sections_edited_into_other_shapes_are_one_line_not_a_traceback(full_json: Path, tmp_path: Path,
-                                                                        section: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("section", "value"),
+    [
+        ("generated", "by hand"),
+        ("machine", [1]),
+        ("machine", {"gpus": 5, "cpu_count": "many"}),
+        ("runbook", [1]),
+        ("criteria", [{"id": "x", "verdict_evidence": 5}]),
+    ],
+)
+def test_sections_edited_into_other_shapes_are_one_line_not_a_traceback(
+    full_json: Path, tmp_path: Path, section: str, value: Any
+) -> None:
     doc = load(full_json)
     doc[section] = value
     path = save(tmp_path / "edited.json", doc)
@@ -282,8 +308,14 @@ def _record_with(state_dir: Path, runbook_file: RunbookFile, trailer_hash: str |
         session.record("note", text="before the commit")
         named = trailer_hash or session.state.last_hash
         trailer = f"Runbook-Session: {session.id}\nRunbook-Chain: {named}"
-        session.record("commit_made", sha="a" * 40, subject="Fix", files=["ggml/src/ggml-backend.cpp"],
-                       message_sha256="b" * 64, session_trailer=trailer)
+        session.record(
+            "commit_made",
+            sha="a" * 40,
+            subject="Fix",
+            files=["ggml/src/ggml-backend.cpp"],
+            message_sha256="b" * 64,
+            session_trailer=trailer,
+        )
         session.record("session_finished", last_hash=session.state.last_hash)
         return json.loads(render_json(build_record(session)))
 

@@ -29,8 +29,10 @@ AMXWIZARD = Path(sys.executable).with_name("amxwizard")
 
 
 def _expectations(text: str) -> list[tuple[int, int, str, str]]:
-    return [(int(line), int(col), "" if path == "(document)" else path, fragment)
-            for line, col, path, fragment in EXPECT_RE.findall(text)]
+    return [
+        (int(line), int(col), "" if path == "(document)" else path, fragment)
+        for line, col, path, fragment in EXPECT_RE.findall(text)
+    ]
 
 
 def test_the_corpus_is_large_and_every_file_says_what_it_expects() -> None:
@@ -54,7 +56,8 @@ def test_bad_runbook_fails_where_it_says(path: Path) -> None:
     shown = "\n".join(str(p) for p in problems)
     for line, col, dotted, fragment in _expectations(text):
         assert any((p.line, p.col, p.path) == (line, col, dotted) and fragment in p.message for p in problems), (
-            f"expected {line}:{col} {dotted or '(document)'}: ...{fragment}...\ngot:\n{shown}")
+            f"expected {line}:{col} {dotted or '(document)'}: ...{fragment}...\ngot:\n{shown}"
+        )
     for problem in problems:
         assert PROBLEM_LINE_RE.match(str(problem)), str(problem)
         assert str(problem).startswith(f"{path.name}:{problem.line}:{problem.col}: ")
@@ -83,7 +86,11 @@ def test_no_stays_text() -> None:
     assert model.phases[0].steps[0].title == "NO"
     assert model.document is not None
     assert (model.document.version, model.document.created, model.document.last_updated, model.document.status) == (
-        "1.10", "2025-10-06", "2025-10-06 14:45", "off")
+        "1.10",
+        "2025-10-06",
+        "2025-10-06 14:45",
+        "off",
+    )
 
 
 def test_every_variant_differs_from_the_minimal_runbook_in_little() -> None:
@@ -186,8 +193,11 @@ def test_placeholder_columns_survive_quoting_styles() -> None:
 
 def test_block_scalar_with_indentation_indicator_is_located() -> None:
     base = (BAD_DIR / "_valid_minimal.yaml").read_text(encoding="utf-8")
-    text = base.replace("          - |\n            cd {{repo}}\n",
-                        "          - |2\n              cd {{repo}}\n             echo {{nope}}\n", 1)
+    text = base.replace(
+        "          - |\n            cd {{repo}}\n",
+        "          - |2\n              cd {{repo}}\n             echo {{nope}}\n",
+        1,
+    )
     with pytest.raises(RunbookError) as caught:
         load_text(text)
     assert [(p.line, p.col) for p in caught.value.problems] == [(35, 19)]
@@ -203,8 +213,16 @@ def test_the_shell_step_of_the_minimal_runbook_is_what_the_variants_break() -> N
 
 # --- through the real command line --------------------------------------------------------------------------
 
-CLI_SAMPLE = ["unclosed-quote", "duplicate-key", "unknown-step-kind", "undefined-variable-in-command",
-              "billion-laughs", "yaml-tag-python-object", "empty", "tab-indentation"]
+CLI_SAMPLE = [
+    "unclosed-quote",
+    "duplicate-key",
+    "unknown-step-kind",
+    "undefined-variable-in-command",
+    "billion-laughs",
+    "yaml-tag-python-object",
+    "empty",
+    "tab-indentation",
+]
 
 
 @pytest.mark.parametrize("name", CLI_SAMPLE)
@@ -221,8 +239,9 @@ def test_validate_command_prints_located_problems(name: str) -> None:
         assert line.startswith(f"{path}:")
     assert re.fullmatch(rf"amxwizard: \d+ problems? in {re.escape(str(path))}", summary), summary
     line, col, dotted, fragment = _expectations(path.read_text(encoding="utf-8"))[0]
-    assert any(x.startswith(f"{path}:{line}:{col}: {dotted or '(document)'}: ") and fragment in x
-               for x in problem_lines)
+    assert any(
+        x.startswith(f"{path}:{line}:{col}: {dotted or '(document)'}: ") and fragment in x for x in problem_lines
+    )
 
 
 def test_keys_with_blanks_and_line_breaks_print_on_one_line() -> None:

@@ -37,10 +37,65 @@ def _check(text: str) -> None:
 # --- arbitrary text -----------------------------------------------------------------------------------------
 
 YAML_BITS = [
-    ":", ": ", "-", "- ", "? ", "[", "]", "{", "}", ",", "&a ", "*a", "&b ", "*b", "!!str ", "!!python/name:os ", "!x ",
-    "|", "|2", ">-", "'", '"', "''", "\\", "\n", "\n  ", "\n    ", "\t", "#", "<<: ", "%YAML 1.1\n", "---\n", "...\n",
-    "key", "kind", "shell", "steps", "phases", "id", "1.10", "no", "~", "null", ".inf", "0x1F", "0o17", "1e999", "-0",
-    "9" * 5000, "{{x}}", "{{ repo }}", "{{answers.", "\u2028", "\x85", "\ufeff", "é", "𝔘", "\x7f", "\x1b[31m",
+    ":",
+    ": ",
+    "-",
+    "- ",
+    "? ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "&b ",
+    "*b",
+    "!!str ",
+    "!!python/name:os ",
+    "!x ",
+    "|",
+    "|2",
+    ">-",
+    "'",
+    '"',
+    "''",
+    "\\",
+    "\n",
+    "\n  ",
+    "\n    ",
+    "\t",
+    "#",
+    "<<: ",
+    "%YAML 1.1\n",
+    "---\n",
+    "...\n",
+    "key",
+    "kind",
+    "shell",
+    "steps",
+    "phases",
+    "id",
+    "1.10",
+    "no",
+    "~",
+    "null",
+    ".inf",
+    "0x1F",
+    "0o17",
+    "1e999",
+    "-0",
+    "9" * 5000,
+    "{{x}}",
+    "{{ repo }}",
+    "{{answers.",
+    "\u2028",
+    "\x85",
+    "\ufeff",
+    "é",
+    "𝔘",
+    "\x7f",
+    "\x1b[31m",
 ]
 
 
@@ -74,8 +129,11 @@ def test_deep_nesting(depth: int, opener: str, closed: bool) -> None:
 
 
 @FUZZ
-@given(st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(alphabet="0123456789", min_size=1,
-                                                                               max_size=6000))
+@given(
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet="0123456789", min_size=1, max_size=6000),
+)
 @example(0, 0.0, "9" * 5000)  # Python refuses int() of more than 4300 digits
 def test_huge_and_odd_numbers(integer: int, real: float, digits: str) -> None:
     for value in (str(integer), repr(real), digits, f"-{digits}", f"0x{digits}", f"{digits}.{digits}e{digits}"):
@@ -101,12 +159,28 @@ def _paths(data: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 PATHS = [p for p in _paths(REAL) if p]
 ACTIONS = ["delete", "replace", "retype", "rename", "duplicate", "add_key"]
 
-TRICKY = ["1.1", "2.A", "test-1", "shell", "approach", "{{repo}}", "{{nope}}", "{{answers.x}}", '"unterminated',
-          "cat <<EOF", "`{{repo}}`", "{{numactl}}", "no", ""]
+TRICKY = [
+    "1.1",
+    "2.A",
+    "test-1",
+    "shell",
+    "approach",
+    "{{repo}}",
+    "{{nope}}",
+    "{{answers.x}}",
+    '"unterminated',
+    "cat <<EOF",
+    "`{{repo}}`",
+    "{{numactl}}",
+    "no",
+    "",
+]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30), st.sampled_from(TRICKY))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def _parent(data: Any, path: tuple[Any, ...]) -> Any:

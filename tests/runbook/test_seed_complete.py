@@ -58,64 +58,99 @@ DIFFERENT: dict[str, tuple[str | None, str]] = {
     'BACKUP_DIR="/tmp/amx-scheduler-fix-$(date +%Y%m%d-%H%M%S)"': (
         'BACKUP_DIR="<session_dir>/backups/amx-scheduler-fix-$(date +%Y%m%d-%H%M%S)"',
         "backups live with the session (backup_root) instead of /tmp, which a reboot empties; the seed's /tmp "
-        "location is kept as backup.seed_location"),
+        "location is kept as backup.seed_location",
+    ),
     'LONG_PROMPT="The history of artificial intelligence is a fascinating journey that spans multiple decades and '
     'encompasses numerous breakthroughs..." # (continue for 500+ tokens)': (
         'LONG_PROMPT="The history of artificial intelligence is a fascinating journey that spans multiple decades '
         'and encompasses numerous breakthroughs..."',
         "the seed leaves the rest of the 500+ token prompt to the person; test 5 builds it by repeating the long "
-        "prompt, so the '# (continue for 500+ tokens)' comment is gone"),
+        "prompt, so the '# (continue for 500+ tokens)' comment is gone",
+    ),
     '-p "The history of artificial intelligence..." \\': (
         "-p {{prompt_long}} \\",
-        "the seed abbreviates the long prompt with '...'; tests run the whole long prompt of step 1.5"),
+        "the seed abbreviates the long prompt with '...'; tests run the whole long prompt of step 1.5",
+    ),
     '-p "The history of artificial intelligence..." | head -50': (
         "-p {{prompt_long}} | head -50",
-        "the seed abbreviates the long prompt with '...'; the final check runs the whole long prompt"),
+        "the seed abbreviates the long prompt with '...'; the final check runs the whole long prompt",
+    ),
     'cat >> "$BACKUP_DIR/analysis.txt" << EOF': (
         "$BACKUP_DIR/analysis.txt",
-        "the wizard appends the analysis form's answers itself (form output, append: true)"),
-    "EOF": (None, "a here-document terminator: step 1.5's is in the runbook's command; those of the analysis and "
-                  "commit-message wrappers went with the wrappers"),
+        "the wizard appends the analysis form's answers itself (form output, append: true)",
+    ),
+    "EOF": (
+        None,
+        "a here-document terminator: step 1.5's is in the runbook's command; those of the analysis and "
+        "commit-message wrappers went with the wrappers",
+    ),
     "# Document what operation is causing the issue": (
-        None, "the comment of the seed's analysis script; the analysis is a form whose answers the wizard saves"),
+        None,
+        "the comment of the seed's analysis script; the analysis is a form whose answers the wizard saves",
+    ),
     "Date: $(date)": ("Date: {{session.date}}", "the wizard writes the date when it saves the answers"),
     "# Commit with detailed message": (
         "# Commit with the message above, then verify",
-        "the commit message is a field of the commit step, not a here-document in the script"),
-    'git commit -m "$(cat <<\'EOF\'': (
-        "git commit -F <message>", "the seed's here-document wrapper around the commit message"),
+        "the commit message is a field of the commit step, not a here-document in the script",
+    ),
+    "git commit -m \"$(cat <<'EOF'": (
+        "git commit -F <message>",
+        "the seed's here-document wrapper around the commit message",
+    ),
     ')"': (None, "closes the seed's commit-message wrapper"),
     "# Verify commit": ("then verify", "merged into the comment above the commit command"),
     "- Scheduler was attempting to copy blk.0.attn_q.weight from AMX to CUDA": (
         "- Scheduler was attempting to copy {{answers.tensor}} from {{answers.src_buffer}} to {{answers.dst_buffer}}",
-        "the seed hard-codes the expected finding; the message uses what step 1.6 actually found"),
+        "the seed hard-codes the expected finding; the message uses what step 1.6 actually found",
+    ),
     "**Solution implemented**: [Approach A/B/C - describe which one]": (
         "**Solution implemented**: Approach {{approach.letter}} - {{approach.title}}",
-        "filled from the approach chosen in step 2.choose"),
+        "filled from the approach chosen in step 2.choose",
+    ),
     "- ✅ Long prompts (200+ tokens) now work correctly": (
-        "{{evidence.tests_summary}}", "the testing lines are written from the recorded test results"),
+        "{{evidence.tests_summary}}",
+        "the testing lines are written from the recorded test results",
+    ),
     "- ✅ Token generation speed maintained (~61 t/s)": (
-        "{{evidence.tests_summary}}", "the testing lines are written from the recorded test results"),
+        "{{evidence.tests_summary}}",
+        "the testing lines are written from the recorded test results",
+    ),
     "- ✅ No regressions in CPU-only or GPU-only modes": (
-        "{{evidence.tests_summary}}", "the testing lines are written from the recorded test results"),
+        "{{evidence.tests_summary}}",
+        "the testing lines are written from the recorded test results",
+    ),
     "- ✅ Short prompts still work as before": (
-        "{{evidence.tests_summary}}", "the testing lines are written from the recorded test results"),
+        "{{evidence.tests_summary}}",
+        "the testing lines are written from the recorded test results",
+    ),
     "- Prompt processing: [X ms/token]": (
-        "- Prompt processing: {{evidence.pp_ms_per_token}} ms/token", "filled from the prompt-processing benchmark"),
+        "- Prompt processing: {{evidence.pp_ms_per_token}} ms/token",
+        "filled from the prompt-processing benchmark",
+    ),
     "- Token generation: [Y tokens/s]": (
-        "- Token generation: {{evidence.tg_tps}} tokens/s", "filled from the token-generation benchmark"),
+        "- Token generation: {{evidence.tg_tps}} tokens/s",
+        "filled from the token-generation benchmark",
+    ),
     "[attribution footer line of the original, left out of this copy]": (
-        None, "the original commit message ends with two tool-attribution lines; the runbook leaves attribution to "
-              "the person (and this copy leaves them out)"),
+        None,
+        "the original commit message ends with two tool-attribution lines; the runbook leaves attribution to "
+        "the person (and this copy leaves them out)",
+    ),
     "**File**: `/home/ron/src/ik_llama.cpp/ggml/src/ggml-backend.cpp` or related scheduler file": (
-        "`ggml-backend.cpp` or related scheduler file", "approach B's edit is manual; its 'where' names the file"),
+        "`ggml-backend.cpp` or related scheduler file",
+        "approach B's edit is manual; its 'where' names the file",
+    ),
     "**Find**: `add_compile_definitions` or similar section": (
-        "`add_compile_definitions` or similar section", "the cmake_edit's 'find' keeps the seed's words"),
+        "`add_compile_definitions` or similar section",
+        "the cmake_edit's 'find' keeps the seed's words",
+    ),
 }
 
 LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+)\*\*:\s*(?P<value>.+)$")
-HEADING_RE = re.compile(r"^### (?:Step (?P<step>\d+\.\d+)|Approach (?P<letter>[A-Z])|(?P<test>Test \d+)|"
-                        r"(?P<bench>Benchmark)): (?P<title>.+)$")
+HEADING_RE = re.compile(
+    r"^### (?:Step (?P<step>\d+\.\d+)|Approach (?P<letter>[A-Z])|(?P<test>Test \d+)|"
+    r"(?P<bench>Benchmark)): (?P<title>.+)$"
+)
 PHASE_RE = re.compile(r"^## Phase (?P<id>\d+): (?P<title>.+?)(?: \((?P<tag>[^)]+)\))?$")
 ISSUE_RE = re.compile(r"^### Issue: (?P<symptom>.+)$")
 CHECKBOX_RE = re.compile(r"^- \[ \] (?P<text>.+)$")
@@ -180,7 +215,7 @@ def _words(line: str) -> list[str] | None:
 
 def _contains_run(haystack: list[str], needle: list[str]) -> bool:
     n = len(needle)
-    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
 
 
 def _leaves(data: Any) -> Iterator[str]:
@@ -317,8 +352,9 @@ def test_every_code_block_is_there_whole_or_line_by_line(runbook_file: RunbookFi
     """Whole blocks (order kept) for the C++/CMake snippets and the expected output; shell blocks line by line."""
     assert runbook_file.path is not None
     found = rendered(runbook_file.path)
-    whole = {block[0].block for block in seed_blocks()
-             if _squash("".join(line.text for line in block)) in found.squashed}
+    whole = {
+        block[0].block for block in seed_blocks() if _squash("".join(line.text for line in block)) in found.squashed
+    }
     # Intact, in order: the C/C++ snippets of 1.2, A (two), B and C; the CMake line; the 1.4 rebuild; the expected
     # debug output; both benchmarks; the two backup paths. The rest are shell blocks checked line by line above
     # (their prompts are quoted differently, or they are listed in DIFFERENT).
@@ -362,7 +398,7 @@ def test_a_missing_line_is_noticed(runbook_file: RunbookFile) -> None:
     found = rendered(runbook_file.path)
     assert present("-t 64 -b 2048 -c 4096 -n 1000 -ngl 15 --amx -fa \\", found)
     assert not present("-t 64 -b 2048 -c 4096 -n 1000 -ngl 16 --amx -fa \\", found)
-    assert not present("fprintf(stderr, \"  Name: %s\\n\", src->name);", found)  # the seed has a ternary here
+    assert not present('fprintf(stderr, "  Name: %s\\n", src->name);', found)  # the seed has a ternary here
     assert not present("- [ ] Long prompts work on Tuesdays", found)
 
 
@@ -403,8 +439,11 @@ def test_headings_are_phases_and_steps(runbook_file: RunbookFile) -> None:
 
 def test_location_is_the_edit_target(runbook_file: RunbookFile) -> None:
     """``**Location**: Function `f` (around line a-b)`` is an edit of ``f`` that claims those lines."""
-    locations = [m.groups() for x in seed_lines()
-                 if (m := re.match(r"^\*\*Location\*\*: Function `(\w+)` \(around line ([\d-]+)\)$", x.text))]
+    locations = [
+        m.groups()
+        for x in seed_lines()
+        if (m := re.match(r"^\*\*Location\*\*: Function `(\w+)` \(around line ([\d-]+)\)$", x.text))
+    ]
     assert locations == [("ggml_backend_tensor_copy", "356-377")]
     edits = [(edit.function, edit.claimed_lines) for _, edit in runbook_file.model.edits()]
     for location in locations:
@@ -454,23 +493,26 @@ def _one(pattern: str) -> str:
     return found.pop()
 
 
-@pytest.mark.parametrize(("name", "pattern"), [
-    ("repo", r"cd (/\S+)\n"),
-    ("model", r"-m (\S+\.gguf)"),
-    ("numa_nodes", r"numactl -N (\S+) -m \S+"),
-    ("threads", r" -t (\d+) "),
-    ("ngl", r"-ngl (\d+) --amx"),
-    ("ngl_gpu_only", r"-ngl (\d+) \\\n  -p \"Test prompt for GPU-only\""),
-    ("batch", r" -b (\d+) "),
-    ("ctx", r" -c (\d+) "),
-    ("build_jobs", r"cmake --build build -j (\d+)"),
-    ("baseline_tps", r"Short prompts work \((\d+\.\d+) t/s\)"),
-    ("amx_flag", r" (--amx) "),
-    ("fa_flag", r" (-fa) \\"),
-    ("expected_commit", r"Last commit: ([0-9a-f]+) "),
-    ("expected_subject", r'Last commit: [0-9a-f]+ "([^"]+)"'),
-    ("backup_location_file", r'echo "\$BACKUP_DIR" > (\S+)'),
-])
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("repo", r"cd (/\S+)\n"),
+        ("model", r"-m (\S+\.gguf)"),
+        ("numa_nodes", r"numactl -N (\S+) -m \S+"),
+        ("threads", r" -t (\d+) "),
+        ("ngl", r"-ngl (\d+) --amx"),
+        ("ngl_gpu_only", r"-ngl (\d+) \\\n  -p \"Test prompt for GPU-only\""),
+        ("batch", r" -b (\d+) "),
+        ("ctx", r" -c (\d+) "),
+        ("build_jobs", r"cmake --build build -j (\d+)"),
+        ("baseline_tps", r"Short prompts work \((\d+\.\d+) t/s\)"),
+        ("amx_flag", r" (--amx) "),
+        ("fa_flag", r" (-fa) \\"),
+        ("expected_commit", r"Last commit: ([0-9a-f]+) "),
+        ("expected_subject", r'Last commit: [0-9a-f]+ "([^"]+)"'),
+        ("backup_location_file", r'echo "\$BACKUP_DIR" > (\S+)'),
+    ],
+)
 def test_defaults_are_the_seed_values(runbook_file: RunbookFile, name: str, pattern: str) -> None:
     variable = runbook_file.model.variables[name]
     assert variable.default_text == _one(pattern)

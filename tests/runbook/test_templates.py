@@ -25,7 +25,7 @@ HOSTILE = [
     "a'b\"; touch {marker}; echo '",
     "line1\ntouch {marker}",
     "x\nEOF\ntouch {marker}\ncat <<'EOF'",
-    "\\\"; touch {marker} #",
+    '\\"; touch {marker} #',
     "${{IFS}}; touch {marker}",
 ]
 

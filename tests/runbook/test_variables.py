@@ -22,20 +22,23 @@ def test_int_accepts_whole_numbers_in_range(text: str) -> None:
     assert check_value("threads", THREADS, text) is None
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("eight", "'eight' is not a whole number"),
-    ("1.5", "is not a whole number"),
-    ("", "is not a whole number"),
-    ("0x10", "is not a whole number"),
-    ("1_000", "is not a whole number"),      # Python's int() takes it; a command line would not
-    ("１２", "is not a whole number"),        # full-width digits: int() takes them too
-    ("0", "0 is below the minimum 1"),
-    ("-3", "-3 is below the minimum 1"),
-    ("4097", "4097 is above the maximum 4096"),
-    ("9" * 5000, "digits is too large"),      # int() itself refuses this many digits
-    ("6\n4", "must be one line"),
-    ("6\x004", "NUL"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("eight", "'eight' is not a whole number"),
+        ("1.5", "is not a whole number"),
+        ("", "is not a whole number"),
+        ("0x10", "is not a whole number"),
+        ("1_000", "is not a whole number"),  # Python's int() takes it; a command line would not
+        ("１２", "is not a whole number"),  # full-width digits: int() takes them too
+        ("0", "0 is below the minimum 1"),
+        ("-3", "-3 is below the minimum 1"),
+        ("4097", "4097 is above the maximum 4096"),
+        ("9" * 5000, "digits is too large"),  # int() itself refuses this many digits
+        ("6\n4", "must be one line"),
+        ("6\x004", "NUL"),
+    ],
+)
 def test_int_refuses(text: str, fragment: str) -> None:
     problem = check_value("threads", THREADS, text)
     assert problem is not None and problem.startswith("threads: ")
@@ -47,15 +50,18 @@ def test_number_accepts(text: str) -> None:
     assert check_value("baseline_tps", BASELINE, text) is None
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("fast", "is not a number"),
-    ("nan", "is not a number"),
-    ("inf", "is not a number"),
-    ("1e999", "must be a finite number"),
-    ("6_1.24", "is not a number"),
-    ("-0.1", "is below the minimum 0"),
-    ("61,24", "is not a number"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("fast", "is not a number"),
+        ("nan", "is not a number"),
+        ("inf", "is not a number"),
+        ("1e999", "must be a finite number"),
+        ("6_1.24", "is not a number"),
+        ("-0.1", "is below the minimum 0"),
+        ("61,24", "is not a number"),
+    ],
+)
 def test_number_refuses(text: str, fragment: str) -> None:
     problem = check_value("baseline_tps", BASELINE, text)
     assert problem is not None and fragment in problem
@@ -78,10 +84,19 @@ def test_text_may_span_lines_but_holds_no_nul() -> None:
     assert check_value("t", var, "a\x00b") == "t: contains a NUL byte"
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("--amx", True), ("", True), ("-fa on", True), ("-p 'two words'", True), ('--x "a b" c', True),
-    ("-p 'unbalanced", False), ('"', False), ("trailing\\", False),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("--amx", True),
+        ("", True),
+        ("-fa on", True),
+        ("-p 'two words'", True),
+        ('--x "a b" c', True),
+        ("-p 'unbalanced", False),
+        ('"', False),
+        ("trailing\\", False),
+    ],
+)
 def test_args_must_split_like_a_shell(text: str, ok: bool) -> None:
     problem = check_value("fa_flag", Variable(type="args", default="-fa"), text)
     assert (problem is None) is ok, problem
@@ -89,10 +104,21 @@ def test_args_must_split_like_a_shell(text: str, ok: bool) -> None:
         assert problem is not None and problem.startswith("fa_flag: cannot split")
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("fb91d1c5", True), ("FB91", True), ("a" * 40, True), ("", True),
-    ("fb9", False), ("a" * 41, False), ("main", False), ("HEAD~1", False), ("fb91d1c5 ", True), ("fb91\nd1c5", False),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("fb91d1c5", True),
+        ("FB91", True),
+        ("a" * 40, True),
+        ("", True),
+        ("fb9", False),
+        ("a" * 41, False),
+        ("main", False),
+        ("HEAD~1", False),
+        ("fb91d1c5 ", True),
+        ("fb91\nd1c5", False),
+    ],
+)
 def test_commit_is_four_to_forty_hex_digits(text: str, ok: bool) -> None:
     problem = check_value("expected_commit", Variable(type="commit", default="fb91d1c5"), text)
     assert (problem is None) is ok, problem
@@ -103,14 +129,17 @@ def test_commit_is_four_to_forty_hex_digits(text: str, ok: bool) -> None:
 
 def _runbook(variables: dict[str, dict[str, Any]]) -> Runbook:
     """A runbook model with these variables, built without the loader's cross-checks (so cycles can exist)."""
-    return Runbook.model_validate({
-        "schema_version": 1,
-        "title": "t",
-        "variables": variables,
-        "backup": {"root": "/b", "pattern": "p", "location_file": "/l"},
-        "phases": [{"id": "1", "title": "p", "steps": [{"id": "1.1", "kind": "shell", "title": "s",
-                                                        "commands": ["true"]}]}],
-    })
+    return Runbook.model_validate(
+        {
+            "schema_version": 1,
+            "title": "t",
+            "variables": variables,
+            "backup": {"root": "/b", "pattern": "p", "location_file": "/l"},
+            "phases": [
+                {"id": "1", "title": "p", "steps": [{"id": "1.1", "kind": "shell", "title": "s", "commands": ["true"]}]}
+            ],
+        }
+    )
 
 
 def test_resolve_renders_defaults_from_other_variables(runbook_file: RunbookFile) -> None:
@@ -123,8 +152,11 @@ def test_resolve_renders_defaults_from_other_variables(runbook_file: RunbookFile
 
 
 def test_overrides_flow_into_defaults_that_use_them(runbook_file: RunbookFile) -> None:
-    values = resolve(runbook_file.model, {"numa_nodes": "0", "threads": " 32 "},
-                     builtins={"session_dir": "/state/s1", "session_id": "s1"})
+    values = resolve(
+        runbook_file.model,
+        {"numa_nodes": "0", "threads": " 32 "},
+        builtins={"session_dir": "/state/s1", "session_id": "s1"},
+    )
     assert values["numactl"] == "numactl -N 0 -m 0"
     assert values["threads"] == "32"  # typed values are trimmed
     assert values["backup_root"] == "/state/s1/backups"
@@ -187,7 +219,12 @@ def test_a_default_naming_an_unknown_variable_fails_resolve() -> None:
 
 def test_assignments_split_at_the_first_equals() -> None:
     assert parse_assignments(["repo=/x", "numactl=numactl -N 0 -m 0", "fa_flag=-fa=on", "empty=", " ngl =5"]) == {
-        "repo": "/x", "numactl": "numactl -N 0 -m 0", "fa_flag": "-fa=on", "empty": "", "ngl": "5"}
+        "repo": "/x",
+        "numactl": "numactl -N 0 -m 0",
+        "fa_flag": "-fa=on",
+        "empty": "",
+        "ngl": "5",
+    }
 
 
 def test_a_later_assignment_wins() -> None:
@@ -209,7 +246,8 @@ def test_cli_var_parsing_is_a_usage_error() -> None:
 
 
 def test_a_path_variable_expands_the_home_folder_once_where_values_are_resolved(
-        runbook_file: object, monkeypatch: object) -> None:
+    runbook_file: object, monkeypatch: object
+) -> None:
     # A command quotes the value, and bash does not expand ~ inside quotes: the value must arrive expanded.
     monkeypatch.setenv("HOME", "/home/engineer")  # type: ignore[attr-defined]
     values = resolve(runbook_file.model, {"repo": "~/src/ik_llama.cpp", "prompt_short": "~/not a path"})  # type: ignore[attr-defined]

@@ -26,8 +26,7 @@ class World:
     runbook: RunbookFile
 
     def new_session(self, session_id: str | None = None, **extra: str) -> Session:
-        return Session.create(self.state_dir, self.runbook, {**self.sandbox.overrides, **extra},
-                              session_id=session_id)
+        return Session.create(self.state_dir, self.runbook, {**self.sandbox.overrides, **extra}, session_id=session_id)
 
     def open(self, session: Session) -> Session:
         return Session.open(session.dir, self.runbook)
@@ -39,8 +38,9 @@ def world(tmp_path: Path, runbook_file: RunbookFile) -> World:
     return World(sandbox, tmp_path / "state", runbook_file)
 
 
-async def wait_until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 30.0,
-                     what: str = "condition") -> None:
+async def wait_until(
+    pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+) -> None:
     """Let the app run until ``predicate()`` holds (worker threads, timers); fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -69,8 +69,9 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Event times, the actor and the host name fixed, so a screen shows the same bytes on every machine."""
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     ticks = iter(range(1_000_000))
-    monkeypatch.setattr(store_module, "now_iso",
-                        lambda: (start + timedelta(seconds=next(ticks))).isoformat(timespec="microseconds"))
+    monkeypatch.setattr(
+        store_module, "now_iso", lambda: (start + timedelta(seconds=next(ticks))).isoformat(timespec="microseconds")
+    )
     monkeypatch.setattr(session_module, "actor", lambda: "engineer@gpu-box")
     monkeypatch.setattr(session_module.socket, "gethostname", lambda: "gpu-box")
     yield

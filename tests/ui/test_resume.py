@@ -29,10 +29,12 @@ LINES = 40
 def _slow_cmake(world: World, tmp_path: Path) -> str:
     """A cmake that takes a few seconds (printing numbered lines) before the sandbox's stand-in builds."""
     script = tmp_path / "slow-cmake"
-    script.write_text("#!/bin/bash\n"
-                      'case " $* " in *" clean "*) ;; *) '
-                      f'for i in $(seq 1 {LINES}); do echo "slow build line $i"; sleep 0.1; done ;; esac\n'
-                      f"exec {world.sandbox.overrides['cmake']} \"$@\"\n")
+    script.write_text(
+        "#!/bin/bash\n"
+        'case " $* " in *" clean "*) ;; *) '
+        f'for i in $(seq 1 {LINES}); do echo "slow build line $i"; sleep 0.1; done ;; esac\n'
+        f'exec {world.sandbox.overrides["cmake"]} "$@"\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
 
@@ -65,8 +67,12 @@ async def test_quit_mid_command_then_a_new_wizard_follows_it_to_the_end(world: W
 
     app = WizardApp(reopened)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.PASSED, timeout=60,
-                         what="the followed run to be judged")
+        await wait_until(
+            pilot,
+            lambda: reopened.state.step("1.4").status is StepStatus.PASSED,
+            timeout=60,
+            what="the followed run to be judged",
+        )
         await settle(pilot, app)
         assert any("still running" in note for note in app.resume_notes)
         log = app.main.query_one(RunLog)
@@ -92,8 +98,9 @@ async def test_an_interrupted_run_waits_for_the_person_to_decide(world: World, t
     reopened = world.open(session)
     app = WizardApp(reopened)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.INTERRUPTED,
-                         what="the interrupted verdict")
+        await wait_until(
+            pilot, lambda: reopened.state.step("1.4").status is StepStatus.INTERRUPTED, what="the interrupted verdict"
+        )
         await settle(pilot, app)
         assert any("interrupted" in note for note in app.resume_notes)
         app.main.query_one(StepOutline).select_step("1.4")
@@ -141,8 +148,9 @@ async def test_answers_are_saved_as_each_field_is_left(world: World) -> None:
     session.close()
 
 
-async def test_edit_in_editor_records_the_change_and_shows_the_diff(world: World, tmp_path: Path,
-                                                                    monkeypatch: object) -> None:
+async def test_edit_in_editor_records_the_change_and_shows_the_diff(
+    world: World, tmp_path: Path, monkeypatch: object
+) -> None:
     editor = tmp_path / "editor"
     # An "editor" that appends a line to the file it is given (after the +LINE argument).
     editor.write_text('#!/bin/bash\necho "// edited by hand" >> "$2"\n')
@@ -179,8 +187,9 @@ async def test_help_and_command_palette_need_no_mouse(world: World) -> None:
         await pilot.press(*"test-3")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.main.query_one(StepOutline).current.id == "test-3",
-                         what="the palette to jump to test-3")
+        await wait_until(
+            pilot, lambda: app.main.query_one(StepOutline).current.id == "test-3", what="the palette to jump to test-3"
+        )
     session.close()
 
 
@@ -241,8 +250,7 @@ async def test_quit_lets_go_of_a_run_followed_from_an_earlier_wizard(world: Worl
     reopened.close()
 
 
-async def test_the_log_pane_is_freed_when_the_run_it_waited_for_was_interrupted(world: World,
-                                                                                 tmp_path: Path) -> None:
+async def test_the_log_pane_is_freed_when_the_run_it_waited_for_was_interrupted(world: World, tmp_path: Path) -> None:
     reopened = await _leave_a_slow_build_running(world, tmp_path)
     [run] = reopened.state.running_runs()
     reopened.close()
@@ -250,16 +258,18 @@ async def test_the_log_pane_is_freed_when_the_run_it_waited_for_was_interrupted(
     reopened = world.open(reopened)
     app = WizardApp(reopened)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.INTERRUPTED,
-                         what="the interrupted verdict")
+        await wait_until(
+            pilot, lambda: reopened.state.step("1.4").status is StepStatus.INTERRUPTED, what="the interrupted verdict"
+        )
         await settle(pilot, app)
         assert app.main.run_step is None
         assert "running" not in str(app.main.query_one("#runstatus").render())
     reopened.close()
 
 
-async def test_no_step_starts_while_the_wizard_settles_runs_left_behind(world: World, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_step_starts_while_the_wizard_settles_runs_left_behind(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from amxwizard.engine import runs
 
     reopened = await _leave_a_slow_build_running(world, tmp_path)
@@ -279,14 +289,19 @@ async def test_no_step_starts_while_the_wizard_settles_runs_left_behind(world: W
         await pilot.pause(0.3)
         assert reopened.state.step("1.1").status is StepStatus.PENDING
         release.set()
-        await wait_until(pilot, lambda: reopened.state.step("1.4").status is StepStatus.PASSED, timeout=60,
-                         what="the followed run to be judged")
+        await wait_until(
+            pilot,
+            lambda: reopened.state.step("1.4").status is StepStatus.PASSED,
+            timeout=60,
+            what="the followed run to be judged",
+        )
         await settle(pilot, app)
     reopened.close()
 
 
-async def test_an_editor_command_that_cannot_be_split_is_one_line_not_a_crash(world: World,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_editor_command_that_cannot_be_split_is_one_line_not_a_crash(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EDITOR", "vim '")  # an unbalanced quote
     monkeypatch.delenv("VISUAL", raising=False)
     session = world.new_session()

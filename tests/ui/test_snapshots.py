@@ -33,8 +33,9 @@ FIXTURE_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "evidence" /
 
 
 @pytest.fixture
-def snapshot_app(runbook_file: RunbookFile, frozen_clock: None,
-                 monkeypatch: pytest.MonkeyPatch) -> Callable[..., WizardApp]:
+def snapshot_app(
+    runbook_file: RunbookFile, frozen_clock: None, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., WizardApp]:
     sessions: list[Session] = []
 
     def make(*, accepted: bool = True) -> WizardApp:
@@ -83,63 +84,75 @@ def _select(step_id: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_setup_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                      size: tuple[int, int]) -> None:
+def test_setup_screen(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
-        await wait_until(pilot, lambda: "checking" not in str(pilot.app.screen.query_one("#preflight-results")
-                                                               .render()), what="the preflight")
+        await wait_until(
+            pilot,
+            lambda: "checking" not in str(pilot.app.screen.query_one("#preflight-results").render()),
+            what="the preflight",
+        )
         _still(pilot)
 
     assert snap_compare(snapshot_app(accepted=False), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen_code_change(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                                 size: tuple[int, int]) -> None:
+def test_main_screen_code_change(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.2"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen_test_step(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                               size: tuple[int, int]) -> None:
+def test_main_screen_test_step(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("test-1"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_diff_before_applying(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                              size: tuple[int, int]) -> None:
+def test_diff_before_applying(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     app = snapshot_app()
     app.session.record("backup_made", dir=str(ROOT / "backup"), files=[], git={}, location_file="", export="")
     assert snap_compare(app, terminal_size=size, run_before=_select("2.C", "r"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_analysis_form(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                       size: tuple[int, int]) -> None:
+def test_analysis_form(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.6", "a"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_choose_the_approach(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                             size: tuple[int, int]) -> None:
+def test_choose_the_approach(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("2.choose", "a"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_commit_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                       size: tuple[int, int]) -> None:
+def test_commit_screen(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("5.3", "r"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_success_criteria(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                          size: tuple[int, int]) -> None:
+def test_success_criteria(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.1", "k"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_record_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                       size: tuple[int, int]) -> None:
+def test_record_screen(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await _select("1.1", "f")(pilot)
         await wait_until(pilot, lambda: getattr(pilot.app.screen, "shown", False), what="the record's state")
@@ -148,14 +161,16 @@ def test_record_screen(snap_compare: Callable[..., bool], snapshot_app: Callable
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_help_screen(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                     size: tuple[int, int]) -> None:
+def test_help_screen(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=_select("1.1", "question_mark"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_full_log(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp],
-                  size: tuple[int, int]) -> None:
+def test_full_log(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
+) -> None:
     app = snapshot_app()
     log = ROOT / "diagnostic_run.log"
     shutil.copyfile(FIXTURE_LOG, log)
@@ -164,8 +179,7 @@ def test_full_log(snap_compare: Callable[..., bool], snapshot_app: Callable[...,
         await pilot.pause(0.1)
         screen = FullLogScreen(log, start_line=20)
         pilot.app.push_screen(screen)
-        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).ready,
-                         what="the index")
+        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).ready, what="the index")
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -85,8 +85,11 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         src.focus()
         src.value = "AMX (buffer type AMX_BUF)"
         await pilot.press("tab")
-        await wait_until(pilot, lambda: session.state.answer("src_buffer") == "AMX (buffer type AMX_BUF)",
-                         what="the answer to be saved on leaving the field")
+        await wait_until(
+            pilot,
+            lambda: session.state.answer("src_buffer") == "AMX (buffer type AMX_BUF)",
+            what="the answer to be saved on leaving the field",
+        )
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         assert _status(app, "1.6") is StepStatus.PASSED

@@ -17,8 +17,7 @@ SECTIONS: list[tuple[str, str]] = [
 def main(argv: list[str] | None = None) -> int:
     """Run every section (or only the one named); returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m amxwizard.bench", description="amxwizard benchmarks")
-    parser.add_argument("--only", metavar="NAME", choices=[name for name, _ in SECTIONS],
-                        help="run only this section")
+    parser.add_argument("--only", metavar="NAME", choices=[name for name, _ in SECTIONS], help="run only this section")
     parser.add_argument("--quick", action="store_true", help="smaller workloads, for a fast look")
     args = parser.parse_args(argv)
     for name, module_name in SECTIONS:

@@ -72,8 +72,9 @@ def _through_runner(folder: Path, lines: int) -> tuple[float, int, int, int]:
     before = _rss_kib()
     with _RssSampler() as sampler:
         began = time.perf_counter()
-        handle = CommandRunner().start(RunSpec(run_id="bench", run_dir=folder / "run", script=f"seq 1 {lines}",
-                                               cwd=folder), count)
+        handle = CommandRunner().start(
+            RunSpec(run_id="bench", run_dir=folder / "run", script=f"seq 1 {lines}", cwd=folder), count
+        )
         all_seen.wait()
         elapsed = time.perf_counter() - began
         result = handle.result()
@@ -108,12 +109,18 @@ def run(quick: bool = False) -> None:
         folder = Path(tmp)
         plain = _plain_bash(folder, lines)
         through, batches, before, peak = _through_runner(folder, lines)
-        print(f"   {lines:,} lines (seq): plain bash > file {plain:.2f} s ({fmt_rate(lines, plain)}); "
-              f"through the runner to the callback {through:.2f} s ({fmt_rate(lines, through)}, {batches} batches)")
+        print(
+            f"   {lines:,} lines (seq): plain bash > file {plain:.2f} s ({fmt_rate(lines, plain)}); "
+            f"through the runner to the callback {through:.2f} s ({fmt_rate(lines, through)}, {batches} batches)"
+        )
         print(f"   runner / plain bash throughput: {plain / through:.2f}x")
-        print(f"   wizard RSS (VmRSS sampled every 5 ms): {before / 1024:.1f} MiB before, "
-              f"{peak / 1024:.1f} MiB peak during the run (+{(peak - before) / 1024:.1f} MiB)")
+        print(
+            f"   wizard RSS (VmRSS sampled every 5 ms): {before / 1024:.1f} MiB before, "
+            f"{peak / 1024:.1f} MiB peak during the run (+{(peak - before) / 1024:.1f} MiB)"
+        )
         timings = _record_latency(folder, events)
-        print(f"   session.record x {events:,} (durable, synchronous=FULL): median "
-              f"{statistics.median(timings) * 1000:.2f} ms, p99 {percentile(timings, 0.99) * 1000:.2f} ms, "
-              f"max {max(timings) * 1000:.2f} ms")
+        print(
+            f"   session.record x {events:,} (durable, synchronous=FULL): median "
+            f"{statistics.median(timings) * 1000:.2f} ms, p99 {percentile(timings, 0.99) * 1000:.2f} ms, "
+            f"max {max(timings) * 1000:.2f} ms"
+        )

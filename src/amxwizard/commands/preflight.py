@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
     for check in checks:
         print(f"{check.status:<4}  {check.name:<{width}}  {check.finding}")
     counts = {status: sum(1 for check in checks if check.status == status) for status in ("ok", "warn", "fail")}
-    print(f"{counts['ok']} ok, {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}, "
-          f"{counts['fail']} failure{'s' if counts['fail'] != 1 else ''}")
+    print(
+        f"{counts['ok']} ok, {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}, "
+        f"{counts['fail']} failure{'s' if counts['fail'] != 1 else ''}"
+    )
     return 1 if counts["fail"] else 0

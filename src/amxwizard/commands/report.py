@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.output:
             path = write_record(record, args.format, Path(args.output))
-            print(f"wrote {path}: session {record.session.id}, {record.status.label}, {len(record.events)} events, "
-                  f"last hash {record.last_hash[:12]}")
+            print(
+                f"wrote {path}: session {record.session.id}, {record.status.label}, {len(record.events)} events, "
+                f"last hash {record.last_hash[:12]}"
+            )
         else:
             sys.stdout.write(render(record, args.format))
     except RecordError as exc:

@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"the backup of {names} cannot be trusted; nothing was restored")
         if plan.conflicts:
             names = ", ".join(item.path for item in plan.conflicts)
-            raise CommandError(f"changed since the backup: {names}; nothing was restored "
-                               "(use --force to overwrite them)")
+            raise CommandError(
+                f"changed since the backup: {names}; nothing was restored (use --force to overwrite them)"
+            )
         try:
             restored = restore(session, plan)
         except BackupError as exc:

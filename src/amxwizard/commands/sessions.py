@@ -17,6 +17,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for info in sessions:
         state = "finished" if info.finished else "open"
-        print(f"{info.id}  {state:<8} {info.steps_done:>2} steps done  {info.events:>4} events  "
-              f"updated {info.updated[:19]}  {info.runbook_title} → {info.target}")
+        print(
+            f"{info.id}  {state:<8} {info.steps_done:>2} steps done  {info.events:>4} events  "
+            f"updated {info.updated[:19]}  {info.runbook_title} → {info.target}"
+        )
     return 0

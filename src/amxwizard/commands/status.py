@@ -26,26 +26,55 @@ def status_data(session: Session) -> dict[str, Any]:
         s = st.step(step.id)
         runs = [st.runs[r] for r in s.runs if r in st.runs]
         steps[step.id] = {
-            "phase": phase.id, "title": step.title, "kind": step.kind, "status": s.status.value,
-            "summary": s.summary, "attempts": s.attempts, "skip_reason": s.skip_reason,
-            "exit_codes": [r.exit_code for r in runs], "started": s.started, "finished": s.finished, "by": s.by,
+            "phase": phase.id,
+            "title": step.title,
+            "kind": step.kind,
+            "status": s.status.value,
+            "summary": s.summary,
+            "attempts": s.attempts,
+            "skip_reason": s.skip_reason,
+            "exit_codes": [r.exit_code for r in runs],
+            "started": s.started,
+            "finished": s.finished,
+            "by": s.by,
             "evidence": s.evidence,
         }
     results = evaluate(rb, st, executor.read_log)
-    criteria = {c.id: {"text": c.text, "status": results[c.id].status, "evidence": list(results[c.id].evidence),
-                       "ticked_by_person": results[c.id].ticked_by_person} for c in rb.criteria}
-    checklist = {item.id: {"text": item.text, "checked": bool(st.checklist.get(item.id) and
-                                                              st.checklist[item.id].ticked),
-                           "note": st.checklist[item.id].note if item.id in st.checklist else ""}
-                 for item in rb.checklist}
+    criteria = {
+        c.id: {
+            "text": c.text,
+            "status": results[c.id].status,
+            "evidence": list(results[c.id].evidence),
+            "ticked_by_person": results[c.id].ticked_by_person,
+        }
+        for c in rb.criteria
+    }
+    checklist = {
+        item.id: {
+            "text": item.text,
+            "checked": bool(st.checklist.get(item.id) and st.checklist[item.id].ticked),
+            "note": st.checklist[item.id].note if item.id in st.checklist else "",
+        }
+        for item in rb.checklist
+    }
     return {
-        "session": session.id, "dir": str(session.dir),
+        "session": session.id,
+        "dir": str(session.dir),
         "runbook": {"title": rb.title, "path": st.runbook_path, "sha256": st.runbook_sha256},
-        "target": st.target, "setup_accepted": st.setup_accepted, "variables": session.values(),
-        "exports": dict(st.exports), "checklist": checklist, "steps": steps,
-        "answers": {k: a.value for k, a in st.answers.items()}, "approach": st.approach,
-        "criteria": criteria, "commit": st.commit, "documents": sorted(st.documents), "finished": st.finished,
-        "events": st.last_seq, "last_hash": st.last_hash,
+        "target": st.target,
+        "setup_accepted": st.setup_accepted,
+        "variables": session.values(),
+        "exports": dict(st.exports),
+        "checklist": checklist,
+        "steps": steps,
+        "answers": {k: a.value for k, a in st.answers.items()},
+        "approach": st.approach,
+        "criteria": criteria,
+        "commit": st.commit,
+        "documents": sorted(st.documents),
+        "finished": st.finished,
+        "events": st.last_seq,
+        "last_hash": st.last_hash,
     }
 
 
@@ -61,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     done = sum(1 for s in data["steps"].values() if s["status"] in ("passed", "skipped"))
     print(f"session {data['session']}  {data['runbook']['title']}  → {data['target']}")
-    print(f"  {done}/{len(data['steps'])} steps done, {data['events']} events, last hash {data['last_hash'][:16]}…"
-          + ("" if data["setup_accepted"] else "  (setup not yet accepted)"))
+    print(
+        f"  {done}/{len(data['steps'])} steps done, {data['events']} events, last hash {data['last_hash'][:16]}…"
+        + ("" if data["setup_accepted"] else "  (setup not yet accepted)")
+    )
     print("checklist:")
     for item_id, item in data["checklist"].items():
         print(f"  {'✔' if item['checked'] else '·'} {item_id:<8} {item['text']}")
@@ -74,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"phase {phase.id}: {phase.title}")
         codes = ",".join(str(c) for c in s["exit_codes"] if c is not None)
         tail = s["skip_reason"] or s["summary"]
-        print(f"  {_MARK[s['status']]} {step_id:<9} {s['status']:<11} {('exit ' + codes) if codes else '':<9} "
-              f"{s['title'][:40]:<40} {tail[:60]}")
+        print(
+            f"  {_MARK[s['status']]} {step_id:<9} {s['status']:<11} {('exit ' + codes) if codes else '':<9} "
+            f"{s['title'][:40]:<40} {tail[:60]}"
+        )
     if data["answers"]:
         print("answers:")
         for key, value in data["answers"].items():

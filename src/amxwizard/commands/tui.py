@@ -23,12 +23,16 @@ def default_nice() -> int:
         return 10
 
 
-def launch(runbook: RunbookFile, state: Path, overrides: Mapping[str, str], *, new: bool = False,
-           nice: int | None = None) -> int:
+def launch(
+    runbook: RunbookFile, state: Path, overrides: Mapping[str, str], *, new: bool = False, nice: int | None = None
+) -> int:
     """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits."""
     if not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
-        raise CommandError("the wizard needs a terminal; without one use 'amxwizard status' and "
-                           "'amxwizard step ID' (same session, same record)", 2)
+        raise CommandError(
+            "the wizard needs a terminal; without one use 'amxwizard status' and "
+            "'amxwizard step ID' (same session, same record)",
+            2,
+        )
     session = open_session(runbook, state, dict(overrides), new=new)
     from ..ui.app import WizardApp
 

@@ -20,7 +20,7 @@ def _row(indent: str, cells: list[tuple[str, int]], rest: str, width: int) -> st
     line = indent
     for text, column in cells:
         room = max(width - len(line) - 12, 8)
-        line += f"{text if len(text) <= room else text[:room - 1] + '…':<{column}} "
+        line += f"{text if len(text) <= room else text[: room - 1] + '…':<{column}} "
     return line + _clip(rest, width - len(line))
 
 
@@ -32,9 +32,11 @@ def run(args: argparse.Namespace) -> int:
     width = max(shutil.get_terminal_size((100, 24)).columns, 60)
     steps = [step for _, step in rb.iter_steps()]
     print(f"{loaded.display}: {rb.title}  (sha256 {loaded.sha256[:12]})")
-    counts = (f"{len(rb.phases)} phases, {len(steps)} steps, {len(rb.criteria)} criteria, "
-              f"{len(rb.checklist)} checklist items, {len(rb.troubleshooting)} troubleshooting entries, "
-              f"{len(rb.variables)} variables")
+    counts = (
+        f"{len(rb.phases)} phases, {len(steps)} steps, {len(rb.criteria)} criteria, "
+        f"{len(rb.checklist)} checklist items, {len(rb.troubleshooting)} troubleshooting entries, "
+        f"{len(rb.variables)} variables"
+    )
     print(textwrap.fill(counts, width, initial_indent="  ", subsequent_indent="  "))
     print("phases:")
     for phase in rb.phases:

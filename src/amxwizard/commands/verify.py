@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     if result.session_last_hash != result.last_hash:
         print(f"  session's last hash {result.session_last_hash}")
     for signoff in result.signoffs:
-        print(f"  signed off by {signoff.reviewer} ({signoff.by}) at {when(signoff.ts)}"
-              + (f": {signoff.note}" if signoff.note else ""))
+        print(
+            f"  signed off by {signoff.reviewer} ({signoff.by}) at {when(signoff.ts)}"
+            + (f": {signoff.note}" if signoff.note else "")
+        )
     if not result.signoffs:
         print("  not signed off yet")
     for note in result.notes:

@@ -195,8 +195,10 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
             if source.optional:
                 missing.append(str(source.path))
                 continue
-            raise BackupError(f"cannot back up {source.path}: the file does not exist (step {step.id} needs it; "
-                              "check the 'repo' variable)") from None
+            raise BackupError(
+                f"cannot back up {source.path}: the file does not exist (step {step.id} needs it; "
+                "check the 'repo' variable)"
+            ) from None
         except IsADirectoryError:
             raise BackupError(f"cannot back up {source.path}: it is a folder, not a file") from None
         except OSError as exc:
@@ -232,10 +234,15 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
 
     result = BackupResult(folder, tuple(files), git_hashes, str(location_file), tuple(missing), git_errors)
     session.record(
-        "backup_made", step=step.id, dir=str(folder), export=step.export,
-        files=[{"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode}
-               for f in files],
-        git=git_hashes, git_errors=git_errors, missing=missing, location_file=str(location_file),
+        "backup_made",
+        step=step.id,
+        dir=str(folder),
+        export=step.export,
+        files=[{"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode} for f in files],
+        git=git_hashes,
+        git_errors=git_errors,
+        missing=missing,
+        location_file=str(location_file),
     )
     return result
 
@@ -254,11 +261,19 @@ def _git_capture(repo: Any, args: list[str]) -> tuple[bytes, str]:
 
 def backup_from_record(record: Mapping[str, Any], *, created: bool = False) -> BackupResult:
     """A :class:`BackupResult` from the data of a ``backup_made`` event."""
-    files = tuple(BackedUpFile(str(f["path"]), str(f["backup"]), str(f["sha256"]), int(f["size"]), f.get("mode"))
-                  for f in record.get("files", []))
-    return BackupResult(Path(str(record["dir"])), files, dict(record.get("git", {})),
-                        str(record.get("location_file", "")), tuple(record.get("missing", [])),
-                        dict(record.get("git_errors", {})), created)
+    files = tuple(
+        BackedUpFile(str(f["path"]), str(f["backup"]), str(f["sha256"]), int(f["size"]), f.get("mode"))
+        for f in record.get("files", [])
+    )
+    return BackupResult(
+        Path(str(record["dir"])),
+        files,
+        dict(record.get("git", {})),
+        str(record.get("location_file", "")),
+        tuple(record.get("missing", [])),
+        dict(record.get("git_errors", {})),
+        created,
+    )
 
 
 # --- restoring ----------------------------------------------------------------------------------------------
@@ -313,15 +328,21 @@ def _last_written(session: Session) -> dict[str, str]:
     return out
 
 
-def bytes_diff(old: bytes | None, new: bytes | None, old_label: str, new_label: str,
-               max_lines: int = DIFF_MAX_LINES) -> str:
+def bytes_diff(
+    old: bytes | None, new: bytes | None, old_label: str, new_label: str, max_lines: int = DIFF_MAX_LINES
+) -> str:
     """:func:`fileio.unified_diff` of two file contents as stored, or one line for binary files."""
     if old == new:
         return ""
     if b"\x00" in (old or b"") or b"\x00" in (new or b""):
         return f"Binary files {old_label} and {new_label} differ\n"
-    return unified_diff(None if old is None else old.decode("utf-8", "replace"),
-                        None if new is None else new.decode("utf-8", "replace"), old_label, new_label, max_lines)
+    return unified_diff(
+        None if old is None else old.decode("utf-8", "replace"),
+        None if new is None else new.decode("utf-8", "replace"),
+        old_label,
+        new_label,
+        max_lines,
+    )
 
 
 def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
@@ -345,8 +366,14 @@ def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
             raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from None
         current_sha = sha256_bytes(current) if current is not None else None
 
-        def item(action: RestoreAction, reason: str, diff: str = "", *, entry: BackedUpFile = entry,
-                 current_sha: str | None = current_sha) -> RestoreItem:
+        def item(
+            action: RestoreAction,
+            reason: str,
+            diff: str = "",
+            *,
+            entry: BackedUpFile = entry,
+            current_sha: str | None = current_sha,
+        ) -> RestoreItem:
             return RestoreItem(entry.path, entry.backup, action, reason, diff, current_sha, entry.sha256, entry.mode)
 
         if saved is None:
@@ -379,18 +406,23 @@ def restore(session: Session, plan: RestorePlan) -> list[str]:
     todo = plan.to_restore
     for item in todo:
         if sha256_file(Path(item.path)) != item.current_sha256:
-            raise BackupError(f"{item.path} changed after the restore plan was shown; nothing was restored, "
-                              "run restore again")
+            raise BackupError(
+                f"{item.path} changed after the restore plan was shown; nothing was restored, run restore again"
+            )
     restored: list[str] = []
     for item in todo:
         try:
             data = Path(item.backup).read_bytes()
         except OSError as exc:
-            raise BackupError(f"cannot read the backup copy {item.backup}: {exc.strerror or exc} "
-                              f"({len(restored)} file(s) were restored before it)") from None
+            raise BackupError(
+                f"cannot read the backup copy {item.backup}: {exc.strerror or exc} "
+                f"({len(restored)} file(s) were restored before it)"
+            ) from None
         if sha256_bytes(data) != item.backup_sha256:
-            raise BackupError(f"the backup copy {item.backup} no longer matches its recorded sha256; "
-                              f"{len(restored)} file(s) were restored before it")
+            raise BackupError(
+                f"the backup copy {item.backup} no longer matches its recorded sha256; "
+                f"{len(restored)} file(s) were restored before it"
+            )
         path = Path(item.path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -398,9 +430,16 @@ def restore(session: Session, plan: RestorePlan) -> list[str]:
             if item.current_sha256 is None and item.mode is not None:
                 os.chmod(path, item.mode)  # a deleted file comes back with the mode it had
         except OSError as exc:
-            raise BackupError(f"cannot write {path}: {exc.strerror or exc} ({len(restored)} file(s) were restored "
-                              "before it)") from None
-        session.record("file_edited", step=RESTORE_STEP, path=item.path, before_sha256=item.current_sha256,
-                       after_sha256=item.backup_sha256, how="restore")
+            raise BackupError(
+                f"cannot write {path}: {exc.strerror or exc} ({len(restored)} file(s) were restored before it)"
+            ) from None
+        session.record(
+            "file_edited",
+            step=RESTORE_STEP,
+            path=item.path,
+            before_sha256=item.current_sha256,
+            after_sha256=item.backup_sha256,
+            how="restore",
+        )
         restored.append(item.path)
     return restored

@@ -70,7 +70,7 @@ def _strip_eol(line: str) -> str:
 
 
 def _eol_of(line: str) -> str:
-    return line[len(_strip_eol(line)):]
+    return line[len(_strip_eol(line)) :]
 
 
 def _find_heading(lines: list[str], section: str) -> int | None:
@@ -117,18 +117,19 @@ def render_update(old: str | None, section: str, body: str, title: str) -> str:
     if begins or ends:
         if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
             where = ", ".join(f"line {i + 1}" for i in sorted(begins + ends))
-            raise DocError(f"the markers of section {section!r} are not one begin followed by one end ({where}); "
-                           "fix them by hand")
+            raise DocError(
+                f"the markers of section {section!r} are not one begin followed by one end ({where}); fix them by hand"
+            )
         first, last = begins[0], ends[0]
-        return "".join([*lines[:first], block + _eol_of(lines[last]), *lines[last + 1:]])
+        return "".join([*lines[:first], block + _eol_of(lines[last]), *lines[last + 1 :]])
     heading = _find_heading(lines, section)
     if heading is not None:
         head = lines[heading]
-        rest = lines[heading + 1:]
+        rest = lines[heading + 1 :]
         insert = ("" if _eol_of(head) else eol) + eol + block + eol
         if rest and _strip_eol(rest[0]).strip():
             insert += eol  # keep a blank line between the block and what a person wrote under the heading
-        return "".join([*lines[:heading + 1], insert, *rest])
+        return "".join([*lines[: heading + 1], insert, *rest])
     out = old
     if out and not out.endswith(("\n", "\r")):
         out += eol
@@ -186,6 +187,12 @@ def apply(session: Session, step_id: str, plans: Iterable[DocPlan]) -> list[Path
             written.append(plan.path)
         elif (session.state.documents.get(str(plan.path)) or {}).get("after_sha256") == after:
             continue
-        session.record("document_updated", step=step_id, path=str(plan.path), section=plan.section,
-                       before_sha256=_sha(plan.old_text) if plan.existed else None, after_sha256=after)
+        session.record(
+            "document_updated",
+            step=step_id,
+            path=str(plan.path),
+            section=plan.section,
+            before_sha256=_sha(plan.old_text) if plan.existed else None,
+            after_sha256=after,
+        )
     return written

@@ -318,8 +318,10 @@ def _resolve(items: list[_Item], macro: str, report: _RemovalReport) -> list[obj
         values = [_branch_value(b.directive, macro) for b in item.branches]
         if "complex" in values:
             report.complex_lines.append(item.line)
-        decides = any(v is False or (v is True and b.directive.keyword != "else")
-                      for v, b in zip(values, item.branches, strict=True))
+        decides = any(
+            v is False or (v is True and b.directive.keyword != "else")
+            for v, b in zip(values, item.branches, strict=True)
+        )
         if not decides:
             # The macro decides nothing here; keep the conditional, but look inside it.
             for branch in item.branches:
@@ -347,12 +349,10 @@ def _resolve(items: list[_Item], macro: str, report: _RemovalReport) -> list[obj
             keyword = branch.directive.keyword
             if index == 0 and keyword.startswith("el"):
                 keyword = keyword[2:]  # elif -> if, elifdef -> ifdef
-            out.extend(_as_directive(branch.header, keyword) if keyword != branch.directive.keyword
-                       else branch.header)
+            out.extend(_as_directive(branch.header, keyword) if keyword != branch.directive.keyword else branch.header)
             out.extend(_resolve(branch.body, macro, report))
         if decided is not None:
-            out.extend(_as_directive(decided.header, "else") if decided.directive.keyword != "else"
-                       else decided.header)
+            out.extend(_as_directive(decided.header, "else") if decided.directive.keyword != "else" else decided.header)
             out.extend(_resolve(decided.body, macro, report))
         out.extend(item.endif)
     return out
@@ -383,8 +383,9 @@ def _drop_fences(flat: list[object]) -> list[str]:
 def _plan_remove_ifdef(edit: Edit, text: str, where: str) -> PlannedEdit:
     macro = edit.macro or ""
     if edit.language not in C_LANGUAGES:
-        return PlannedEdit(text, None, "", f"remove_ifdef works on C, C++ and CUDA files, not {edit.language} "
-                                           f"({where})")
+        return PlannedEdit(
+            text, None, "", f"remove_ifdef works on C, C++ and CUDA files, not {edit.language} ({where})"
+        )
     src = scan(text)
     items, problem = _parse_conditionals(text, src)
     if problem:
@@ -399,9 +400,11 @@ def _plan_remove_ifdef(edit: Edit, text: str, where: str) -> PlannedEdit:
         return PlannedEdit(text, None, f"already applied: no #ifdef {macro} block left{complex_note}")
     at = ", ".join(str(n) for n in report.removed_lines)
     n = len(report.removed_lines)
-    return PlannedEdit(new_text, report.removed_lines[0],
-                       f"removed {n} {macro} block{'s' if n != 1 else ''} (line{'s' if n != 1 else ''} {at})"
-                       f"{complex_note}")
+    return PlannedEdit(
+        new_text,
+        report.removed_lines[0],
+        f"removed {n} {macro} block{'s' if n != 1 else ''} (line{'s' if n != 1 else ''} {at}){complex_note}",
+    )
 
 
 # --- removing lines -------------------------------------------------------------------------------------------
@@ -419,9 +422,12 @@ def _plan_remove_lines(edit: Edit, text: str, where: str) -> PlannedEdit:
     if not removed:
         return PlannedEdit(text, None, "already applied: none of the lines is there")
     shown = ", ".join(str(n) for n in removed)
-    return PlannedEdit("".join(kept), removed[0],
-                       f"removed {len(removed)} line{'s' if len(removed) != 1 else ''} (line"
-                       f"{'s' if len(removed) != 1 else ''} {shown})")
+    return PlannedEdit(
+        "".join(kept),
+        removed[0],
+        f"removed {len(removed)} line{'s' if len(removed) != 1 else ''} (line"
+        f"{'s' if len(removed) != 1 else ''} {shown})",
+    )
 
 
 # --- a whole step ---------------------------------------------------------------------------------------------
@@ -444,8 +450,9 @@ def _render_path(template: str, values: Mapping[str, str], workdir: str | Path |
     return path
 
 
-def plan_step(step: Step, values: Mapping[str, str], *, workdir: str | Path | None = None,
-              texts: Mapping[Path, str] | None = None) -> list[PlannedFile]:
+def plan_step(
+    step: Step, values: Mapping[str, str], *, workdir: str | Path | None = None, texts: Mapping[Path, str] | None = None
+) -> list[PlannedFile]:
     """Plan every edit of a code_change, cmake_edit or approach step, one :class:`PlannedFile` per file.
 
     Edits to the same file apply one after another, each to the text the previous one left. ``texts`` gives
@@ -465,8 +472,9 @@ def plan_step(step: Step, values: Mapping[str, str], *, workdir: str | Path | No
                 planned.append(PlannedFile(path, "", "", "", (), (f"{path}: file not found",), exists=False))
                 continue
             except OSError as exc:
-                planned.append(PlannedFile(path, "", "", "", (), (f"{path}: cannot read: {exc.strerror}",),
-                                           exists=False))
+                planned.append(
+                    PlannedFile(path, "", "", "", (), (f"{path}: cannot read: {exc.strerror}",), exists=False)
+                )
                 continue
         text = old
         notes: list[str] = []
@@ -515,8 +523,9 @@ def apply_planned(planned: Sequence[PlannedFile]) -> list[Path]:
 # --- verifying ------------------------------------------------------------------------------------------------
 
 
-def verify_patterns(step: Step, values: Mapping[str, str], *, workdir: str | Path | None = None,
-                    texts: Mapping[Path, str] | None = None) -> list[PatternFinding]:
+def verify_patterns(
+    step: Step, values: Mapping[str, str], *, workdir: str | Path | None = None, texts: Mapping[Path, str] | None = None
+) -> list[PatternFinding]:
     """Check a step's ``verify_present`` / ``verify_absent`` patterns (plain text) across the files it edits.
 
     A present-pattern found in none of the files is ``missing`` (one finding per file); every line that still

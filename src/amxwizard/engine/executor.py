@@ -27,8 +27,7 @@ class StepError(Exception):
 
 
 class NeedsAnswers(StepError):
-    def __init__(self, step_id: str, fields: Sequence[m.FormField],
-                 suggested: Mapping[str, str] | None = None) -> None:
+    def __init__(self, step_id: str, fields: Sequence[m.FormField], suggested: Mapping[str, str] | None = None) -> None:
         self.fields = list(fields)
         self.suggested = dict(suggested or {})
         names = ", ".join(f.id for f in self.fields)
@@ -119,8 +118,9 @@ class StepExecutor:
         except OSError:
             return ""
         start = data.find(b"\n") + 1
-        return f"[… the first {size - tail + start:,} bytes of this log were not read …]\n" + \
-            data[start:].decode("utf-8", "replace")
+        return f"[… the first {size - tail + start:,} bytes of this log were not read …]\n" + data[start:].decode(
+            "utf-8", "replace"
+        )
 
     def step_log(self, step_id: str, tail: int | None = None) -> str:
         """All logs of the step's latest attempt, in order (each cut to its last ``tail`` bytes if given)."""
@@ -142,10 +142,18 @@ class StepExecutor:
 
     # -- carrying it out -----------------------------------------------------------------------------------------
 
-    def run(self, step_id: str, *, answers: Mapping[str, str] | None = None, confirmed: bool = False,
-            message: str | None = None, extra_files: Sequence[str] = (), shown: Sequence[Any] | None = None,
-            on_output: OutputCallback | None = None,
-            on_started: Callable[[Any], None] | None = None) -> StepResult:
+    def run(
+        self,
+        step_id: str,
+        *,
+        answers: Mapping[str, str] | None = None,
+        confirmed: bool = False,
+        message: str | None = None,
+        extra_files: Sequence[str] = (),
+        shown: Sequence[Any] | None = None,
+        on_output: OutputCallback | None = None,
+        on_started: Callable[[Any], None] | None = None,
+    ) -> StepResult:
         """Carry out ``step_id``. Raises :class:`StepError` subclasses for what a person must supply first."""
         try:
             step = self.runbook.step(step_id)
@@ -159,8 +167,16 @@ class StepExecutor:
         if stale and not confirmed:
             raise NeedsConfirmation(step_id, stale)
         handler = _HANDLERS[type(step)]
-        result: StepResult = handler(self, step, confirmed=confirmed, message=message, extra_files=extra_files,
-                                     shown=shown, on_output=on_output, on_started=on_started)
+        result: StepResult = handler(
+            self,
+            step,
+            confirmed=confirmed,
+            message=message,
+            extra_files=extra_files,
+            shown=shown,
+            on_output=on_output,
+            on_started=on_started,
+        )
         return result
 
     def stale_build(self, step: m.Step) -> str | None:
@@ -171,12 +187,14 @@ class StepExecutor:
         """
         builds_itself = isinstance(step, m.ShellStep) and "build" in step.evidence
         runs_binary = isinstance(step, m.TestStep | m.BenchmarkStep) or (
-            isinstance(step, m.ShellStep) and bool({"llama_cli", "tensor_copy"} & set(step.evidence)))
+            isinstance(step, m.ShellStep) and bool({"llama_cli", "tensor_copy"} & set(step.evidence))
+        )
         if builds_itself or not runs_binary:
             return None
         state = self.session.state
-        build_steps = [s.id for _, s in self.runbook.iter_steps()
-                       if isinstance(s, m.ShellStep) and "build" in s.evidence]
+        build_steps = [
+            s.id for _, s in self.runbook.iter_steps() if isinstance(s, m.ShellStep) and "build" in s.evidence
+        ]
         if not build_steps or not state.edits:
             return None
         passed = [(state.step(b).finished, b) for b in build_steps if state.step(b).status is StepStatus.PASSED]
@@ -186,8 +204,10 @@ class StepExecutor:
             return None
         last = newer[-1]
         when = "no successful build yet" if not built_at else f"the last build ({build_step}) was before it"
-        return (f"{Path(last['path']).name} was edited at step {last.get('step', '?')} and {when}: this would run "
-                f"an old binary. Rebuild first (step {build_step}), or run anyway?")
+        return (
+            f"{Path(last['path']).name} was edited at step {last.get('step', '?')} and {when}: this would run "
+            f"an old binary. Rebuild first (step {build_step}), or run anyway?"
+        )
 
     def cancel(self) -> bool:
         """Cancel the command that is running, if any (SIGTERM, then SIGKILL, to its whole process group)."""
@@ -199,8 +219,9 @@ class StepExecutor:
 
     def missing_answers(self, step: m.Step) -> list[m.FormField]:
         """The required fill-in fields of ``step`` that have no answer yet (blank counts as none)."""
-        return [f for f in getattr(step, "fields", []) if f.required
-                and not (self.session.state.answer(f.id) or "").strip()]
+        return [
+            f for f in getattr(step, "fields", []) if f.required and not (self.session.state.answer(f.id) or "").strip()
+        ]
 
     def answer(self, step_id: str, field_id: str, value: str, suggested: str | None = None) -> bool:
         """Record a person's answer if it differs from what is recorded; True if recorded."""
@@ -232,8 +253,13 @@ class StepExecutor:
             raise StepError("decide a step as passed or failed")
         if not note.strip():
             raise StepError("say why (a short note)")
-        self.session.record("step_finished", step=step_id, status=status.value,
-                            summary=f"marked {status.value} by hand: {note.strip()}", evidence={"manual": True})
+        self.session.record(
+            "step_finished",
+            step=step_id,
+            status=status.value,
+            summary=f"marked {status.value} by hand: {note.strip()}",
+            evidence={"manual": True},
+        )
 
     def edit_target(self, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep) -> tuple[Path, int]:
         """The file and line to open in an editor for ``step`` (its first edit's function); needs the backup."""
@@ -263,13 +289,11 @@ class StepExecutor:
             return str(repo.git.diff("HEAD", "--", str(path)))
         except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
             pass
-        backup = next((f for f in (self.session.state.backup or {}).get("files", [])
-                       if Path(f["path"]) == path), None)
+        backup = next((f for f in (self.session.state.backup or {}).get("files", []) if Path(f["path"]) == path), None)
         if backup is None:
             return ""
         old = Path(backup["backup"]).read_text(encoding="utf-8", errors="replace")
-        return unified_diff(old, path.read_text(encoding="utf-8", errors="replace"), f"a/{path.name}",
-                            f"b/{path.name}")
+        return unified_diff(old, path.read_text(encoding="utf-8", errors="replace"), f"a/{path.name}", f"b/{path.name}")
 
     def tick_criterion(self, criterion_id: str, ticked: bool, note: str) -> None:
         if criterion_id not in {c.id for c in self.runbook.criteria}:
@@ -288,8 +312,14 @@ class StepExecutor:
     def _start(self, step: m.Step) -> None:
         self.session.record("step_started", step=step.id)
 
-    def _finish(self, step: m.Step, status: StepStatus, summary: str, findings: Sequence[str] = (),
-                evidence: dict[str, Any] | None = None) -> StepResult:
+    def _finish(
+        self,
+        step: m.Step,
+        status: StepStatus,
+        summary: str,
+        findings: Sequence[str] = (),
+        evidence: dict[str, Any] | None = None,
+    ) -> StepResult:
         evidence = dict(evidence or {})
         if findings:
             evidence.setdefault("findings", list(findings))
@@ -301,15 +331,21 @@ class StepExecutor:
             troubles = tuple(matching(self.runbook, self.session.state, step.id, list(findings)))
         return StepResult(step.id, status, summary, tuple(findings), evidence, troubles)
 
-    def _continue(self, step: m.ShellStep | m.TestStep | m.BenchmarkStep, start: int,
-                  on_output: OutputCallback | None, on_started: Callable[[Any], None] | None) -> StepResult:
+    def _continue(
+        self,
+        step: m.ShellStep | m.TestStep | m.BenchmarkStep,
+        start: int,
+        on_output: OutputCallback | None,
+        on_started: Callable[[Any], None] | None,
+    ) -> StepResult:
         """Run the step's commands from ``start`` until one does not succeed, then judge the attempt."""
         from .runs import run_command
 
         cwd = self.path(step.cwd) if isinstance(step, m.ShellStep) and step.cwd else self.workdir()
         if not cwd.is_dir():
-            return self._finish(step, StepStatus.FAILED, f"the working folder {cwd} does not exist "
-                                "(check the repo variable)")
+            return self._finish(
+                step, StepStatus.FAILED, f"the working folder {cwd} does not exist (check the repo variable)"
+            )
 
         def started(handle: Any) -> None:
             self._handle = handle
@@ -322,9 +358,19 @@ class StepExecutor:
             if self._closing:  # between two commands of a step: the next start runs the rest (resume)
                 return StepResult(step.id, StepStatus.RUNNING, "left for the next start")
             earlier = self.session.state.attempt_runs(step.id)
-            result = run_command(self.session, step.id, index, scripts[index], cwd, exports=exports,
-                                 timeout=step.timeout, nice=self.nice, on_output=on_output, on_started=started,
-                                 git_before=earlier[-1].git_after if earlier and earlier[-1].git_after else None)
+            result = run_command(
+                self.session,
+                step.id,
+                index,
+                scripts[index],
+                cwd,
+                exports=exports,
+                timeout=step.timeout,
+                nice=self.nice,
+                on_output=on_output,
+                on_started=started,
+                git_before=earlier[-1].git_after if earlier and earlier[-1].git_after else None,
+            )
             self._handle = None
             if result.outcome == "detached":  # the wizard is closing; the next start picks the run up
                 return StepResult(step.id, StepStatus.RUNNING, "still running in the background")
@@ -332,8 +378,9 @@ class StepExecutor:
                 break
         return _JUDGES[type(step)](self, step)
 
-    def resume(self, step_id: str, on_output: OutputCallback | None = None,
-               on_started: Callable[[Any], None] | None = None) -> StepResult | None:
+    def resume(
+        self, step_id: str, on_output: OutputCallback | None = None, on_started: Callable[[Any], None] | None = None
+    ) -> StepResult | None:
         """Finish a step left running by an earlier wizard once its last run has ended: run the commands that
         remain, then judge it. ``None`` if there is nothing to resume (or a run is still going)."""
         step = self.runbook.steps_by_id.get(step_id)
@@ -424,8 +471,9 @@ def _judge_test(ex: StepExecutor, step: m.TestStep) -> StepResult:
         return ex._finish(step, StepStatus.FAILED, stopped, [], {"outcome": runs[-1].outcome})
     log = ex.step_log(step.id)
     last = runs[-1] if runs else None
-    verdict = llama_cli.judge_test(step, llama_cli.parse(log), last.exit_code if last else None,
-                                   last.signal if last else None, log)
+    verdict = llama_cli.judge_test(
+        step, llama_cli.parse(log), last.exit_code if last else None, last.signal if last else None, log
+    )
     status = StepStatus.PASSED if verdict.status == "passed" else StepStatus.FAILED
     return ex._finish(step, status, verdict.summary, verdict.findings, verdict.evidence)
 
@@ -468,16 +516,23 @@ def _backup(ex: StepExecutor, step: m.BackupStep, **kw: Any) -> StepResult:
         result = make_backup(ex.session, step, ex.values())
     except BackupError as exc:
         return ex._finish(step, StepStatus.FAILED, str(exc))
-    return ex._finish(step, StepStatus.PASSED, f"backed up {len(result.files)} files to {result.dir}",
-                      evidence={"dir": str(result.dir), "files": len(result.files)})
+    return ex._finish(
+        step,
+        StepStatus.PASSED,
+        f"backed up {len(result.files)} files to {result.dir}",
+        evidence={"dir": str(result.dir), "files": len(result.files)},
+    )
 
 
 def _require_backup(ex: StepExecutor, paths: Sequence[Path]) -> None:
     backup = ex.session.state.backup
     if not backup:
         backup_step = next((s.id for _, s in ex.runbook.iter_steps() if isinstance(s, m.BackupStep)), None)
-        raise StepError(f"back up first: run step {backup_step} before editing files" if backup_step
-                        else "back up the files before editing them")
+        raise StepError(
+            f"back up first: run step {backup_step} before editing files"
+            if backup_step
+            else "back up the files before editing them"
+        )
     saved = {str(Path(f["path"])) for f in backup.get("files", [])}
     missing = [str(p) for p in paths if str(p) not in saved]
     if missing:
@@ -509,17 +564,29 @@ def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.Approac
             return ex._finish(step, StepStatus.FAILED, str(exc))
         except OSError as exc:
             return ex._finish(step, StepStatus.FAILED, f"cannot write {f.path}: {exc.strerror or exc}")
-        ex.session.record("file_edited", step=step.id, path=str(f.path), before_sha256=before,
-                          after_sha256=sha256_file(f.path), how="snippet")
+        ex.session.record(
+            "file_edited",
+            step=step.id,
+            path=str(f.path),
+            before_sha256=before,
+            after_sha256=sha256_file(f.path),
+            how="snippet",
+        )
     if manual:
         edited = [e for e in ex.session.state.edits if e.get("step") == step.id and e.get("how") == "editor"]
         if not edited:
-            return ex._finish(step, StepStatus.FAILED, "no change found in "
-                              + ", ".join(str(f.path) for f in planned) + " (edit it, then run this step again)")
+            return ex._finish(
+                step,
+                StepStatus.FAILED,
+                "no change found in "
+                + ", ".join(str(f.path) for f in planned)
+                + " (edit it, then run this step again)",
+            )
     findings = verify_patterns(step, ex.values(), workdir=ex.workdir())
     if findings:
-        lines = [f"{f.path}:{f.line}: {f.kind} {f.pattern!r}" + (f": {f.text.strip()}" if f.text else "")
-                 for f in findings]
+        lines = [
+            f"{f.path}:{f.line}: {f.kind} {f.pattern!r}" + (f": {f.text.strip()}" if f.text else "") for f in findings
+        ]
         return ex._finish(step, StepStatus.FAILED, lines[0], ["verify_failed"], {"verify": lines})
     notes = [n for f in planned for n in f.notes]
     summary = f"{len(changes)} file(s) changed" if changes else (notes[0] if notes else "already applied")
@@ -544,8 +611,9 @@ def _record_outside_edits(ex: StepExecutor, step: m.Step, paths: Sequence[Path],
             continue  # not a file this session backed up or touched: nothing to compare with
         now = sha256_file(path)
         if now != last[str(path)]:
-            ex.session.record("file_edited", step=step.id, path=str(path), before_sha256=last[str(path)],
-                              after_sha256=now, how=how)
+            ex.session.record(
+                "file_edited", step=step.id, path=str(path), before_sha256=last[str(path)], after_sha256=now, how=how
+            )
             changed.append(path)
     return changed
 
@@ -585,8 +653,7 @@ def form_suggestions(ex: StepExecutor, step: m.FormStep) -> dict[str, str]:
     suggestion = ex.suggestion(step)
     if suggestion is None:
         return {}
-    return {f.id: suggestion.values[f.prefill] for f in step.fields
-            if f.prefill and suggestion.values.get(f.prefill)}
+    return {f.id: suggestion.values[f.prefill] for f in step.fields if f.prefill and suggestion.values.get(f.prefill)}
 
 
 def _choice(ex: StepExecutor, step: m.ChoiceStep, **kw: Any) -> StepResult:
@@ -598,8 +665,11 @@ def _choice(ex: StepExecutor, step: m.ChoiceStep, **kw: Any) -> StepResult:
         chosen = default
     if not chosen:
         letters = [ex.runbook.step(o).letter for o in step.options]  # type: ignore[union-attr]
-        raise NeedsAnswers(step.id, [m.FormField(id=step.field, label="Approach", type="choice", options=letters)],
-                           {step.field: default} if default else None)
+        raise NeedsAnswers(
+            step.id,
+            [m.FormField(id=step.field, label="Approach", type="choice", options=letters)],
+            {step.field: default} if default else None,
+        )
     options = {ex.runbook.step(o).letter: o for o in step.options}  # type: ignore[union-attr]
     target = options.get(chosen.upper(), chosen if chosen in step.options else None)
     if target is None:
@@ -629,8 +699,9 @@ def _commit(ex: StepExecutor, step: m.CommitStep, **kw: Any) -> StepResult:
         raise StepError("the files to commit changed since their diff was shown; review it again")
     if plan.problems:
         ex._start(step)
-        return ex._finish(step, StepStatus.FAILED, plan.problems[0], ["commit_problem"],
-                          {"problems": list(plan.problems)})
+        return ex._finish(
+            step, StepStatus.FAILED, plan.problems[0], ["commit_problem"], {"problems": list(plan.problems)}
+        )
     message = kw.get("message") or ex.text(step.message)
     ex._start(step)
     try:

@@ -97,17 +97,20 @@ def expand_path(text: str | os.PathLike[str]) -> Path:
     return Path(os.path.expanduser(os.fspath(text)))
 
 
-def unified_diff(old: str | None, new: str | None, old_label: str, new_label: str,
-                 max_lines: int | None = None) -> str:
+def unified_diff(old: str | None, new: str | None, old_label: str, new_label: str, max_lines: int | None = None) -> str:
     """The unified diff shown before any change to a file. ``None`` means the file is absent (``/dev/null``); a last
     line without a newline is marked as git marks it; past ``max_lines`` lines the rest is counted, not shown."""
     if old == new:
         return ""
-    lines = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-             for line in difflib.unified_diff((old or "").splitlines(keepends=True),
-                                              (new or "").splitlines(keepends=True),
-                                              old_label if old is not None else "/dev/null",
-                                              new_label if new is not None else "/dev/null")]
+    lines = [
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+        for line in difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            (new or "").splitlines(keepends=True),
+            old_label if old is not None else "/dev/null",
+            new_label if new is not None else "/dev/null",
+        )
+    ]
     text = "".join(lines).splitlines(keepends=True)
     if max_lines is not None and len(text) > max_lines:
         return "".join(text[:max_lines]) + f"... ({len(text) - max_lines} more diff lines not shown)\n"

@@ -58,8 +58,13 @@ class GitResult:
 
 def run_git(repo: Any, *args: str) -> GitResult:
     """Run ``git <args>`` in ``repo`` (a ``git.Repo``) without raising on a non-zero exit."""
-    status, out, err = repo.git.execute(["git", *args], with_extended_output=True, with_exceptions=False,
-                                        stdout_as_string=False, strip_newline_in_stdout=False)
+    status, out, err = repo.git.execute(
+        ["git", *args],
+        with_extended_output=True,
+        with_exceptions=False,
+        stdout_as_string=False,
+        strip_newline_in_stdout=False,
+    )
     return GitResult(int(status or 0), bytes(out or b""), str(err or ""))
 
 
@@ -134,14 +139,26 @@ def state_problems(repo: Any) -> list[str]:
     problems: list[str] = []
     in_progress = [
         ("MERGE_HEAD", "a merge is in progress", "finish it (git commit) or abort it (git merge --abort)"),
-        ("rebase-merge", "a rebase is in progress",
-         "finish it (git rebase --continue) or abort it (git rebase --abort)"),
-        ("rebase-apply", "a rebase or git am is in progress",
-         "finish or abort it (git rebase --abort / git am --abort)"),
-        ("CHERRY_PICK_HEAD", "a cherry-pick is in progress",
-         "finish it (git cherry-pick --continue) or abort it (git cherry-pick --abort)"),
-        ("REVERT_HEAD", "a revert is in progress",
-         "finish it (git revert --continue) or abort it (git revert --abort)"),
+        (
+            "rebase-merge",
+            "a rebase is in progress",
+            "finish it (git rebase --continue) or abort it (git rebase --abort)",
+        ),
+        (
+            "rebase-apply",
+            "a rebase or git am is in progress",
+            "finish or abort it (git rebase --abort / git am --abort)",
+        ),
+        (
+            "CHERRY_PICK_HEAD",
+            "a cherry-pick is in progress",
+            "finish it (git cherry-pick --continue) or abort it (git cherry-pick --abort)",
+        ),
+        (
+            "REVERT_HEAD",
+            "a revert is in progress",
+            "finish it (git revert --continue) or abort it (git revert --abort)",
+        ),
         ("BISECT_LOG", "a bisect is in progress", "end it first (git bisect reset)"),
     ]
     for marker, what, fix in in_progress:
@@ -149,8 +166,10 @@ def state_problems(repo: Any) -> list[str]:
             problems.append(f"{what} in {where}: {fix}, then commit")
     if not problems and repo.head.is_detached:
         sha = repo.head.commit.hexsha[:12]
-        problems.append(f"HEAD is detached at {sha} in {where}: switch to a branch first (git switch <branch>) "
-                        "so the commit is not lost")
+        problems.append(
+            f"HEAD is detached at {sha} in {where}: switch to a branch first (git switch <branch>) "
+            "so the commit is not lost"
+        )
     return problems
 
 
@@ -216,8 +235,9 @@ def commit_diff(repo: Any, files: Iterable[str]) -> str:
         parts.append(run_git(repo, "diff", "--no-color", "--no-ext-diff", "HEAD", "--", *tracked).text)
     for path in new:
         if (Path(repo.working_tree_dir) / path).exists():
-            parts.append(run_git(repo, "diff", "--no-color", "--no-ext-diff", "--no-index", "--", os.devnull,
-                                 path).text)
+            parts.append(
+                run_git(repo, "diff", "--no-color", "--no-ext-diff", "--no-index", "--", os.devnull, path).text
+            )
     return "".join(part if part.endswith("\n") or not part else part + "\n" for part in parts)
 
 
@@ -225,8 +245,9 @@ def _tracked_in_head(repo: Any, path: str) -> bool:
     return run_git(repo, "cat-file", "-e", f"HEAD:{path}").status == 0
 
 
-def plan_commit(repo_path: str | Path, step: CommitStep, values: Mapping[str, str],
-                extra_files: Iterable[str] = ()) -> CommitPlan:
+def plan_commit(
+    repo_path: str | Path, step: CommitStep, values: Mapping[str, str], extra_files: Iterable[str] = ()
+) -> CommitPlan:
     """The files to stage, their diff, and every problem (one clear line each) that stops the commit.
 
     ``values`` are the session's values; with its ``session_id``, a commit this session already made (the wizard
@@ -239,9 +260,17 @@ def plan_commit(repo_path: str | Path, step: CommitStep, values: Mapping[str, st
         return CommitPlan(repo_path, (), "", (str(exc),))
     existing = find_session_commit(repo_path, values["session_id"]) if values.get("session_id") else None
     if existing is not None:
-        return CommitPlan(repo_path, tuple(_commit_facts(repo, existing).files), "", (),
-                          (f"this session already committed {existing[:12]} (found by its {SESSION_TRAILER} "
-                           "trailer); it will be recorded, not made again",), existing)
+        return CommitPlan(
+            repo_path,
+            tuple(_commit_facts(repo, existing).files),
+            "",
+            (),
+            (
+                f"this session already committed {existing[:12]} (found by its {SESSION_TRAILER} "
+                "trailer); it will be recorded, not made again",
+            ),
+            existing,
+        )
     problems = state_problems(repo)
     notes: list[str] = []
     wanted: list[str] = []
@@ -273,12 +302,15 @@ def plan_commit(repo_path: str | Path, step: CommitStep, values: Mapping[str, st
         if not exists and not tracked:
             problems.append(f"{rel} does not exist in {repo.working_tree_dir} and git does not know it")
         elif exists and not tracked and _ignored(repo, rel):
-            problems.append(f"{rel} is ignored by .gitignore, so git add refuses it; remove it from the files "
-                            "or change .gitignore")
+            problems.append(
+                f"{rel} is ignored by .gitignore, so git add refuses it; remove it from the files or change .gitignore"
+            )
     changed = changed_files(repo, wanted)
     if wanted and not changed:
-        problems.append(f"nothing to commit: {', '.join(wanted)} {'is' if len(wanted) == 1 else 'are'} the same "
-                        f"as HEAD in {repo.working_tree_dir}")
+        problems.append(
+            f"nothing to commit: {', '.join(wanted)} {'is' if len(wanted) == 1 else 'are'} the same "
+            f"as HEAD in {repo.working_tree_dir}"
+        )
     if _head_valid(repo):
         staged = run_git(repo, "diff", "--cached", "--name-only", "-z", "HEAD").text.split("\0")
         left_out = [path for path in staged if path and path not in wanted]
@@ -298,8 +330,13 @@ def find_session_commit(repo_path: str | Path, session_id: str, search: int = 20
         return None
     if not _head_valid(repo):
         return None
-    result = run_git(repo, "log", f"-n{search}",
-                     f"--format=%H%x1f%(trailers:key={SESSION_TRAILER},valueonly,separator=%x1f)%x1e", "HEAD")
+    result = run_git(
+        repo,
+        "log",
+        f"-n{search}",
+        f"--format=%H%x1f%(trailers:key={SESSION_TRAILER},valueonly,separator=%x1f)%x1e",
+        "HEAD",
+    )
     for record in result.text.split("\x1e"):
         sha, _, trailers = record.strip().partition("\x1f")
         if sha and session_id in (value.strip() for value in trailers.split("\x1f")):
@@ -326,17 +363,26 @@ def _commit_facts(repo: Any, sha: str) -> _CommitFacts:
     subject = message.decode("utf-8", "replace").split("\n", 1)[0]
     listing = run_git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", sha).text
     chain = run_git(repo, "log", "-1", f"--format=%(trailers:key={CHAIN_TRAILER},valueonly)", sha).text.strip()
-    return _CommitFacts(subject, [path for path in listing.split("\0") if path],
-                        hashlib.sha256(message).hexdigest(), chain)
+    return _CommitFacts(
+        subject, [path for path in listing.split("\0") if path], hashlib.sha256(message).hexdigest(), chain
+    )
 
 
 def _record(session: Session, repo: Any, sha: str, *, found: bool) -> str:
     facts = _commit_facts(repo, sha)
     # session_trailer holds the trailer lines as committed, so a verifier finds the chain hash there too.
     trailer = f"{SESSION_TRAILER}: {session.id}" + (f"\n{CHAIN_TRAILER}: {facts.chain}" if facts.chain else "")
-    session.record("commit_made", sha=sha, subject=facts.subject, files=facts.files,
-                   message_sha256=facts.message_sha256, session_trailer=trailer, chain_trailer=facts.chain,
-                   repo=str(repo.working_tree_dir), found_by_trailer=found)
+    session.record(
+        "commit_made",
+        sha=sha,
+        subject=facts.subject,
+        files=facts.files,
+        message_sha256=facts.message_sha256,
+        session_trailer=trailer,
+        chain_trailer=facts.chain,
+        repo=str(repo.working_tree_dir),
+        found_by_trailer=found,
+    )
     return facts.subject
 
 
@@ -415,13 +461,17 @@ def make_commit(session: Session, repo_path: str | Path, plan: CommitPlan, messa
     failed: GitResult | None = added if added.status != 0 else None
     if failed is None:
         # Absolute: git reads it from the repository folder, and a relative --state-dir makes session.dir relative.
-        committed = run_git(repo, "commit", "-F", os.path.abspath(message_file), "--cleanup=whitespace", "--",
-                            *plan.files)
+        committed = run_git(
+            repo, "commit", "-F", os.path.abspath(message_file), "--cleanup=whitespace", "--", *plan.files
+        )
         failed = committed if committed.status != 0 else None
     if failed is not None:
         head_after = _head_sha(repo)
-        if head_after is not None and head_after != head_before \
-                and find_session_commit(repo_path, session.id) == head_after:
+        if (
+            head_after is not None
+            and head_after != head_before
+            and find_session_commit(repo_path, session.id) == head_after
+        ):
             # git reported a failure after the commit was made; the commit stands and is recorded.
             return CommitOutcome(head_after, True, _record(session, repo, head_after, found=False))
         output = (failed.stderr + "\n" + failed.text).strip()

@@ -56,14 +56,84 @@ class Check:
 
 # --- shell commands, read well enough to find what they run ------------------------------------------------
 
-_KEYWORDS_SKIPPED = frozenset({"then", "else", "do", "!", "{", "}", "done", "fi", "esac", "if", "elif", "while",
-                               "until", "time", "(", ")", "[[", "]]"})
+_KEYWORDS_SKIPPED = frozenset(
+    {
+        "then",
+        "else",
+        "do",
+        "!",
+        "{",
+        "}",
+        "done",
+        "fi",
+        "esac",
+        "if",
+        "elif",
+        "while",
+        "until",
+        "time",
+        "(",
+        ")",
+        "[[",
+        "]]",
+    }
+)
 _KEYWORDS_WHOLE = frozenset({"for", "case", "select", "function"})  # their words are not a command
-_BUILTINS = frozenset({"cd", "echo", "printf", "export", "set", "unset", "source", ".", "exit", "return", "true",
-                       "false", "test", "[", "read", "eval", "local", "shift", "trap", "wait", "type", "pushd",
-                       "popd", "umask", "alias", "unalias", "let", "declare", "typeset", "readonly", "ulimit",
-                       "times", "builtin", "hash", "getopts", ":", "break", "continue", "dirs", "jobs", "fg", "bg",
-                       "kill", "disown", "shopt", "mapfile", "readarray", "history", "enable", "caller", "pwd"})
+_BUILTINS = frozenset(
+    {
+        "cd",
+        "echo",
+        "printf",
+        "export",
+        "set",
+        "unset",
+        "source",
+        ".",
+        "exit",
+        "return",
+        "true",
+        "false",
+        "test",
+        "[",
+        "read",
+        "eval",
+        "local",
+        "shift",
+        "trap",
+        "wait",
+        "type",
+        "pushd",
+        "popd",
+        "umask",
+        "alias",
+        "unalias",
+        "let",
+        "declare",
+        "typeset",
+        "readonly",
+        "ulimit",
+        "times",
+        "builtin",
+        "hash",
+        "getopts",
+        ":",
+        "break",
+        "continue",
+        "dirs",
+        "jobs",
+        "fg",
+        "bg",
+        "kill",
+        "disown",
+        "shopt",
+        "mapfile",
+        "readarray",
+        "history",
+        "enable",
+        "caller",
+        "pwd",
+    }
+)
 _ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 
@@ -141,7 +211,7 @@ class _Parser:
             elif c == "'":
                 end = script.find("'", i + 1)
                 end = n if end < 0 else end
-                current.append(script[i + 1:end])
+                current.append(script[i + 1 : end])
                 has_word = quoted = True
                 i = end + 1
             elif c == "$" and script.startswith("$'", i):
@@ -154,10 +224,10 @@ class _Parser:
                 has_word = quoted = True
             elif c == "$" and script.startswith("$(", i):
                 end = _matching(script, i + 1, "(", ")")
-                inner = script[i + 2:end]
+                inner = script[i + 2 : end]
                 if not inner.startswith("("):  # $((arithmetic)) runs nothing
                     _Parser(self.step, self.cwd, self.invocations, self.created).parse(inner)
-                current.append(script[i:end + 1])
+                current.append(script[i : end + 1])
                 expanded = has_word = True
                 i = end + 1
             elif c == "$":
@@ -170,7 +240,7 @@ class _Parser:
             elif c == "`":
                 end = script.find("`", i + 1)
                 end = n if end < 0 else end
-                current.append(script[i:end + 1])
+                current.append(script[i : end + 1])
                 expanded = has_word = True
                 i = end + 1
             elif c == "#" and not has_word:
@@ -223,8 +293,8 @@ class _Parser:
                 i += 2
             elif script.startswith("$(", i):
                 end = _matching(script, i + 1, "(", ")")
-                _Parser(self.step, self.cwd, self.invocations, self.created).parse(script[i + 2:end])
-                current.append(script[i:end + 1])
+                _Parser(self.step, self.cwd, self.invocations, self.created).parse(script[i + 2 : end])
+                current.append(script[i : end + 1])
                 expanded = True
                 i = end + 1
             elif c in "$`":
@@ -249,8 +319,9 @@ class _Parser:
                 lines.append(line)
             body = "\n".join(lines)
             first = lines[0] if lines else ""
-            is_script = quoted and ((first.startswith("#!") and "sh" in first)
-                                    or (out_target or "").endswith((".sh", ".bash")))
+            is_script = quoted and (
+                (first.startswith("#!") and "sh" in first) or (out_target or "").endswith((".sh", ".bash"))
+            )
             if is_script:
                 _Parser(self.step, self.cwd, self.invocations, self.created).parse(body)
         return i
@@ -340,9 +411,25 @@ def _matching(script: str, i: int, opener: str, closer: str) -> int:
 
 # Programs that run another program: how many option words each option consumes.
 _WRAPPER_OPTIONS: dict[str, dict[str, int]] = {
-    "numactl": {o: 1 for o in ("-N", "--cpunodebind", "-m", "--membind", "-C", "--physcpubind", "-i",
-                               "--interleave", "-p", "--preferred", "-P", "--preferred-many", "-w",
-                               "--weighted-interleave")},
+    "numactl": {
+        o: 1
+        for o in (
+            "-N",
+            "--cpunodebind",
+            "-m",
+            "--membind",
+            "-C",
+            "--physcpubind",
+            "-i",
+            "--interleave",
+            "-p",
+            "--preferred",
+            "-P",
+            "--preferred-many",
+            "-w",
+            "--weighted-interleave",
+        )
+    },
     "nice": {"-n": 1, "--adjustment": 1},
     "env": {"-u": 1, "--unset": 1, "-C": 1, "--chdir": 1, "-S": 1},
     "stdbuf": {"-i": 1, "-o": 1, "-e": 1},
@@ -495,8 +582,9 @@ def _head_commit(repo: object, expected: str, subject: str) -> Check:
     expected_text = f"{want}" + (f" {subject!r}" if subject else "")
     if head.hexsha.startswith(want):
         if subject and str(head.summary).strip() != subject.strip():
-            return Check("head_commit", "warn", f"{head_text} is the expected commit, but the checklist names it "
-                                                f"{subject!r}")
+            return Check(
+                "head_commit", "warn", f"{head_text} is the expected commit, but the checklist names it {subject!r}"
+            )
         return Check("head_commit", "ok", f"{head_text}, as the checklist expects")
     try:
         # rev-parse, because repo.commit() takes any 40-hex string on trust and is_ancestor then fails on it.
@@ -504,16 +592,30 @@ def _head_commit(repo: object, expected: str, subject: str) -> Check:
     except (git.BadName, ValueError, git.GitCommandError):
         found = None
     if found is None:
-        same_subject = " (HEAD has the expected subject: rebased or cherry-picked?)" if subject and \
-            str(head.summary).strip() == subject.strip() else ""
-        return Check("head_commit", "warn", f"{head_text}; the expected {expected_text} is not anywhere in this "
-                                            f"repository's history{same_subject}")
+        same_subject = (
+            " (HEAD has the expected subject: rebased or cherry-picked?)"
+            if subject and str(head.summary).strip() == subject.strip()
+            else ""
+        )
+        return Check(
+            "head_commit",
+            "warn",
+            f"{head_text}; the expected {expected_text} is not anywhere in this repository's history{same_subject}",
+        )
     if repo.is_ancestor(found, head):
         count = int(repo.git.rev_list("--count", f"{found.hexsha}..{head.hexsha}"))
-        return Check("head_commit", "warn", f"{head_text} is {count} commit{'s' if count != 1 else ''} after the "
-                                            f"expected {found.hexsha[:8]} {found.summary!r}")
-    return Check("head_commit", "warn", f"{head_text}; the expected {found.hexsha[:8]} {found.summary!r} is in the "
-                                        "repository but not in HEAD's history")
+        return Check(
+            "head_commit",
+            "warn",
+            f"{head_text} is {count} commit{'s' if count != 1 else ''} after the "
+            f"expected {found.hexsha[:8]} {found.summary!r}",
+        )
+    return Check(
+        "head_commit",
+        "warn",
+        f"{head_text}; the expected {found.hexsha[:8]} {found.summary!r} is in the "
+        "repository but not in HEAD's history",
+    )
 
 
 def _clean_tree(repo: object, allow: list[str]) -> Check:
@@ -540,8 +642,11 @@ def _clean_tree(repo: object, allow: list[str]) -> Check:
 
     also = f"; allowed changes: {listing(allowed)}" if allowed else ""
     if changed:
-        return Check("clean_tree", "fail", f"uncommitted changes outside {', '.join(allow) or 'nothing'}: "
-                                           f"{listing(changed)}{also}")
+        return Check(
+            "clean_tree",
+            "fail",
+            f"uncommitted changes outside {', '.join(allow) or 'nothing'}: {listing(changed)}{also}",
+        )
     if untracked:
         return Check("clean_tree", "warn", f"untracked files: {listing(untracked)}{also}")
     return Check("clean_tree", "ok", f"clean{' except ' + listing(allowed) if allowed else ''}")
@@ -571,8 +676,7 @@ class _Claims:
     optional: bool = True  # only approach steps need it
 
 
-def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Path) -> tuple[list[Check],
-                                                                                               list[Check]]:
+def _function_checks(runbook: Runbook, values: Mapping[str, str], repo_root: Path) -> tuple[list[Check], list[Check]]:
     files: dict[Path, bool] = {}  # path -> needed by a non-approach step
     claims: dict[tuple[Path, str], _Claims] = {}
     for step, edit in runbook.edits():
@@ -649,8 +753,9 @@ class _ToolUse:
     invocations: list[Invocation] = field(default_factory=list)
 
 
-def _tool_checks(runbook: Runbook, values: Mapping[str, str], workdir: Path,
-                 help_timeout: float) -> tuple[list[Check], list[Check], list[Check]]:
+def _tool_checks(
+    runbook: Runbook, values: Mapping[str, str], workdir: Path, help_timeout: float
+) -> tuple[list[Check], list[Check], list[Check]]:
     problems: list[Check] = []
     tools: dict[str, _ToolUse] = {}
     for step_id, cwd_template, template in _step_scripts(runbook):
@@ -684,8 +789,9 @@ def _tool_checks(runbook: Runbook, values: Mapping[str, str], workdir: Path,
         steps = _steps_text(use.steps)
         if use.path is None:
             if use.built:
-                tool_checks.append(Check(f"tool {use.shown}", "warn", f"not built yet ({steps} run it; the build "
-                                                                        "steps make it)"))
+                tool_checks.append(
+                    Check(f"tool {use.shown}", "warn", f"not built yet ({steps} run it; the build steps make it)")
+                )
             else:
                 tool_checks.append(Check(f"tool {use.shown}", "fail", f"not found on PATH ({steps} run it)"))
             continue
@@ -718,8 +824,9 @@ def _flag_checks(use: _ToolUse, help_timeout: float) -> list[Check]:
                 continue
             flag, eq, _ = text.partition("=") if text.startswith("--") else (text, "", "")
             nxt = args[i] if i < len(args) else None
-            takes_next = nxt is not None and (nxt.expanded or not nxt.text.startswith("-")
-                                              or bool(_NUMBER_RE.match(nxt.text)))
+            takes_next = nxt is not None and (
+                nxt.expanded or not nxt.text.startswith("-") or bool(_NUMBER_RE.match(nxt.text))
+            )
             spec = helped.flags.get(flag)
             if spec is None:
                 rejected.setdefault(flag, []).append(inv.step)
@@ -736,12 +843,22 @@ def _flag_checks(use: _ToolUse, help_timeout: float) -> list[Check]:
                     entry[1].append(inv.step)
     checks: list[Check] = []
     for flag, steps in rejected.items():
-        checks.append(Check(f"flag {name} {flag}", "fail",
-                            f"rejected: {name} --help does not list {flag} ({_steps_text(steps)} pass it)"))
+        checks.append(
+            Check(
+                f"flag {name} {flag}",
+                "fail",
+                f"rejected: {name} --help does not list {flag} ({_steps_text(steps)} pass it)",
+            )
+        )
     for flag, (spec, steps, followed) in valueless.items():
-        checks.append(Check(f"flag {name} {flag}", "warn",
-                            f"takes a value ({' / '.join(spec.names)} {spec.value}) but {_steps_text(steps)} pass "
-                            f"none ({followed})"))
+        checks.append(
+            Check(
+                f"flag {name} {flag}",
+                "warn",
+                f"takes a value ({' / '.join(spec.names)} {spec.value}) but {_steps_text(steps)} pass "
+                f"none ({followed})",
+            )
+        )
     if accepted:
         checks.append(Check(f"flags {name}", "ok", f"{name} --help lists {' '.join(accepted)}"))
     return checks
@@ -765,8 +882,9 @@ def _model_check(path_text: str) -> Check:
     return Check("model", "ok", f"{path} (GGUF, {shown})")
 
 
-def run_preflight(runbook_file: RunbookFile | Runbook, values: Mapping[str, str], *,
-                  help_timeout: float = HELP_TIMEOUT) -> list[Check]:
+def run_preflight(
+    runbook_file: RunbookFile | Runbook, values: Mapping[str, str], *, help_timeout: float = HELP_TIMEOUT
+) -> list[Check]:
     """Check the runbook's assumptions against this machine. ``values`` are resolved variable values
     (:func:`amxwizard.runbook.variables.resolve`)."""
     runbook = runbook_file if isinstance(runbook_file, Runbook) else runbook_file.model

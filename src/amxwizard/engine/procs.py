@@ -50,12 +50,18 @@ def proc_stat(pid: int) -> ProcStat | None:
     close = raw.rfind(b")")
     if close < 0:
         return None
-    fields = raw[close + 2:].split()
+    fields = raw[close + 2 :].split()
     # fields[0] is field 3 (state), so field N is fields[N - 3].
     try:
-        return ProcStat(pid=pid, state=fields[0].decode("ascii", "replace"), ppid=int(fields[1]),
-                        pgrp=int(fields[2]), session=int(fields[3]), nice=int(fields[16]),
-                        start_ticks=int(fields[19]))
+        return ProcStat(
+            pid=pid,
+            state=fields[0].decode("ascii", "replace"),
+            ppid=int(fields[1]),
+            pgrp=int(fields[2]),
+            session=int(fields[3]),
+            nice=int(fields[16]),
+            start_ticks=int(fields[19]),
+        )
     except (IndexError, ValueError):
         return None
 
@@ -106,8 +112,13 @@ def run_probe(argv: Sequence[str], timeout: float, *, merge_stderr: bool = False
     """Run a short program (``--help``, ``nvidia-smi``) in its own session, stdin closed; after ``timeout`` its whole
     process group is killed, so a hung driver query cannot leave anything behind. Raises ``OSError`` if it cannot
     start."""
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -165,10 +165,10 @@ class DisplayLines:
         if "\r" in partial:
             # Only the last rewrite of a progress line can still be shown; keep a trailing \r (a CRLF may follow).
             body = partial.rstrip("\r")
-            partial = partial[body.rfind("\r") + 1:]
+            partial = partial[body.rfind("\r") + 1 :]
         while len(partial) > self._max_line:
-            lines.extend(clean_lines(partial[:self._max_line]))
-            partial = partial[self._max_line:]
+            lines.extend(clean_lines(partial[: self._max_line]))
+            partial = partial[self._max_line :]
         return partial
 
 
@@ -195,8 +195,16 @@ def display_line(text: str) -> str:
 def wrapper_script(run_dir: Path, exports: Sequence[str]) -> str:
     """The bash wrapper that runs ``command.sh`` of ``run_dir`` and records its exit status atomically."""
     inner = _INNER_WITH_EXPORTS if exports else _INNER_PLAIN
-    words = ["bash", "-o", "pipefail", "-c", shlex.quote(inner), "amxwizard", '"$run"',
-             *(shlex.quote(name) for name in exports)]
+    words = [
+        "bash",
+        "-o",
+        "pipefail",
+        "-c",
+        shlex.quote(inner),
+        "amxwizard",
+        '"$run"',
+        *(shlex.quote(name) for name in exports),
+    ]
     lines = [
         "#!/usr/bin/env bash",
         "# One command of an amxwizard step. Rerunning it by hand repeats the command and appends to this folder's",
@@ -244,8 +252,15 @@ def _parse_iso(text: str) -> datetime | None:
 class RunHandle:
     """One run, started here or reattached: follows its log, and knows when and how it ended."""
 
-    def __init__(self, run_dir: Path, started: RunStarted, on_output: OutputCallback | None, *,
-                 command: sh.RunningCommand | None = None, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        started: RunStarted,
+        on_output: OutputCallback | None,
+        *,
+        command: sh.RunningCommand | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.started = started
         self.callback_error: BaseException | None = None
@@ -450,9 +465,16 @@ class RunHandle:
                 sig = self._signal_sent  # the last signal it took (SIGKILL when SIGTERM was not enough)
             elif self._wait_status is not None and self._wait_status < 0:
                 sig = -self._wait_status
-        return RunResult(outcome=outcome, exit_code=code, signal=sig,
-                         ended=ended_at.isoformat(timespec="microseconds"), duration=duration, log_size=size,
-                         log_sha256=sha256, exports=read_exports(self.run_dir))
+        return RunResult(
+            outcome=outcome,
+            exit_code=code,
+            signal=sig,
+            ended=ended_at.isoformat(timespec="microseconds"),
+            duration=duration,
+            log_size=size,
+            log_sha256=sha256,
+            exports=read_exports(self.run_dir),
+        )
 
 
 class CommandRunner:
@@ -495,27 +517,63 @@ class CommandRunner:
         try:
             # `nice` execs bash in the same process, so the pid is the run's; no Python runs in the forked child
             # (a preexec function is not safe while the wizard has threads).
-            command: Any = nice("-n", str(spec.nice), "bash", str(run_dir / WRAPPER_FILE), _bg=True,
-                                _bg_exc=False, _new_session=True, _in=devnull, _out=log, _err=log, _tty_in=False,
-                                _tty_out=False, _env=env, _cwd=str(spec.cwd), _ok_code=range(256),
-                                _return_cmd=True)
+            command: Any = nice(
+                "-n",
+                str(spec.nice),
+                "bash",
+                str(run_dir / WRAPPER_FILE),
+                _bg=True,
+                _bg_exc=False,
+                _new_session=True,
+                _in=devnull,
+                _out=log,
+                _err=log,
+                _tty_in=False,
+                _tty_out=False,
+                _env=env,
+                _cwd=str(spec.cwd),
+                _ok_code=range(256),
+                _return_cmd=True,
+            )
         except (OSError, sh.ForkException) as exc:
             raise RunError(f"run {spec.run_id}: cannot start bash: {exc}") from None
         finally:
             log.close()
             devnull.close()
         pid = int(command.pid)
-        started = RunStarted(pid=pid, proc_start=proc_start_ticks(pid), boot_id=current_boot_id(), started=now_iso(),
-                             log=run_dir / LOG_FILE)
+        started = RunStarted(
+            pid=pid,
+            proc_start=proc_start_ticks(pid),
+            boot_id=current_boot_id(),
+            started=now_iso(),
+            log=run_dir / LOG_FILE,
+        )
         with contextlib.suppress(OSError):  # copies of what the session's log records, for adopting a lost start
             atomic_write(run_dir / PID_FILE, f"{pid}\n")
             atomic_write(run_dir / STARTED_FILE, f"{started.started}\n")
-            atomic_write(run_dir / PROCESS_FILE, json.dumps({"pid": pid, "proc_start": started.proc_start,
-                                                             "boot_id": started.boot_id, "started": started.started}))
+            atomic_write(
+                run_dir / PROCESS_FILE,
+                json.dumps(
+                    {
+                        "pid": pid,
+                        "proc_start": started.proc_start,
+                        "boot_id": started.boot_id,
+                        "started": started.started,
+                    }
+                ),
+            )
         return RunHandle(run_dir, started, on_output, command=command, timeout=spec.timeout)
 
-    def reattach(self, run_dir: Path, on_output: OutputCallback | None, *, pid: int, proc_start: int | None,
-                 boot_id: str, started: str) -> RunHandle:
+    def reattach(
+        self,
+        run_dir: Path,
+        on_output: OutputCallback | None,
+        *,
+        pid: int,
+        proc_start: int | None,
+        boot_id: str,
+        started: str,
+    ) -> RunHandle:
         """Follow a run a previous wizard started: the log is replayed from its first byte, then followed.
 
         ``on_output`` sees every line exactly once. Works for runs that already ended too: the handle then

@@ -71,17 +71,36 @@ def new_run_id(step_id: str, attempt: int, index: int) -> str:
 
 def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str) -> dict[str, Any]:
     run_id = run.run_id if isinstance(run, RunRecord) else run
-    return {"step": step, "run_id": run_id, "outcome": result.outcome, "exit_code": result.exit_code,
-            "signal": result.signal, "ended": result.ended, "duration": result.duration,
-            "log_size": result.log_size, "log_sha256": result.log_sha256,
-            "git_after": git_snapshot(Path(cwd)) if cwd else {}, "exports": result.exports}
+    return {
+        "step": step,
+        "run_id": run_id,
+        "outcome": result.outcome,
+        "exit_code": result.exit_code,
+        "signal": result.signal,
+        "ended": result.ended,
+        "duration": result.duration,
+        "log_size": result.log_size,
+        "log_sha256": result.log_sha256,
+        "git_after": git_snapshot(Path(cwd)) if cwd else {},
+        "exports": result.exports,
+    }
 
 
-def run_command(session: Session, step_id: str, index: int, script: str, cwd: Path, *, exports: Sequence[str] = (),
-                timeout: float | None = None, nice: int = 10, on_output: OutputCallback | None = None,
-                runner: CommandRunner | None = None,
-                on_started: Callable[[RunHandle], None] | None = None,
-                git_before: dict[str, Any] | None = None) -> RunResult:
+def run_command(
+    session: Session,
+    step_id: str,
+    index: int,
+    script: str,
+    cwd: Path,
+    *,
+    exports: Sequence[str] = (),
+    timeout: float | None = None,
+    nice: int = 10,
+    on_output: OutputCallback | None = None,
+    runner: CommandRunner | None = None,
+    on_started: Callable[[RunHandle], None] | None = None,
+    git_before: dict[str, Any] | None = None,
+) -> RunResult:
     """Run one command of ``step_id`` to its end, recording ``command_started`` and ``command_finished``.
 
     The command sees the shell variables earlier steps exported. ``on_started`` gets the handle (to cancel it)
@@ -94,18 +113,36 @@ def run_command(session: Session, step_id: str, index: int, script: str, cwd: Pa
     run_id = new_run_id(step_id, attempt, index)
     if git_before is None:  # the previous command's "after", when the step just ran one in the same folder
         git_before = git_snapshot(cwd)
-    spec = RunSpec(run_id=run_id, run_dir=session.runs_dir / run_id, script=script, cwd=cwd, env=session.env(),
-                   exports=tuple(exports), timeout=timeout, nice=nice,
-                   meta={"step": step_id, "index": index, "git_before": git_before})
+    spec = RunSpec(
+        run_id=run_id,
+        run_dir=session.runs_dir / run_id,
+        script=script,
+        cwd=cwd,
+        env=session.env(),
+        exports=tuple(exports),
+        timeout=timeout,
+        nice=nice,
+        meta={"step": step_id, "index": index, "git_before": git_before},
+    )
     try:
         handle = runner.start(spec, on_output)
     except RunError as exc:
         raise SessionError(str(exc)) from None
     started = handle.started
     try:
-        session.record("command_started", step=step_id, run_id=run_id, index=index, script=script, cwd=str(cwd),
-                       pid=started.pid, proc_start=started.proc_start, boot_id=started.boot_id, log=str(started.log),
-                       git_before=git_before)
+        session.record(
+            "command_started",
+            step=step_id,
+            run_id=run_id,
+            index=index,
+            script=script,
+            cwd=str(cwd),
+            pid=started.pid,
+            proc_start=started.proc_start,
+            boot_id=started.boot_id,
+            log=str(started.log),
+            git_before=git_before,
+        )
     except SessionError:
         # A run the log does not know about could never be reattached or reviewed: stop it.
         handle.cancel(grace=1.0)
@@ -120,19 +157,27 @@ def run_command(session: Session, step_id: str, index: int, script: str, cwd: Pa
 
 
 def _interrupted_summary(run: RunRecord) -> str:
-    return (f"command {run.index + 1} (run {run.run_id}) stopped while no wizard was watching and left no exit "
-            "status; check its log and decide whether to run the step again")
+    return (
+        f"command {run.index + 1} (run {run.run_id}) stopped while no wizard was watching and left no exit "
+        "status; check its log and decide whether to run the step again"
+    )
 
 
 def _record_end(session: Session, run: RunRecord, result: RunResult) -> None:
     session.record("command_finished", **_finished_data(run, run.step, result, run.cwd))
     if result.outcome == "interrupted" and session.state.step(run.step).status == StepStatus.RUNNING:
-        session.record("step_finished", step=run.step, status=StepStatus.INTERRUPTED.value,
-                       summary=_interrupted_summary(run), evidence={"run_id": run.run_id, "log": run.log})
+        session.record(
+            "step_finished",
+            step=run.step,
+            status=StepStatus.INTERRUPTED.value,
+            summary=_interrupted_summary(run),
+            evidence={"run_id": run.run_id, "log": run.log},
+        )
 
 
-def reconcile(session: Session, on_output: OutputCallback | None = None,
-              runner: CommandRunner | None = None) -> list[Reconciled]:
+def reconcile(
+    session: Session, on_output: OutputCallback | None = None, runner: CommandRunner | None = None
+) -> list[Reconciled]:
     """Settle every run the session's log shows as started but not finished; call when a wizard opens a session.
 
     A run still going is reattached (``on_output`` replays its log, then follows it; finish it with
@@ -150,13 +195,15 @@ def reconcile(session: Session, on_output: OutputCallback | None = None,
         else:
             state = runner.probe(run_dir, pid=run.pid, proc_start=run.proc_start, boot_id=run.boot_id)
         if state == "running" and run.pid is not None:
-            handle = runner.reattach(run_dir, on_output, pid=run.pid, proc_start=run.proc_start,
-                                     boot_id=run.boot_id, started=started)
+            handle = runner.reattach(
+                run_dir, on_output, pid=run.pid, proc_start=run.proc_start, boot_id=run.boot_id, started=started
+            )
             out.append(Reconciled(run, "running", handle, None))
             continue
         # Ended: read its folder once (log hash, exit status) through a handle that finishes at once.
-        handle = runner.reattach(run_dir, None, pid=run.pid or 0, proc_start=run.proc_start, boot_id=run.boot_id,
-                                 started=started)
+        handle = runner.reattach(
+            run_dir, None, pid=run.pid or 0, proc_start=run.proc_start, boot_id=run.boot_id, started=started
+        )
         result = handle.result()
         _record_end(session, run, result)
         out.append(Reconciled(run, "interrupted" if result.outcome == "interrupted" else "finished", None, result))
@@ -188,10 +235,20 @@ def _adopt_unrecorded(session: Session) -> None:
         step = str(meta.get("step", ""))
         if step not in session.runbook.model.steps_by_id:
             continue
-        session.record("command_started", step=step, run_id=folder.name, index=int(meta.get("index", 0)),
-                       script=script, cwd=str(meta.get("cwd", "")), pid=process.get("pid"),
-                       proc_start=process.get("proc_start"), boot_id=str(process.get("boot_id", "")),
-                       log=str(folder / LOG_FILE), git_before=meta.get("git_before") or {}, recovered=True)
+        session.record(
+            "command_started",
+            step=step,
+            run_id=folder.name,
+            index=int(meta.get("index", 0)),
+            script=script,
+            cwd=str(meta.get("cwd", "")),
+            pid=process.get("pid"),
+            proc_start=process.get("proc_start"),
+            boot_id=str(process.get("boot_id", "")),
+            log=str(folder / LOG_FILE),
+            git_before=meta.get("git_before") or {},
+            recovered=True,
+        )
 
 
 def finish_reattached(session: Session, reconciled: Reconciled) -> RunResult:

@@ -122,8 +122,15 @@ def sessions_root(state_dir: Path) -> Path:
 
 
 # The events that decide what a session listing shows (whose, which target, finished, how many steps done).
-_SUMMARY_KINDS = ("session_created", "variables_set", "session_finished", "step_started", "step_finished",
-                  "step_skipped", "step_reset")
+_SUMMARY_KINDS = (
+    "session_created",
+    "variables_set",
+    "session_finished",
+    "step_started",
+    "step_finished",
+    "step_skipped",
+    "step_reset",
+)
 
 
 def list_sessions(state_dir: Path) -> list[SessionInfo]:
@@ -145,12 +152,20 @@ def list_sessions(state_dir: Path) -> list[SessionInfo]:
         except StoreError:
             continue
         state = replay(events)
-        out.append(SessionInfo(
-            id=folder.name, dir=folder, created=state.created, updated=last[-1].ts if last else state.created,
-            runbook_path=state.runbook_path, runbook_title=state.runbook_title, target=state.target,
-            finished=state.finished, steps_done=sum(1 for s in state.steps.values() if s.status.done),
-            events=last_seq,
-        ))
+        out.append(
+            SessionInfo(
+                id=folder.name,
+                dir=folder,
+                created=state.created,
+                updated=last[-1].ts if last else state.created,
+                runbook_path=state.runbook_path,
+                runbook_title=state.runbook_title,
+                target=state.target,
+                finished=state.finished,
+                steps_done=sum(1 for s in state.steps.values() if s.status.done),
+                events=last_seq,
+            )
+        )
     # Folder names order by second only; the creation event's microsecond timestamp orders sessions started together.
     out.sort(key=lambda info: (info.created, info.id))
     return out
@@ -168,8 +183,9 @@ def _new_id() -> str:
 class Session:
     """An open session: the lock is held, the store checked, the state replayed."""
 
-    def __init__(self, folder: Path, store: EventStore, lock: SessionLock, runbook: RunbookFile,
-                 recovery: Recovery | None = None) -> None:
+    def __init__(
+        self, folder: Path, store: EventStore, lock: SessionLock, runbook: RunbookFile, recovery: Recovery | None = None
+    ) -> None:
         self.dir = folder
         self.id = folder.name
         self.store = store
@@ -187,8 +203,14 @@ class Session:
     # -- opening -----------------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None, *,
-               session_id: str | None = None) -> Session:
+    def create(
+        cls,
+        state_dir: Path,
+        runbook: RunbookFile,
+        overrides: Mapping[str, str] | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> Session:
         """A new session for ``runbook``, with the person's variable overrides recorded.
 
         ``session_id`` names it (reproducible screenshots and tests); by default it is the time plus a random tag.
@@ -207,9 +229,16 @@ class Session:
             raise SessionError(f"cannot create a session in {state_dir}: {exc.strerror or exc}") from None
         session = cls.open(folder, runbook)
         with session._closed_on_error():
-            session.record("session_created", session_id=session.id, runbook_path=runbook_key(runbook),
-                           runbook_sha256=runbook.sha256, runbook_title=runbook.model.title,
-                           target=session._target(overrides or {}), host=socket.gethostname(), version=__version__)
+            session.record(
+                "session_created",
+                session_id=session.id,
+                runbook_path=runbook_key(runbook),
+                runbook_sha256=runbook.sha256,
+                runbook_title=runbook.model.title,
+                target=session._target(overrides or {}),
+                host=socket.gethostname(),
+                version=__version__,
+            )
             if overrides:
                 session.set_variables(dict(overrides))
         return session
@@ -251,8 +280,9 @@ class Session:
         return session
 
     @classmethod
-    def resume_or_create(cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None,
-                         *, new: bool = False) -> Session:
+    def resume_or_create(
+        cls, state_dir: Path, runbook: RunbookFile, overrides: Mapping[str, str] | None = None, *, new: bool = False
+    ) -> Session:
         """The latest unfinished session for this runbook and target, else a new one."""
         if not new:
             latest = latest_session(state_dir, runbook, overrides or {})
@@ -359,6 +389,9 @@ def latest_session(state_dir: Path, runbook: RunbookFile, overrides: Mapping[str
         target = render_text(runbook.model.workdir, values) if runbook.model.workdir else ""
     except Exception:
         target = ""
-    candidates = [info for info in list_sessions(state_dir)
-                  if not info.finished and info.runbook_path == path and (not overrides or info.target == target)]
+    candidates = [
+        info
+        for info in list_sessions(state_dir)
+        if not info.finished and info.runbook_path == path and (not overrides or info.target == target)
+    ]
     return candidates[-1] if candidates else None

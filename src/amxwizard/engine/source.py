@@ -81,7 +81,7 @@ class ScannedSource:
         pos = 0
         for m in _LEXEME_RE.finditer(text):
             kind = m.lastgroup
-            pieces.append(text[pos:m.start()])
+            pieces.append(text[pos : m.start()])
             lexeme = m.group()
             if m.group("directive") is not None:
                 directives.append(self._directive(m.start(), m.end(), lexeme))
@@ -181,7 +181,7 @@ def _mask_literal(lexeme: str) -> str:
     last = lexeme.rfind(quote)
     if last <= first:
         last = len(lexeme)
-    inner = _NOT_NEWLINE_RE.sub(" ", lexeme[first + 1:last])
+    inner = _NOT_NEWLINE_RE.sub(" ", lexeme[first + 1 : last])
     return lexeme[: first + 1] + inner + lexeme[last:]
 
 
@@ -203,8 +203,27 @@ def scan(text: str) -> ScannedSource:
 
 # --- finding definitions --------------------------------------------------------------------------------------
 
-_KEYWORDS = frozenset({"if", "for", "while", "switch", "return", "sizeof", "catch", "do", "else", "case", "new",
-                       "delete", "throw", "decltype", "alignof", "static_assert", "defined"})
+_KEYWORDS = frozenset(
+    {
+        "if",
+        "for",
+        "while",
+        "switch",
+        "return",
+        "sizeof",
+        "catch",
+        "do",
+        "else",
+        "case",
+        "new",
+        "delete",
+        "throw",
+        "decltype",
+        "alignof",
+        "static_assert",
+        "defined",
+    }
+)
 _TRAILER_RE = re.compile(
     r"""\s*(?:
           const\b | volatile\b | override\b | final\b | mutable\b
@@ -262,7 +281,7 @@ def _enclosing_scopes_ok(src: ScannedSource, pairs: dict[int, int], name_at: int
     masked = src.masked
     for opener, closer in pairs.items():
         if opener < name_at < closer:
-            before = masked[max(0, opener - 200):opener].rstrip()
+            before = masked[max(0, opener - 200) : opener].rstrip()
             head = re.split(r"[;{}]", before)[-1].strip()
             if not _SCOPE_OPENER_RE.search(head):
                 return False
@@ -283,7 +302,7 @@ def locate_all(text: str, name: str, scanned: ScannedSource | None = None) -> li
             name_at = m.start(1)
             if name_at in seen:
                 continue
-            prev = masked[max(0, name_at - 200):name_at].rstrip()  # bounded: this runs for every call site too
+            prev = masked[max(0, name_at - 200) : name_at].rstrip()  # bounded: this runs for every call site too
             prev_word = re.search(r"(\w+)$", prev)
             if prev_word and prev_word.group(1) in _KEYWORDS:
                 continue
@@ -308,8 +327,9 @@ def locate_all(text: str, name: str, scanned: ScannedSource | None = None) -> li
             start = _declaration_start(src, name_at)
             body_end = pairs[pos] + 1
             signature = " ".join(text[start:pos].split())
-            spans.append(FunctionSpan(name, src.line_of(start), src.line_of(body_end - 1), start, pos, body_end,
-                                      signature))
+            spans.append(
+                FunctionSpan(name, src.line_of(start), src.line_of(body_end - 1), start, pos, body_end, signature)
+            )
         if spans:
             break
     spans.sort(key=lambda s: s.start)
@@ -344,13 +364,18 @@ def check_balance(text: str, scanned: ScannedSource | None = None) -> BalancePro
             return BalanceProblem(src.line_of(at), src.column_of(at), f"expected {what} before '{token}' token")
         opener, opened_at = stack.pop()
         if _OPENERS[opener] != c:
-            return BalanceProblem(src.line_of(at), src.column_of(at),
-                                  f"expected '{_OPENERS[opener]}' before '{c}' token (to match '{opener}' at line "
-                                  f"{src.line_of(opened_at)})")
+            return BalanceProblem(
+                src.line_of(at),
+                src.column_of(at),
+                f"expected '{_OPENERS[opener]}' before '{c}' token (to match '{opener}' at line "
+                f"{src.line_of(opened_at)})",
+            )
     if stack:
         opener, opened_at = stack[-1]
         end = len(text.rstrip())  # a compiler points just past the last thing it read
-        return BalanceProblem(src.line_of(end), src.column_of(end),
-                              f"expected '{_OPENERS[opener]}' at end of input (to match '{opener}' at line "
-                              f"{src.line_of(opened_at)})")
+        return BalanceProblem(
+            src.line_of(end),
+            src.column_of(end),
+            f"expected '{_OPENERS[opener]}' at end of input (to match '{opener}' at line {src.line_of(opened_at)})",
+        )
     return None

@@ -220,10 +220,19 @@ def _step_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
 
 
 def _command_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    run = RunRecord(run_id=d["run_id"], step=d["step"], index=int(d.get("index", 0)), script=d.get("script", ""),
-                    cwd=d.get("cwd", ""), pid=d.get("pid"), proc_start=d.get("proc_start"),
-                    boot_id=d.get("boot_id", ""), log=d.get("log", ""), started=ts,
-                    git_before=d.get("git_before", {}))
+    run = RunRecord(
+        run_id=d["run_id"],
+        step=d["step"],
+        index=int(d.get("index", 0)),
+        script=d.get("script", ""),
+        cwd=d.get("cwd", ""),
+        pid=d.get("pid"),
+        proc_start=d.get("proc_start"),
+        boot_id=d.get("boot_id", ""),
+        log=d.get("log", ""),
+        started=ts,
+        git_before=d.get("git_before", {}),
+    )
     s.runs = {**s.runs, run.run_id: run}
     st = s._step_mut(run.step)
     st.status = StepStatus.RUNNING

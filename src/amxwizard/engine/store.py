@@ -82,8 +82,14 @@ class Event:
     hash: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, "data": self.data, "prev": self.prev,
-                "hash": self.hash}
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "kind": self.kind,
+            "data": self.data,
+            "prev": self.prev,
+            "hash": self.hash,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -134,8 +140,10 @@ class Recovery:
 
     def __str__(self) -> str:
         dropped = "the rest could not be read" if self.dropped_events is None else f"{self.dropped_events} dropped"
-        return (f"the session store was damaged ({self.problem}); a copy is at {self.copy}; "
-                f"recovered to the last good event ({self.kept_events} kept, {dropped})")
+        return (
+            f"the session store was damaged ({self.problem}); a copy is at {self.copy}; "
+            f"recovered to the last good event ({self.kept_events} kept, {dropped})"
+        )
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
@@ -166,8 +174,9 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         # On read-only media SQLite cannot create the WAL index of a cleanly closed store; nothing can write there
         # either, so reading the file as immutable is safe and still shows the old state.
         db.close()
-        db = sqlite3.connect(_readonly_uri(path, immutable=True), uri=True, isolation_level=None,
-                             check_same_thread=False)
+        db = sqlite3.connect(
+            _readonly_uri(path, immutable=True), uri=True, isolation_level=None, check_same_thread=False
+        )
     return db
 
 
@@ -241,8 +250,10 @@ class EventStore:
                 seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
                 ts = now_iso()
                 digest = event_hash(seq, ts, kind, body, prev)
-                self._db.execute("INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                                 (seq, ts, kind, canonical_json(body), prev, digest))
+                self._db.execute(
+                    "INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    (seq, ts, kind, canonical_json(body), prev, digest),
+                )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -271,8 +282,11 @@ class EventStore:
             return ChainBreak(0, _explain(exc, self.path))
         if not result or result[0] != "ok":
             # SQLite answers with a multi-line report; the person gets its first finding on one line.
-            findings = [line.strip() for line in str(result[0] if result else "no answer").splitlines()
-                        if line.strip() and not line.startswith("***")]
+            findings = [
+                line.strip()
+                for line in str(result[0] if result else "no answer").splitlines()
+                if line.strip() and not line.startswith("***")
+            ]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
             return ChainBreak(0, f"SQLite integrity check failed: {findings[0] if findings else 'no answer'}{more}")
         try:
@@ -351,7 +365,8 @@ def _salvage(copy: Path) -> list[Event]:
     try:
         # Row by row, not fetchall(): a damaged page then ends the prefix instead of losing every event.
         for seq, ts, kind, data, prev_hash, digest in db.execute(
-                "SELECT seq, ts, kind, data, prev, hash FROM events ORDER BY seq"):
+            "SELECT seq, ts, kind, data, prev, hash FROM events ORDER BY seq"
+        ):
             try:
                 ev = Event(seq, ts, kind, json.loads(data), prev_hash, digest)
                 intact = event_hash(seq, ts, kind, ev.data, prev_hash) == digest
@@ -382,8 +397,10 @@ def _rebuild(path: Path, events: list[Event]) -> None:
         with store._lock:
             store._db.execute("BEGIN IMMEDIATE")
             for ev in events:
-                store._db.execute("INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                                  (ev.seq, ev.ts, ev.kind, canonical_json(ev.data), ev.prev, ev.hash))
+                store._db.execute(
+                    "INSERT INTO events (seq, ts, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    (ev.seq, ev.ts, ev.kind, canonical_json(ev.data), ev.prev, ev.hash),
+                )
             store._db.execute("COMMIT")
             store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file before the swap
     except sqlite3.Error as exc:

@@ -28,8 +28,10 @@ from ..engine.source import check_balance, locate_function, scan
 
 VERSION = "cmake version 3.28.3 (amxwizard rehearsal stand-in)"
 SOURCE_SUFFIXES = {".c": "C", ".cpp": "CXX", ".cc": "CXX", ".cu": "CUDA"}
-PROGRAMS = (("llama-cli", "examples/main", "main.cpp", "amxwizard.rehearsal.llama_cli"),
-            ("llama-bench", "examples/llama-bench", "llama-bench.cpp", "amxwizard.rehearsal.llama_bench"))
+PROGRAMS = (
+    ("llama-cli", "examples/main", "main.cpp", "amxwizard.rehearsal.llama_cli"),
+    ("llama-bench", "examples/llama-bench", "llama-bench.cpp", "amxwizard.rehearsal.llama_bench"),
+)
 DEBUG_MACRO = "GGML_DEBUG_TENSOR_COPY"
 
 
@@ -84,12 +86,14 @@ def configure(argv: Sequence[str]) -> int:
         _err(f'CMake Error: The source directory "{source}" does not appear to contain CMakeLists.txt.')
         return 1
     build.mkdir(parents=True, exist_ok=True)
-    atomic_write(build / "CMakeCache.txt",
-                 "# This is the CMakeCache file of the amxwizard rehearsal stand-in cmake.\n"
-                 f"CMAKE_HOME_DIRECTORY:INTERNAL={source}\n"
-                 "CMAKE_BUILD_TYPE:STRING=Release\n"
-                 "GGML_CUDA:BOOL=ON\n"
-                 "GGML_AMX:BOOL=ON\n")
+    atomic_write(
+        build / "CMakeCache.txt",
+        "# This is the CMakeCache file of the amxwizard rehearsal stand-in cmake.\n"
+        f"CMAKE_HOME_DIRECTORY:INTERNAL={source}\n"
+        "CMAKE_BUILD_TYPE:STRING=Release\n"
+        "GGML_CUDA:BOOL=ON\n"
+        "GGML_AMX:BOOL=ON\n",
+    )
     _say("-- The C compiler identification is GNU 12.2.0")
     _say("-- The CXX compiler identification is GNU 12.2.0")
     _say("-- The CUDA compiler identification is NVIDIA 12.4.131")
@@ -209,7 +213,7 @@ def build_info(source_dir: Path) -> dict[str, object]:
     )
     fixes: list[str] = []
     span = locate_function(backend_text, "ggml_backend_tensor_copy", backend)
-    if span and re.search(r"\bggml_tensor_is_weight\s*\(\s*src\s*\)", backend.masked[span.body_start:span.body_end]):
+    if span and re.search(r"\bggml_tensor_is_weight\s*\(\s*src\s*\)", backend.masked[span.body_start : span.body_end]):
         fixes.append("A")
     if re.search(r"\bweight_backend\b", backend.masked):
         fixes.append("B")
@@ -224,11 +228,13 @@ def build_info(source_dir: Path) -> dict[str, object]:
 
 
 def _write_launcher(path: Path, info_file: Path, module: str, program: str) -> None:
-    atomic_write(path,
-                 "#!/bin/sh\n"
-                 f"# amxwizard rehearsal stand-in for {program}, written by the stand-in cmake: not the real program.\n"
-                 f"AMXWIZARD_STANDIN_BUILD={shlex.quote(str(info_file))} "
-                 f"exec {shlex.quote(sys.executable)} -m {module} \"$@\"\n")
+    atomic_write(
+        path,
+        "#!/bin/sh\n"
+        f"# amxwizard rehearsal stand-in for {program}, written by the stand-in cmake: not the real program.\n"
+        f"AMXWIZARD_STANDIN_BUILD={shlex.quote(str(info_file))} "
+        f'exec {shlex.quote(sys.executable)} -m {module} "$@"\n',
+    )
     path.chmod(0o755)
 
 

@@ -19,38 +19,70 @@ from datetime import UTC, datetime
 
 from . import _standin as s
 
-LABEL = ("[stand-in] llama-bench for amxwizard rehearsal — NOT the real program: no model is loaded and every "
-         "number is simulated")
+LABEL = (
+    "[stand-in] llama-bench for amxwizard rehearsal — NOT the real program: no model is loaded and every "
+    "number is simulated"
+)
 
 # option -> (field, kind); kinds: list of ints, list of strings, a single value, a flag
 _OPTIONS: dict[str, tuple[str, str]] = {
-    "-m": ("model", "strs"), "--model": ("model", "strs"),
-    "-p": ("n_prompt", "ints"), "--n-prompt": ("n_prompt", "ints"),
-    "-n": ("n_gen", "ints"), "--n-gen": ("n_gen", "ints"),
-    "-pg": ("pg", "str"), "-d": ("n_depth", "ints"), "--n-depth": ("n_depth", "ints"),
-    "-b": ("n_batch", "ints"), "--batch-size": ("n_batch", "ints"),
-    "-ub": ("n_ubatch", "ints"), "--ubatch-size": ("n_ubatch", "ints"),
-    "-ctk": ("type_k", "strs"), "--cache-type-k": ("type_k", "strs"),
-    "-ctv": ("type_v", "strs"), "--cache-type-v": ("type_v", "strs"),
-    "-t": ("n_threads", "ints"), "--threads": ("n_threads", "ints"),
-    "-C": ("cpu_mask", "strs"), "--cpu-mask": ("cpu_mask", "strs"), "--cpu-strict": ("cpu_strict", "ints"),
+    "-m": ("model", "strs"),
+    "--model": ("model", "strs"),
+    "-p": ("n_prompt", "ints"),
+    "--n-prompt": ("n_prompt", "ints"),
+    "-n": ("n_gen", "ints"),
+    "--n-gen": ("n_gen", "ints"),
+    "-pg": ("pg", "str"),
+    "-d": ("n_depth", "ints"),
+    "--n-depth": ("n_depth", "ints"),
+    "-b": ("n_batch", "ints"),
+    "--batch-size": ("n_batch", "ints"),
+    "-ub": ("n_ubatch", "ints"),
+    "--ubatch-size": ("n_ubatch", "ints"),
+    "-ctk": ("type_k", "strs"),
+    "--cache-type-k": ("type_k", "strs"),
+    "-ctv": ("type_v", "strs"),
+    "--cache-type-v": ("type_v", "strs"),
+    "-t": ("n_threads", "ints"),
+    "--threads": ("n_threads", "ints"),
+    "-C": ("cpu_mask", "strs"),
+    "--cpu-mask": ("cpu_mask", "strs"),
+    "--cpu-strict": ("cpu_strict", "ints"),
     "--poll": ("poll", "ints"),
-    "-ngl": ("n_gpu_layers", "ints"), "--n-gpu-layers": ("n_gpu_layers", "ints"),
-    "-sm": ("split_mode", "strs"), "--split-mode": ("split_mode", "strs"),
-    "-mg": ("main_gpu", "ints"), "--main-gpu": ("main_gpu", "ints"),
-    "-nkvo": ("no_kv_offload", "ints"), "--no-kv-offload": ("no_kv_offload", "ints"),
-    "-fa": ("flash_attn", "ints"), "--flash-attn": ("flash_attn", "ints"),
-    "-mmp": ("use_mmap", "ints"), "--mmap": ("use_mmap", "ints"),
-    "-embd": ("embeddings", "ints"), "--embeddings": ("embeddings", "ints"),
-    "-ts": ("tensor_split", "strs"), "--tensor-split": ("tensor_split", "strs"),
-    "-ot": ("override_tensor", "str"), "--override-tensors": ("override_tensor", "str"),
-    "-nopo": ("no_op_offload", "ints"), "--no-op-offload": ("no_op_offload", "ints"),
-    "-r": ("repetitions", "int"), "--repetitions": ("repetitions", "int"),
-    "--prio": ("prio", "int"), "--delay": ("delay", "int"), "--numa": ("numa", "str"),
-    "-o": ("output", "str"), "--output": ("output", "str"), "-oe": ("output_err", "str"),
+    "-ngl": ("n_gpu_layers", "ints"),
+    "--n-gpu-layers": ("n_gpu_layers", "ints"),
+    "-sm": ("split_mode", "strs"),
+    "--split-mode": ("split_mode", "strs"),
+    "-mg": ("main_gpu", "ints"),
+    "--main-gpu": ("main_gpu", "ints"),
+    "-nkvo": ("no_kv_offload", "ints"),
+    "--no-kv-offload": ("no_kv_offload", "ints"),
+    "-fa": ("flash_attn", "ints"),
+    "--flash-attn": ("flash_attn", "ints"),
+    "-mmp": ("use_mmap", "ints"),
+    "--mmap": ("use_mmap", "ints"),
+    "-embd": ("embeddings", "ints"),
+    "--embeddings": ("embeddings", "ints"),
+    "-ts": ("tensor_split", "strs"),
+    "--tensor-split": ("tensor_split", "strs"),
+    "-ot": ("override_tensor", "str"),
+    "--override-tensors": ("override_tensor", "str"),
+    "-nopo": ("no_op_offload", "ints"),
+    "--no-op-offload": ("no_op_offload", "ints"),
+    "-r": ("repetitions", "int"),
+    "--repetitions": ("repetitions", "int"),
+    "--prio": ("prio", "int"),
+    "--delay": ("delay", "int"),
+    "--numa": ("numa", "str"),
+    "-o": ("output", "str"),
+    "--output": ("output", "str"),
+    "-oe": ("output_err", "str"),
     "--output-err": ("output_err", "str"),
-    "-v": ("verbose", "flag"), "--verbose": ("verbose", "flag"), "--progress": ("progress", "flag"),
-    "-h": ("help", "flag"), "--help": ("help", "flag"),
+    "-v": ("verbose", "flag"),
+    "--verbose": ("verbose", "flag"),
+    "--progress": ("progress", "flag"),
+    "-h": ("help", "flag"),
+    "--help": ("help", "flag"),
 }
 _FORMATS = ("csv", "json", "jsonl", "md", "sql")
 
@@ -98,13 +130,60 @@ or by specifying the parameter multiple times. Ranges can be given as
 'first-last' or 'first-last+step' or 'first-last*mult'.
 """
 
-CSV_FIELDS = ("build_commit", "build_number", "cpu_info", "gpu_info", "backends", "model_filename", "model_type",
-              "model_size", "model_n_params", "n_batch", "n_ubatch", "n_threads", "cpu_mask", "cpu_strict", "poll",
-              "type_k", "type_v", "n_gpu_layers", "split_mode", "main_gpu", "no_kv_offload", "flash_attn",
-              "tensor_split", "tensor_buft_overrides", "use_mmap", "embeddings", "no_op_offload", "n_prompt",
-              "n_gen", "n_depth", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts")
-_INT_FIELDS = {"build_number", "model_size", "model_n_params", "n_batch", "n_ubatch", "n_threads", "cpu_strict",
-               "poll", "n_gpu_layers", "main_gpu", "n_prompt", "n_gen", "n_depth", "avg_ns", "stddev_ns"}
+CSV_FIELDS = (
+    "build_commit",
+    "build_number",
+    "cpu_info",
+    "gpu_info",
+    "backends",
+    "model_filename",
+    "model_type",
+    "model_size",
+    "model_n_params",
+    "n_batch",
+    "n_ubatch",
+    "n_threads",
+    "cpu_mask",
+    "cpu_strict",
+    "poll",
+    "type_k",
+    "type_v",
+    "n_gpu_layers",
+    "split_mode",
+    "main_gpu",
+    "no_kv_offload",
+    "flash_attn",
+    "tensor_split",
+    "tensor_buft_overrides",
+    "use_mmap",
+    "embeddings",
+    "no_op_offload",
+    "n_prompt",
+    "n_gen",
+    "n_depth",
+    "test_time",
+    "avg_ns",
+    "stddev_ns",
+    "avg_ts",
+    "stddev_ts",
+)
+_INT_FIELDS = {
+    "build_number",
+    "model_size",
+    "model_n_params",
+    "n_batch",
+    "n_ubatch",
+    "n_threads",
+    "cpu_strict",
+    "poll",
+    "n_gpu_layers",
+    "main_gpu",
+    "n_prompt",
+    "n_gen",
+    "n_depth",
+    "avg_ns",
+    "stddev_ns",
+}
 _BOOL_FIELDS = {"no_kv_offload", "flash_attn", "use_mmap", "embeddings", "no_op_offload"}
 _FLOAT_FIELDS = {"avg_ts", "stddev_ts"}
 
@@ -199,8 +278,11 @@ class Result:
 
     @property
     def test(self) -> str:
-        return f"pp{self.n_prompt}" if self.n_prompt and not self.n_gen else (
-            f"tg{self.n_gen}" if self.n_gen and not self.n_prompt else f"pp{self.n_prompt}+tg{self.n_gen}")
+        return (
+            f"pp{self.n_prompt}"
+            if self.n_prompt and not self.n_gen
+            else (f"tg{self.n_gen}" if self.n_gen and not self.n_prompt else f"pp{self.n_prompt}+tg{self.n_gen}")
+        )
 
     @property
     def samples_ts(self) -> list[float]:
@@ -227,8 +309,9 @@ class Result:
 _SPEEDS = {"cpu": (310.0, 39.5), "hybrid": (800.0, 61.3), "gpu": (2900.0, 104.0)}
 
 
-def _measure(model: str, ngl: int, threads: int, n_prompt: int, n_gen: int, reps: int, build: s.Build,
-             extra: tuple[str, ...]) -> list[int]:
+def _measure(
+    model: str, ngl: int, threads: int, n_prompt: int, n_gen: int, reps: int, build: s.Build, extra: tuple[str, ...]
+) -> list[int]:
     pp_mean, tg_mean = _SPEEDS[s.mode_of(ngl)]
     if n_prompt and not n_gen:
         mean, sd = pp_mean * min(1.0, 0.35 + n_prompt / 800), pp_mean * 0.008
@@ -247,28 +330,70 @@ def _md_row(cells: list[tuple[str, int]]) -> str:
 
 def markdown(results: list[Result]) -> str:
     """llama-bench's markdown table (header, separator, one row per result) and its build footer."""
-    widths = [("model", -30), ("size", 10), ("params", 10), ("backend", -10), ("ngl", 3), ("threads", 7),
-              ("test", 13), ("t/s", 16)]
-    lines = [_md_row(widths),
-             "|" + "".join(f" {'-' * (abs(w) - 1)}{':' if w > 0 else '-'} |" for _, w in widths)]
+    widths = [
+        ("model", -30),
+        ("size", 10),
+        ("params", 10),
+        ("backend", -10),
+        ("ngl", 3),
+        ("threads", 7),
+        ("test", 13),
+        ("t/s", 16),
+    ]
+    lines = [_md_row(widths), "|" + "".join(f" {'-' * (abs(w) - 1)}{':' if w > 0 else '-'} |" for _, w in widths)]
     for r in results:
-        values = [s.MODEL_TYPE, s.gib(s.MODEL_SIZE), f"{s.MODEL_PARAMS / 1e9:.2f} B", "CUDA", str(r.ngl),
-                  str(r.threads), r.test, f"{r.avg_ts:.2f} ± {r.stddev_ts:.2f}"]
+        values = [
+            s.MODEL_TYPE,
+            s.gib(s.MODEL_SIZE),
+            f"{s.MODEL_PARAMS / 1e9:.2f} B",
+            "CUDA",
+            str(r.ngl),
+            str(r.threads),
+            r.test,
+            f"{r.avg_ts:.2f} ± {r.stddev_ts:.2f}",
+        ]
         lines.append(_md_row([(v, w) for v, (_, w) in zip(values, widths, strict=True)]))
     return "\n".join(lines) + f"\n\nbuild: {s.BUILD_COMMIT} ({s.BUILD_NUMBER})\n"
 
 
 def _values(r: Result, test_time: str) -> dict[str, object]:
-    return {"build_commit": s.BUILD_COMMIT, "build_number": s.BUILD_NUMBER,
-            "cpu_info": "Intel(R) Xeon(R) Platinum 8480+", "gpu_info": "NVIDIA RTX 6000 Ada Generation",
-            "backends": "CUDA", "model_filename": r.model, "model_type": s.MODEL_TYPE, "model_size": s.MODEL_SIZE,
-            "model_n_params": s.MODEL_PARAMS, "n_batch": r.n_batch, "n_ubatch": r.n_ubatch, "n_threads": r.threads,
-            "cpu_mask": "0x0", "cpu_strict": 0, "poll": 50, "type_k": "f16", "type_v": "f16",
-            "n_gpu_layers": r.ngl, "split_mode": "layer", "main_gpu": 0, "no_kv_offload": 0,
-            "flash_attn": r.flash_attn, "tensor_split": "0.00", "tensor_buft_overrides": "none", "use_mmap": 1,
-            "embeddings": 0, "no_op_offload": 0, "n_prompt": r.n_prompt, "n_gen": r.n_gen, "n_depth": 0,
-            "test_time": test_time, "avg_ns": r.avg_ns, "stddev_ns": r.stddev_ns, "avg_ts": r.avg_ts,
-            "stddev_ts": r.stddev_ts}
+    return {
+        "build_commit": s.BUILD_COMMIT,
+        "build_number": s.BUILD_NUMBER,
+        "cpu_info": "Intel(R) Xeon(R) Platinum 8480+",
+        "gpu_info": "NVIDIA RTX 6000 Ada Generation",
+        "backends": "CUDA",
+        "model_filename": r.model,
+        "model_type": s.MODEL_TYPE,
+        "model_size": s.MODEL_SIZE,
+        "model_n_params": s.MODEL_PARAMS,
+        "n_batch": r.n_batch,
+        "n_ubatch": r.n_ubatch,
+        "n_threads": r.threads,
+        "cpu_mask": "0x0",
+        "cpu_strict": 0,
+        "poll": 50,
+        "type_k": "f16",
+        "type_v": "f16",
+        "n_gpu_layers": r.ngl,
+        "split_mode": "layer",
+        "main_gpu": 0,
+        "no_kv_offload": 0,
+        "flash_attn": r.flash_attn,
+        "tensor_split": "0.00",
+        "tensor_buft_overrides": "none",
+        "use_mmap": 1,
+        "embeddings": 0,
+        "no_op_offload": 0,
+        "n_prompt": r.n_prompt,
+        "n_gen": r.n_gen,
+        "n_depth": 0,
+        "test_time": test_time,
+        "avg_ns": r.avg_ns,
+        "stddev_ns": r.stddev_ns,
+        "avg_ts": r.avg_ts,
+        "stddev_ts": r.stddev_ts,
+    }
 
 
 def _json_value(name: str, value: object) -> str:
@@ -297,19 +422,26 @@ def render(results: list[Result], fmt: str, test_time: str) -> str:
         return "\n".join(body) + "\n"
     if fmt == "sql":
         create = "CREATE TABLE IF NOT EXISTS test (\n" + ",\n".join(f"  {f} TEXT" for f in CSV_FIELDS) + "\n);\n\n"
-        inserts = "".join(f"INSERT INTO test ({', '.join(CSV_FIELDS)}) VALUES ("
-                          + ", ".join(f"'{_text(row[f])}'" for f in CSV_FIELDS) + ");\n" for row in rows)
+        inserts = "".join(
+            f"INSERT INTO test ({', '.join(CSV_FIELDS)}) VALUES ("
+            + ", ".join(f"'{_text(row[f])}'" for f in CSV_FIELDS)
+            + ");\n"
+            for row in rows
+        )
         return create + inserts
     objects = []
     for r, row in zip(results, rows, strict=True):
         pairs = [f'"{f}": {_json_value(f, row[f])}' for f in CSV_FIELDS]
-        samples = (f'"samples_ns": [ {", ".join(str(n) for n in r.samples_ns)} ]',
-                   f'"samples_ts": [ {", ".join(f"{t:.6f}" for t in r.samples_ts)} ]')
+        samples = (
+            f'"samples_ns": [ {", ".join(str(n) for n in r.samples_ns)} ]',
+            f'"samples_ts": [ {", ".join(f"{t:.6f}" for t in r.samples_ts)} ]',
+        )
         if fmt == "jsonl":
             objects.append("{" + ", ".join([*pairs, *samples]) + "}")
         else:
-            objects.append("  {\n" + "".join(f"    {p},\n" for p in pairs) + f"    {samples[0]},\n"
-                           f"    {samples[1]}\n  }}")
+            objects.append(
+                "  {\n" + "".join(f"    {p},\n" for p in pairs) + f"    {samples[0]},\n    {samples[1]}\n  }}"
+            )
     if fmt == "jsonl":
         return "".join(o + "\n" for o in objects)
     return "[\n" + ",\n".join(objects) + "\n]\n"
@@ -373,4 +505,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

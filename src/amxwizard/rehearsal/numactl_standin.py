@@ -11,8 +11,24 @@ import sys
 from collections.abc import Sequence
 
 # Options that take a value (as the next word, or glued on: -N2,3 / --membind=2,3).
-VALUE_OPTIONS = frozenset({"-N", "--cpunodebind", "-m", "--membind", "-C", "--physcpubind", "-i", "--interleave",
-                           "-p", "--preferred", "-P", "--preferred-many", "-w", "--weighted-interleave"})
+VALUE_OPTIONS = frozenset(
+    {
+        "-N",
+        "--cpunodebind",
+        "-m",
+        "--membind",
+        "-C",
+        "--physcpubind",
+        "-i",
+        "--interleave",
+        "-p",
+        "--preferred",
+        "-P",
+        "--preferred-many",
+        "-w",
+        "--weighted-interleave",
+    }
+)
 FLAG_OPTIONS = frozenset({"-l", "--localalloc", "-a", "--all", "-b", "--balancing", "--strict"})
 USAGE = "usage: numactl [--cpunodebind=nodes | -N nodes] [--membind=nodes | -m nodes] ... command args ..."
 

@@ -606,29 +606,43 @@ def _cpy_tensor_function() -> str:
 
 def _history() -> list[tuple[str, str, dict[str, str]]]:
     """(date, subject, files) of each commit, oldest first; each commit lists the files it writes."""
-    cuda_before = _without(_without(GGML_CUDA_CU, _cpy_tensor_function()),
-                           "/* .cpy_tensor      = */ ggml_backend_cuda_buffer_cpy_tensor,",
-                           "/* .cpy_tensor      = */ NULL,")
+    cuda_before = _without(
+        _without(GGML_CUDA_CU, _cpy_tensor_function()),
+        "/* .cpy_tensor      = */ ggml_backend_cuda_buffer_cpy_tensor,",
+        "/* .cpy_tensor      = */ NULL,",
+    )
     cmake_before = _without(GGML_CMAKELISTS, "if (GGML_AMX)\n    add_compile_definitions(GGML_USE_AMX)\nendif()\n\n")
     return [
-        ("2025-09-22T10:14:03+00:00", "ggml: backend buffers, scheduler and CUDA buffer (rehearsal stand-in)", {
-            ".gitignore": f"# {STANDIN_NOTE}\n# the build output stays out of git\nbuild/\n",
-            "README.md": README,
-            "CMakeLists.txt": TOP_CMAKELISTS,
-            "ggml/src/CMakeLists.txt": cmake_before,
-            "ggml/src/ggml.c": GGML_C,
-            "ggml/src/ggml-backend.cpp": GGML_BACKEND_CPP,
-            "ggml/src/ggml-cuda.cu": cuda_before,
-            "AMX_SESSION_CURRENT.md": SESSION_DOC,
-        }),
-        ("2025-09-30T16:41:27+00:00", "Add AMX buffer type for hybrid CPU+GPU runs", {
-            "ggml/src/CMakeLists.txt": GGML_CMAKELISTS,
-            "ggml/src/ggml.c": GGML_C + AMX_C_ADDITION,
-            "AMX_GPU_HYBRID_SCHEDULER_FIX.md": FIX_DOC,
-        }),
-        ("2025-10-05T21:08:55+00:00", SUBJECT_HEAD, {
-            "ggml/src/ggml-cuda.cu": GGML_CUDA_CU,
-        }),
+        (
+            "2025-09-22T10:14:03+00:00",
+            "ggml: backend buffers, scheduler and CUDA buffer (rehearsal stand-in)",
+            {
+                ".gitignore": f"# {STANDIN_NOTE}\n# the build output stays out of git\nbuild/\n",
+                "README.md": README,
+                "CMakeLists.txt": TOP_CMAKELISTS,
+                "ggml/src/CMakeLists.txt": cmake_before,
+                "ggml/src/ggml.c": GGML_C,
+                "ggml/src/ggml-backend.cpp": GGML_BACKEND_CPP,
+                "ggml/src/ggml-cuda.cu": cuda_before,
+                "AMX_SESSION_CURRENT.md": SESSION_DOC,
+            },
+        ),
+        (
+            "2025-09-30T16:41:27+00:00",
+            "Add AMX buffer type for hybrid CPU+GPU runs",
+            {
+                "ggml/src/CMakeLists.txt": GGML_CMAKELISTS,
+                "ggml/src/ggml.c": GGML_C + AMX_C_ADDITION,
+                "AMX_GPU_HYBRID_SCHEDULER_FIX.md": FIX_DOC,
+            },
+        ),
+        (
+            "2025-10-05T21:08:55+00:00",
+            SUBJECT_HEAD,
+            {
+                "ggml/src/ggml-cuda.cu": GGML_CUDA_CU,
+            },
+        ),
     ]
 
 
@@ -636,7 +650,7 @@ def _launcher(path: Path, module: str, what: str) -> None:
     path.write_text(
         "#!/bin/sh\n"
         f"# amxwizard rehearsal stand-in for {what}: not the real program.\n"
-        f"exec {shlex.quote(sys.executable)} -m {module} \"$@\"\n",
+        f'exec {shlex.quote(sys.executable)} -m {module} "$@"\n',
         encoding="utf-8",
     )
     path.chmod(0o755)
@@ -650,8 +664,13 @@ def _gguf_standin() -> bytes:
         return struct.pack("<Q", len(raw)) + raw
 
     string_type = 8
-    return (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("general.name") + struct.pack("<I", string_type)
-            + gguf_string("amxwizard rehearsal stand-in model (not a model)"))
+    return (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 1)
+        + gguf_string("general.name")
+        + struct.pack("<I", string_type)
+        + gguf_string("amxwizard rehearsal stand-in model (not a model)")
+    )
 
 
 def _run(argv: list[str], cwd: Path, what: str) -> None:

@@ -45,5 +45,4 @@ def write_record(record: Record, fmt: str, path: Path) -> Path:
     return path
 
 
-__all__ = ["FORMATS", "Record", "RecordError", "build_record", "record_from_document",
-           "render", "write_record"]
+__all__ = ["FORMATS", "Record", "RecordError", "build_record", "record_from_document", "render", "write_record"]

@@ -72,8 +72,14 @@ def build_record(session: Session, *, machine: MachineFacts | None = None) -> Re
         raise RecordError(f"session {session.id}: {exc}") from None
     _check_chain(session.dir, events)
     runbook = pick_runbook(session.dir, _recorded_sha(events), [session.runbook])
-    return assemble(events, runbook, session_dir=session.dir, machine=machine or collect_machine(),
-                    generated=_generated(), locator=LogLocator(session_dir=session.dir))
+    return assemble(
+        events,
+        runbook,
+        session_dir=session.dir,
+        machine=machine or collect_machine(),
+        generated=_generated(),
+        locator=LogLocator(session_dir=session.dir),
+    )
 
 
 def _check_chain(folder: Path, events: Sequence[Event]) -> None:
@@ -81,8 +87,10 @@ def _check_chain(folder: Path, events: Sequence[Event]) -> None:
         raise RecordError(f"session {folder.name} has no events yet")
     broken = verify_chain(events)
     if broken is not None:
-        raise RecordError(f"session {folder.name}: its event log is broken at {broken}; open it in the wizard, "
-                          "which keeps a copy and recovers to the last good event")
+        raise RecordError(
+            f"session {folder.name}: its event log is broken at {broken}; open it in the wizard, "
+            "which keeps a copy and recovers to the last good event"
+        )
 
 
 def record_from_document(doc: dict[str, Any]) -> Record:
@@ -114,12 +122,23 @@ def record_from_document(doc: dict[str, Any]) -> Record:
     criteria = doc.get("criteria") if isinstance(doc.get("criteria"), list) else []
     verdicts = CriteriaVerdicts(
         str(doc.get("criteria_evaluation", "")),
-        {str(c.get("id")): (str(c.get("verdict", "")), tuple(str(x) for x in _list(c.get("verdict_evidence"))))
-         for c in criteria if isinstance(c, dict)})
+        {
+            str(c.get("id")): (str(c.get("verdict", "")), tuple(str(x) for x in _list(c.get("verdict_evidence"))))
+            for c in criteria
+            if isinstance(c, dict)
+        },
+    )
     session_dir = Path(str(section("session").get("dir", "")))
     try:
-        return assemble(events, runbook, session_dir=session_dir, machine=MachineFacts.from_dict(section("machine")),
-                        generated=generated, locator=LogLocator(session_dir=session_dir), verdicts=verdicts)
+        return assemble(
+            events,
+            runbook,
+            session_dir=session_dir,
+            machine=MachineFacts.from_dict(section("machine")),
+            generated=generated,
+            locator=LogLocator(session_dir=session_dir),
+            verdicts=verdicts,
+        )
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         # Events whose hashes agree but whose data no wizard wrote (a forged chain): one line, not a traceback.
         raise RecordError(f"the record's events cannot be replayed: {type(exc).__name__}: {exc}") from None
@@ -150,8 +169,10 @@ def pick_runbook(folder: Path, recorded_sha: str, candidates: Sequence[RunbookFi
             return runbook
     if loaded:
         return loaded[0]
-    raise RecordError(f"session {folder.name}: cannot read the runbook it started with"
-                      + (f" ({problem})" if problem else f" ({copy} is missing)"))
+    raise RecordError(
+        f"session {folder.name}: cannot read the runbook it started with"
+        + (f" ({problem})" if problem else f" ({copy} is missing)")
+    )
 
 
 def _recorded_sha(events: Sequence[Event]) -> str:
@@ -195,8 +216,16 @@ def _attr(obj: Any, name: str, default: Any) -> Any:
 # --- assembly -------------------------------------------------------------------------------------------------
 
 
-def assemble(events: Sequence[Event], runbook: RunbookFile, *, session_dir: Path, machine: MachineFacts,
-             generated: Generated, locator: LogLocator, verdicts: CriteriaVerdicts | None = None) -> Record:
+def assemble(
+    events: Sequence[Event],
+    runbook: RunbookFile,
+    *,
+    session_dir: Path,
+    machine: MachineFacts,
+    generated: Generated,
+    locator: LogLocator,
+    verdicts: CriteriaVerdicts | None = None,
+) -> Record:
     """The record of ``events`` (session events, then any sign-offs) under ``runbook``. Deterministic in its inputs
     except for criteria verdicts, which are evaluated from logs unless ``verdicts`` is given."""
     warnings: list[str] = []
@@ -209,8 +238,10 @@ def assemble(events: Sequence[Event], runbook: RunbookFile, *, session_dir: Path
     state = replay(session_events)
     model = runbook.model
     if state.runbook_sha256 and state.runbook_sha256 != runbook.sha256:
-        warnings.append(f"the runbook in this record (sha256 {runbook.sha256[:12]}) is not the one the session "
-                        f"started with (sha256 {state.runbook_sha256[:12]})")
+        warnings.append(
+            f"the runbook in this record (sha256 {runbook.sha256[:12]}) is not the one the session "
+            f"started with (sha256 {state.runbook_sha256[:12]})"
+        )
     values, problem = _values(runbook, state, session_dir)
     if problem:
         warnings.append(problem)
@@ -229,36 +260,63 @@ def assemble(events: Sequence[Event], runbook: RunbookFile, *, session_dir: Path
         chosen = model.steps_by_id.get(state.approach)
         ev = scan.last_of.get("approach_chosen")
         approach = ApproachView(
-            step=state.approach, letter=chosen.letter if isinstance(chosen, ApproachStep) else "",
+            step=state.approach,
+            letter=chosen.letter if isinstance(chosen, ApproachStep) else "",
             title=chosen.title if chosen else "(not a step of this runbook)",
-            use_if=chosen.use_if if isinstance(chosen, ApproachStep) else "", reason=state.approach_reason,
-            by=_by(ev), ts=ev.ts if ev else "")
+            use_if=chosen.use_if if isinstance(chosen, ApproachStep) else "",
+            reason=state.approach_reason,
+            by=_by(ev),
+            ts=ev.ts if ev else "",
+        )
 
     hosts = list(dict.fromkeys(h for h in [scan.created_host, *(b.partition("@")[2] for b in scan.people)] if h))
     last_session = session_events[-1] if session_events else None
     return Record(
         generated=generated,
         status=status,
-        runbook=RunbookInfo(title=model.title, path=state.runbook_path, sha256=runbook.sha256,
-                            recorded_sha256=state.runbook_sha256, text=runbook.text),
+        runbook=RunbookInfo(
+            title=model.title,
+            path=state.runbook_path,
+            sha256=runbook.sha256,
+            recorded_sha256=state.runbook_sha256,
+            text=runbook.text,
+        ),
         session=SessionInfoView(
-            id=state.session_id, dir=str(session_dir), created=state.created, created_by=state.created_by,
-            target=state.target, amxwizard=scan.version, hosts=tuple(hosts), people=tuple(scan.people),
-            opened=len(state.opened), finished=state.finished, events=len(session_events),
-            first_ts=session_events[0].ts if session_events else "", last_ts=last_session.ts if last_session else "",
-            last_hash=last_session.hash if last_session else GENESIS),
+            id=state.session_id,
+            dir=str(session_dir),
+            created=state.created,
+            created_by=state.created_by,
+            target=state.target,
+            amxwizard=scan.version,
+            hosts=tuple(hosts),
+            people=tuple(scan.people),
+            opened=len(state.opened),
+            finished=state.finished,
+            events=len(session_events),
+            first_ts=session_events[0].ts if session_events else "",
+            last_ts=last_session.ts if last_session else "",
+            last_hash=last_session.hash if last_session else GENESIS,
+        ),
         machine=machine,
         variables=_variables(runbook, state, values),
-        repo=RepoView(path=values.get("repo", state.target), head_before=scan.head_before,
-                      head_after=scan.head_after, commit=dict(state.commit) if state.commit else None),
+        repo=RepoView(
+            path=values.get("repo", state.target),
+            head_before=scan.head_before,
+            head_after=scan.head_after,
+            commit=dict(state.commit) if state.commit else None,
+        ),
         checklist=_checklist(runbook, state),
         steps=steps,
         answers=_answers(runbook, state),
         approach=approach,
-        tests=tuple(_result(s, model.steps_by_id[s.id], values) for s in steps
-                    if isinstance(model.steps_by_id[s.id], TestStep)),
-        benchmarks=tuple(_result(s, model.steps_by_id[s.id], values) for s in steps
-                         if isinstance(model.steps_by_id[s.id], BenchmarkStep)),
+        tests=tuple(
+            _result(s, model.steps_by_id[s.id], values) for s in steps if isinstance(model.steps_by_id[s.id], TestStep)
+        ),
+        benchmarks=tuple(
+            _result(s, model.steps_by_id[s.id], values)
+            for s in steps
+            if isinstance(model.steps_by_id[s.id], BenchmarkStep)
+        ),
         criteria_evaluation=verdicts.how,
         criteria=_criteria(runbook, state, steps, verdicts),
         skips=tuple(SkipView(s.id, s.title, s.skip_reason, s.by, s.finished) for s in steps if s.status == "skipped"),
@@ -266,8 +324,10 @@ def assemble(events: Sequence[Event], runbook: RunbookFile, *, session_dir: Path
         edits=tuple(dict(e) for e in state.edits),
         documents=tuple(dict(d) for d in state.documents.values()),
         notes=tuple(dict(n) for n in state.notes),
-        signoffs=tuple(SignoffView(e.seq, str(e.data.get("reviewer", "")), str(e.data.get("note", "")), _by(e), e.ts,
-                                   e.hash) for e in signoff_events),
+        signoffs=tuple(
+            SignoffView(e.seq, str(e.data.get("reviewer", "")), str(e.data.get("note", "")), _by(e), e.ts, e.hash)
+            for e in signoff_events
+        ),
         warnings=tuple(warnings),
         last_hash=events[-1].hash if events else GENESIS,
         events=tuple(e.as_dict() for e in events),
@@ -348,8 +408,12 @@ def _variables(runbook: RunbookFile, state: SessionState, values: Mapping[str, s
     out = []
     for name, var in runbook.model.variables.items():
         source = "set" if name in state.overrides else "default"
-        if state.accepted_values is not None and name in state.accepted_values and source == "default" \
-                and state.accepted_values[name] != var.default_text:
+        if (
+            state.accepted_values is not None
+            and name in state.accepted_values
+            and source == "default"
+            and state.accepted_values[name] != var.default_text
+        ):
             source = "accepted"
         out.append(VariableView(name, values.get(name, ""), source, var.description))
     return tuple(out)
@@ -365,29 +429,63 @@ def _steps(runbook: RunbookFile, state: SessionState, scan: _Scan) -> tuple[Step
             status = "chosen"
         # An approach the person did not choose is "not chosen" (the choice step records it as skipped with that
         # reason), not a skip a reviewer must weigh; unless it was run after all (troubleshooting).
-        elif (isinstance(step, ApproachStep) and state.approach and state.approach != step.id
-              and st.status in (StepStatus.PENDING, StepStatus.SKIPPED)):
+        elif (
+            isinstance(step, ApproachStep)
+            and state.approach
+            and state.approach != step.id
+            and st.status in (StepStatus.PENDING, StepStatus.SKIPPED)
+        ):
             status = "not chosen"
         runs = tuple(_run_view(state, scan, run_id) for run_id, run in state.runs.items() if run.step == step.id)
         latest = [r for r in runs if r.run_id in st.runs]
         durations = [r.duration for r in latest if r.duration is not None]
-        out.append(StepView(
-            id=step.id, phase=phase.id, phase_title=phase.title, title=step.title, kind=step.kind, status=status,
-            required=required, by=st.by, started=st.started, finished=st.finished, attempts=st.attempts,
-            summary=st.summary, skip_reason=st.skip_reason, evidence=dict(st.evidence),
-            exit_codes=tuple(r.exit_code for r in latest if r.finished),
-            duration=round(sum(durations), 3) if durations else None, runs=runs))
+        out.append(
+            StepView(
+                id=step.id,
+                phase=phase.id,
+                phase_title=phase.title,
+                title=step.title,
+                kind=step.kind,
+                status=status,
+                required=required,
+                by=st.by,
+                started=st.started,
+                finished=st.finished,
+                attempts=st.attempts,
+                summary=st.summary,
+                skip_reason=st.skip_reason,
+                evidence=dict(st.evidence),
+                exit_codes=tuple(r.exit_code for r in latest if r.finished),
+                duration=round(sum(durations), 3) if durations else None,
+                runs=runs,
+            )
+        )
     return tuple(out)
 
 
 def _run_view(state: SessionState, scan: _Scan, run_id: str) -> RunView:
     run = state.runs[run_id]
     return RunView(
-        run_id=run.run_id, step=run.step, attempt=scan.run_attempt.get(run_id, 1), index=run.index,
-        script=run.script, cwd=run.cwd, by=scan.run_by.get(run_id, ""), started=run.started, finished=run.finished,
-        ended=run.ended, outcome=run.outcome, exit_code=run.exit_code, signal=run.signal, duration=run.duration,
-        log=run.log, log_size=run.log_size, log_sha256=run.log_sha256, head_before=_head(run.git_before),
-        head_after=_head(run.git_after))
+        run_id=run.run_id,
+        step=run.step,
+        attempt=scan.run_attempt.get(run_id, 1),
+        index=run.index,
+        script=run.script,
+        cwd=run.cwd,
+        by=scan.run_by.get(run_id, ""),
+        started=run.started,
+        finished=run.finished,
+        ended=run.ended,
+        outcome=run.outcome,
+        exit_code=run.exit_code,
+        signal=run.signal,
+        duration=run.duration,
+        log=run.log,
+        log_size=run.log_size,
+        log_sha256=run.log_sha256,
+        head_before=_head(run.git_before),
+        head_after=_head(run.git_after),
+    )
 
 
 def _status(steps: Sequence[StepView], state: SessionState, signed: bool) -> Status:
@@ -396,12 +494,17 @@ def _status(steps: Sequence[StepView], state: SessionState, signed: bool) -> Sta
     pending = [s for s in required if s not in done]
     complete = not pending
     return Status(
-        complete=complete, label="COMPLETE" if complete else "UNFINISHED", done=len(done), required=len(required),
+        complete=complete,
+        label="COMPLETE" if complete else "UNFINISHED",
+        done=len(done),
+        required=len(required),
         next_step=pending[0].id if pending else "",
         failed=tuple(s.id for s in required if s.status == "failed"),
         interrupted=tuple(s.id for s in required if s.status == "interrupted"),
         running=tuple(s.id for s in required if s.status == "running"),
-        session_closed=state.finished, signed_off=signed)
+        session_closed=state.finished,
+        signed_off=signed,
+    )
 
 
 def _checklist(runbook: RunbookFile, state: SessionState) -> tuple[ChecklistView, ...]:
@@ -410,13 +513,34 @@ def _checklist(runbook: RunbookFile, state: SessionState) -> tuple[ChecklistView
     for item in runbook.model.checklist:
         known.add(item.id)
         tick = state.checklist.get(item.id)
-        out.append(ChecklistView(item.id, item.text, item.check.kind, tick.ticked if tick else None,
-                                 tick.note if tick else "", tick.by if tick else "", tick.ts if tick else "",
-                                 tick.auto if tick else False, tick.finding if tick else ""))
+        out.append(
+            ChecklistView(
+                item.id,
+                item.text,
+                item.check.kind,
+                tick.ticked if tick else None,
+                tick.note if tick else "",
+                tick.by if tick else "",
+                tick.ts if tick else "",
+                tick.auto if tick else False,
+                tick.finding if tick else "",
+            )
+        )
     for item_id, tick in state.checklist.items():
         if item_id not in known:
-            out.append(ChecklistView(item_id, "(not in this runbook)", "", tick.ticked, tick.note, tick.by, tick.ts,
-                                     tick.auto, tick.finding))
+            out.append(
+                ChecklistView(
+                    item_id,
+                    "(not in this runbook)",
+                    "",
+                    tick.ticked,
+                    tick.note,
+                    tick.by,
+                    tick.ts,
+                    tick.auto,
+                    tick.finding,
+                )
+            )
     return tuple(out)
 
 
@@ -427,8 +551,18 @@ def _answers(runbook: RunbookFile, state: SessionState) -> tuple[AnswerView, ...
         for fld in getattr(step, "fields", []):
             seen.add(fld.id)
             ans = state.answers.get(fld.id)
-            out.append(AnswerView(fld.id, fld.label, step.id, fld.required, ans.value if ans else None,
-                                  ans.suggested if ans else None, ans.by if ans else "", ans.ts if ans else ""))
+            out.append(
+                AnswerView(
+                    fld.id,
+                    fld.label,
+                    step.id,
+                    fld.required,
+                    ans.value if ans else None,
+                    ans.suggested if ans else None,
+                    ans.by if ans else "",
+                    ans.ts if ans else "",
+                )
+            )
     for field_id, ans in state.answers.items():
         if field_id not in seen:
             out.append(AnswerView(field_id, field_id, ans.step, False, ans.value, ans.suggested, ans.by, ans.ts))
@@ -449,22 +583,37 @@ def _result(view: StepView, step: Any, values: Mapping[str, str]) -> ResultView:
                 baseline = render_text(step.baseline, values)
             except TemplateError:
                 baseline = step.baseline
-    return ResultView(view.id, view.title, step.kind, detail, step.expect, baseline, view.status, view.summary,
-                      dict(view.evidence))
+    return ResultView(
+        view.id, view.title, step.kind, detail, step.expect, baseline, view.status, view.summary, dict(view.evidence)
+    )
 
 
-def _criteria(runbook: RunbookFile, state: SessionState, steps: Sequence[StepView],
-              verdicts: CriteriaVerdicts) -> tuple[CriterionView, ...]:
+def _criteria(
+    runbook: RunbookFile, state: SessionState, steps: Sequence[StepView], verdicts: CriteriaVerdicts
+) -> tuple[CriterionView, ...]:
     by_id = {s.id: s for s in steps}
     out = []
     for crit in runbook.model.criteria:
         tick = state.criteria.get(crit.id)
         verdict, evidence = verdicts.verdicts.get(crit.id, ("", ()))
-        states = tuple(f"{sid}: {by_id[sid].status}" if sid in by_id else f"{sid}: not in the runbook"
-                       for sid in crit.steps)
-        out.append(CriterionView(crit.id, crit.text, crit.check, tuple(crit.steps), states, verdict, evidence,
-                                 tick.ticked if tick else None, tick.note if tick else "", tick.by if tick else "",
-                                 tick.ts if tick else ""))
+        states = tuple(
+            f"{sid}: {by_id[sid].status}" if sid in by_id else f"{sid}: not in the runbook" for sid in crit.steps
+        )
+        out.append(
+            CriterionView(
+                crit.id,
+                crit.text,
+                crit.check,
+                tuple(crit.steps),
+                states,
+                verdict,
+                evidence,
+                tick.ticked if tick else None,
+                tick.note if tick else "",
+                tick.by if tick else "",
+                tick.ts if tick else "",
+            )
+        )
     return tuple(out)
 
 

@@ -12,8 +12,12 @@ from .model import Record, ResultView, RunView
 NONE = "—"
 
 # Evidence keys the evidence engine writes, with how the record names them.
-TEST_KEYS = {"tokens_generated": "tokens generated", "tokens_expected": "tokens expected", "crashed": "crashed",
-             "eval_tps": "eval t/s"}
+TEST_KEYS = {
+    "tokens_generated": "tokens generated",
+    "tokens_expected": "tokens expected",
+    "crashed": "crashed",
+    "eval_tps": "eval t/s",
+}
 BENCH_KEYS = {"test": "test", "avg_ts": "t/s", "stddev_ts": "± t/s", "baseline": "baseline t/s", "level": "verdict"}
 
 

@@ -69,8 +69,9 @@ def _os_name() -> str:
     return platform.system()
 
 
-def collect_machine(cpuinfo: Path = Path("/proc/cpuinfo"), nvidia_smi: str = "nvidia-smi",
-                    timeout: float = 10.0) -> MachineFacts:
+def collect_machine(
+    cpuinfo: Path = Path("/proc/cpuinfo"), nvidia_smi: str = "nvidia-smi", timeout: float = 10.0
+) -> MachineFacts:
     """Facts of this machine, now. Missing sources (no /proc, no nvidia-smi) are said, never fatal."""
     try:
         model, count, flags = parse_cpuinfo(cpuinfo.read_text(encoding="utf-8", errors="replace"))
@@ -78,8 +79,13 @@ def collect_machine(cpuinfo: Path = Path("/proc/cpuinfo"), nvidia_smi: str = "nv
         model, count, flags = platform.processor(), 0, frozenset()
     gpus, how = query_gpus(nvidia_smi, timeout)
     return MachineFacts(
-        hostname=socket.gethostname(), kernel=platform.release(), os=_os_name(),
-        cpu_model=model or "unknown", cpu_count=count or (os.cpu_count() or 0),
+        hostname=socket.gethostname(),
+        kernel=platform.release(),
+        os=_os_name(),
+        cpu_model=model or "unknown",
+        cpu_count=count or (os.cpu_count() or 0),
         cpu_flags={flag: flag in flags for flag in CPU_FLAGS_OF_INTEREST},
-        gpus=gpus, gpu_query=how, collected_at=now_iso(),
+        gpus=gpus,
+        gpu_query=how,
+        collected_at=now_iso(),
     )

@@ -49,15 +49,25 @@ class MachineFacts:
     def from_dict(cls, d: dict[str, Any]) -> MachineFacts:
         """Read machine facts back from a JSON record (missing keys become empty)."""
         listed = d.get("gpus")
-        gpus = tuple(GpuInfo(str(g.get("name", "")), str(g.get("driver", ""))) for g in
-                     (listed if isinstance(listed, list) else []) if isinstance(g, dict))
+        gpus = tuple(
+            GpuInfo(str(g.get("name", "")), str(g.get("driver", "")))
+            for g in (listed if isinstance(listed, list) else [])
+            if isinstance(g, dict)
+        )
         flags = d.get("cpu_flags", {})
         count = d.get("cpu_count")
-        return cls(hostname=str(d.get("hostname", "")), kernel=str(d.get("kernel", "")), os=str(d.get("os", "")),
-                   cpu_model=str(d.get("cpu_model", "")), cpu_count=count if isinstance(count, int) else 0,
-                   cpu_flags={str(k): bool(v) for k, v in flags.items()} if isinstance(flags, dict) else {},
-                   gpus=gpus, gpu_query=str(d.get("gpu_query", "")), collected_at=str(d.get("collected_at", "")),
-                   note=str(d.get("note", MachineFacts.note)))
+        return cls(
+            hostname=str(d.get("hostname", "")),
+            kernel=str(d.get("kernel", "")),
+            os=str(d.get("os", "")),
+            cpu_model=str(d.get("cpu_model", "")),
+            cpu_count=count if isinstance(count, int) else 0,
+            cpu_flags={str(k): bool(v) for k, v in flags.items()} if isinstance(flags, dict) else {},
+            gpus=gpus,
+            gpu_query=str(d.get("gpu_query", "")),
+            collected_at=str(d.get("collected_at", "")),
+            note=str(d.get("note", MachineFacts.note)),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,17 +83,32 @@ def verify_document(doc: dict[str, Any], *, logs_dir: Path | None = None) -> Ver
 
     def result(events: Sequence[Event] = (), logs: int = 0) -> Verification:
         session = [e for e in events if e.kind != SIGNOFF_KIND]
-        signoffs = tuple(Signoff(e.seq, str(e.data.get("reviewer", "")), str(e.data.get("note", "")),
-                                 str(e.data.get("by", "")), e.ts) for e in events if e.kind == SIGNOFF_KIND)
-        return Verification(len(events), logs, events[-1].hash if events else "",
-                            session[-1].hash if session else "", signoffs, tuple(problems), tuple(notes))
+        signoffs = tuple(
+            Signoff(
+                e.seq, str(e.data.get("reviewer", "")), str(e.data.get("note", "")), str(e.data.get("by", "")), e.ts
+            )
+            for e in events
+            if e.kind == SIGNOFF_KIND
+        )
+        return Verification(
+            len(events),
+            logs,
+            events[-1].hash if events else "",
+            session[-1].hash if session else "",
+            signoffs,
+            tuple(problems),
+            tuple(notes),
+        )
 
     if doc.get("format") != RECORD_FORMAT:
         problems.append(Mismatch("format", f"not an amxwizard record (format is {doc.get('format')!r})"))
         return result()
     if doc.get("version") != RECORD_VERSION:
-        problems.append(Mismatch("version", f"record version {doc.get('version')!r} is not one this amxwizard reads "
-                                            f"({RECORD_VERSION})"))
+        problems.append(
+            Mismatch(
+                "version", f"record version {doc.get('version')!r} is not one this amxwizard reads ({RECORD_VERSION})"
+            )
+        )
         return result()
     raw_events = doc.get("events")
     if not isinstance(raw_events, list) or not raw_events:
@@ -185,8 +200,11 @@ def _check_order_and_anchors(events: Sequence[Event], problems: list[Mismatch]) 
         if ev.kind == "commit_made":
             for named in _HEX64.findall(str(ev.data.get("session_trailer", ""))):
                 if named not in hashes:
-                    problems.append(Mismatch(where, f"the commit's trailer names chain hash {named[:12]}…, which no "
-                                                    "earlier event has"))
+                    problems.append(
+                        Mismatch(
+                            where, f"the commit's trailer names chain hash {named[:12]}…, which no earlier event has"
+                        )
+                    )
         hashes.add(ev.hash)
         prev_hash = ev.hash
 
@@ -194,19 +212,27 @@ def _check_order_and_anchors(events: Sequence[Event], problems: list[Mismatch]) 
 def _check_summary(doc: dict[str, Any], events: Sequence[Event], problems: list[Mismatch]) -> None:
     last = events[-1].hash
     if doc.get("last_hash") != last:
-        problems.append(Mismatch("last_hash", f"the record says {str(doc.get('last_hash'))[:12]}…, the chain ends at "
-                                              f"{last[:12]}… (events added or removed at the end?)"))
+        problems.append(
+            Mismatch(
+                "last_hash",
+                f"the record says {str(doc.get('last_hash'))[:12]}…, the chain ends at "
+                f"{last[:12]}… (events added or removed at the end?)",
+            )
+        )
     session = doc.get("session") if isinstance(doc.get("session"), dict) else {}
     session_events = [e for e in events if e.kind != SIGNOFF_KIND]
     if session_events and session.get("last_hash") != session_events[-1].hash:
         problems.append(Mismatch("session.last_hash", "is not the hash of the session's last event"))
     if session.get("events") != len(session_events):
-        problems.append(Mismatch("session.events", f"the record says {session.get('events')!r}, the chain holds "
-                                                   f"{len(session_events)} session events"))
+        problems.append(
+            Mismatch(
+                "session.events",
+                f"the record says {session.get('events')!r}, the chain holds {len(session_events)} session events",
+            )
+        )
 
 
-def _check_runbook(doc: dict[str, Any], events: Sequence[Event], problems: list[Mismatch],
-                   notes: list[str]) -> None:
+def _check_runbook(doc: dict[str, Any], events: Sequence[Event], problems: list[Mismatch], notes: list[str]) -> None:
     import hashlib
 
     rb = doc.get("runbook") if isinstance(doc.get("runbook"), dict) else {}
@@ -216,22 +242,31 @@ def _check_runbook(doc: dict[str, Any], events: Sequence[Event], problems: list[
         return
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     if digest != rb.get("sha256"):
-        problems.append(Mismatch("runbook.text", f"its sha256 is {digest[:12]}…, the record says "
-                                                 f"{str(rb.get('sha256'))[:12]}… (the runbook text was edited)"))
+        problems.append(
+            Mismatch(
+                "runbook.text",
+                f"its sha256 is {digest[:12]}…, the record says "
+                f"{str(rb.get('sha256'))[:12]}… (the runbook text was edited)",
+            )
+        )
         return
     created = next((e for e in events if e.kind == "session_created"), None)
     recorded = str(created.data.get("runbook_sha256", "")) if created else ""
     if created is not None and recorded and recorded != digest:
-        notes.append(f"the runbook in the record is not the one the session started with (event {created.seq} "
-                     f"recorded {recorded[:12]}…)")
+        notes.append(
+            f"the runbook in the record is not the one the session started with (event {created.seq} "
+            f"recorded {recorded[:12]}…)"
+        )
 
 
 def _check_sections(doc: dict[str, Any], problems: list[Mismatch], notes: list[str]) -> None:
     generated, runbook = doc.get("generated"), doc.get("runbook")
     writer = str(generated.get("amxwizard", "")) if isinstance(generated, dict) else ""
     if writer != __version__:
-        notes.append(f"sections not compared with the events: the record was written by amxwizard {writer or '?'}, "
-                     f"this is {__version__}")
+        notes.append(
+            f"sections not compared with the events: the record was written by amxwizard {writer or '?'}, "
+            f"this is {__version__}"
+        )
         return
     if not isinstance(runbook, dict) or not isinstance(runbook.get("text"), str):
         return
@@ -243,8 +278,9 @@ def _check_sections(doc: dict[str, Any], problems: list[Mismatch], notes: list[s
     diff = first_difference(normalised(derived_sections(doc)), normalised(derived_sections(rebuilt)))
     if diff is not None:
         path, claimed, actual = diff
-        problems.append(Mismatch(f"section {path}", f"the record says {_show(claimed)}, the events say "
-                                                    f"{_show(actual)}"))
+        problems.append(
+            Mismatch(f"section {path}", f"the record says {_show(claimed)}, the events say {_show(actual)}")
+        )
 
 
 _ABSENT = object()
@@ -254,15 +290,17 @@ def first_difference(claimed: Any, actual: Any, path: str = "") -> tuple[str, An
     """The first place two JSON values differ, as ``(dotted path, claimed, actual)``."""
     if isinstance(claimed, dict) and isinstance(actual, dict):
         for key in [*actual, *(k for k in claimed if k not in actual)]:
-            found = first_difference(claimed.get(key, _ABSENT), actual.get(key, _ABSENT),
-                                     f"{path}.{key}" if path else str(key))
+            found = first_difference(
+                claimed.get(key, _ABSENT), actual.get(key, _ABSENT), f"{path}.{key}" if path else str(key)
+            )
             if found:
                 return found
         return None
     if isinstance(claimed, list) and isinstance(actual, list):
         for i in range(max(len(claimed), len(actual))):
-            found = first_difference(claimed[i] if i < len(claimed) else _ABSENT,
-                                     actual[i] if i < len(actual) else _ABSENT, f"{path}[{i}]")
+            found = first_difference(
+                claimed[i] if i < len(claimed) else _ABSENT, actual[i] if i < len(actual) else _ABSENT, f"{path}[{i}]"
+            )
             if found:
                 return found
         return None
@@ -289,8 +327,9 @@ def _check_logs(events: Sequence[Event], logs_dir: Path, problems: list[Mismatch
         where = f"log of run {run_id}" + (f" (step {steps[run_id]})" if steps.get(run_id) else "")
         path = locator.find(run_id, "")
         if path is None:
-            problems.append(Mismatch(where, f"not found in {logs_dir} (looked for {run_id}/output.log and "
-                                            f"{run_id}.log)"))
+            problems.append(
+                Mismatch(where, f"not found in {logs_dir} (looked for {run_id}/output.log and {run_id}.log)")
+            )
             continue
         try:
             digest = sha256_file(path)
@@ -301,8 +340,7 @@ def _check_logs(events: Sequence[Event], logs_dir: Path, problems: list[Mismatch
         if digest != ev.data["log_sha256"]:
             recorded_size = ev.data.get("log_size")
             sizes = f" ({size} bytes; recorded {recorded_size})" if recorded_size is not None else ""
-            problems.append(Mismatch(where, f"{path.name} does not match the sha256 recorded in event {ev.seq}"
-                                            f"{sizes}"))
+            problems.append(Mismatch(where, f"{path.name} does not match the sha256 recorded in event {ev.seq}{sizes}"))
             continue
         checked += 1
     return checked

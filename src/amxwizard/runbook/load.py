@@ -131,9 +131,16 @@ def _pydantic_problems(exc: ValidationError, located: Located, name: str) -> lis
     return problems
 
 
-_TYPE_ERRORS = {"string_type": "text", "int_type": "a whole number", "float_type": "a number",
-                "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
-                "model_type": "a mapping", "model_attributes_type": "a mapping"}
+_TYPE_ERRORS = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
 
 
 def _message(errs: list[dict[str, Any]], loc: Loc, located: Located) -> str:
@@ -152,8 +159,10 @@ def _message(errs: list[dict[str, Any]], loc: Loc, located: Located) -> str:
         ctx = err.get("ctx", {})
         return f"unknown step kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
-        return "this needs a 'kind' (shell, backup, code_change, cmake_edit, form, approach, choice, test, " \
-               "benchmark, commit or docs)"
+        return (
+            "this needs a 'kind' (shell, backup, code_change, cmake_edit, form, approach, choice, test, "
+            "benchmark, commit or docs)"
+        )
     if all(e["type"] in _TYPE_ERRORS for e in errs):
         wanted = " or ".join(dict.fromkeys(_TYPE_ERRORS[e["type"]] for e in errs))
         message = f"expected {wanted}, got {_describe(value)}"
@@ -225,8 +234,9 @@ def _pick(tp: Any, node: Any) -> Any:
 
 def _index_locs(model: Runbook) -> dict[str, Loc]:
     """Data location of every step by id."""
-    return {step.id: ("phases", p, "steps", s)
-            for p, phase in enumerate(model.phases) for s, step in enumerate(phase.steps)}
+    return {
+        step.id: ("phases", p, "steps", s) for p, phase in enumerate(model.phases) for s, step in enumerate(phase.steps)
+    }
 
 
 def _strings(data: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
@@ -266,8 +276,10 @@ def _semantic(model: Runbook, located: Located) -> Iterator[tuple[Loc, tuple[int
     for _, step in model.iter_steps():
         for j, fld in enumerate(getattr(step, "fields", [])):
             if fld.id in field_ids:
-                yield at((*step_locs[step.id], "fields", j, "id"),
-                         f"duplicate field id {fld.id!r} (also in step {field_ids[fld.id]})")
+                yield at(
+                    (*step_locs[step.id], "fields", j, "id"),
+                    f"duplicate field id {fld.id!r} (also in step {field_ids[fld.id]})",
+                )
             field_ids.setdefault(fld.id, step.id)
 
     # references to steps

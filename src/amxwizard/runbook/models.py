@@ -41,8 +41,10 @@ class Variable(Model):
     @model_validator(mode="after")
     def _default_matches_type(self) -> Variable:
         if self.type in TEXT_TYPES and not isinstance(self.default, str):
-            raise ValueError(f"a {self.type} variable needs a text default; {self.default!r} was read as a number "
-                             "(quote it to keep it as written)")
+            raise ValueError(
+                f"a {self.type} variable needs a text default; {self.default!r} was read as a number "
+                "(quote it to keep it as written)"
+            )
         if self.type == "int" and not isinstance(self.default, int):
             raise ValueError(f"an int variable needs a whole-number default, not {self.default!r}")
         if self.type == "number" and not isinstance(self.default, int | float):
@@ -339,8 +341,17 @@ class DocsStep(StepBase):
 
 
 Step = Annotated[
-    ShellStep | BackupStep | CodeChangeStep | CMakeEditStep | FormStep | ApproachStep | ChoiceStep | TestStep
-    | BenchmarkStep | CommitStep | DocsStep,
+    ShellStep
+    | BackupStep
+    | CodeChangeStep
+    | CMakeEditStep
+    | FormStep
+    | ApproachStep
+    | ChoiceStep
+    | TestStep
+    | BenchmarkStep
+    | CommitStep
+    | DocsStep,
     Field(discriminator="kind"),
 ]
 EDIT_KINDS = (CodeChangeStep, CMakeEditStep, ApproachStep)

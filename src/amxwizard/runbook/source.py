@@ -97,8 +97,23 @@ class Located:
         return self.where(loc)
 
 
-_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
-            "e": "\x1b", " ": " ", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "t": "\t",
+    "\t": "\t",
+    "n": "\n",
+    "v": "\v",
+    "f": "\f",
+    "r": "\r",
+    "e": "\x1b",
+    " ": " ",
+    "N": "\x85",
+    "_": "\xa0",
+    "L": "\u2028",
+    "P": "\u2029",
+}
 _HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
 
 
@@ -111,7 +126,7 @@ def _escape_width(text: str, column: int) -> tuple[int, str]:
     if digits is None:
         return 2, _ESCAPES.get(kind, kind)
     try:
-        return 2 + digits, chr(int(text[column + 2:column + 2 + digits], 16))
+        return 2 + digits, chr(int(text[column + 2 : column + 2 + digits], 16))
     except (ValueError, OverflowError):
         return 2, kind
 
@@ -179,7 +194,7 @@ class _Builder:
         self.located.value_positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if node.style:  # quoted, literal or folded: always text (plain is None, or "" from the C parser)
             return text
-        kind = node.tag[len(_CORE):] if node.tag.startswith(_CORE) else "str"
+        kind = node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else "str"
         if kind in {"int", "float", "bool", "null"}:
             try:
                 if len(text) > MAX_NUMBER_CHARS:
@@ -252,8 +267,15 @@ def _syntax_problems(exc: Any, yaml: Any, text: str, filename: str) -> list[Prob
         runaway = _runaway_quote(yaml, text, mark.line)
         if runaway is not None:
             start, end = runaway.start_mark, runaway.end_mark
-            problems.append(Problem(filename, start.line + 1, start.column + 1, "",
-                                    f"quoted text runs from here to line {end.line + 1}; is a closing quote missing?"))
+            problems.append(
+                Problem(
+                    filename,
+                    start.line + 1,
+                    start.column + 1,
+                    "",
+                    f"quoted text runs from here to line {end.line + 1}; is a closing quote missing?",
+                )
+            )
     return problems
 
 
@@ -266,8 +288,11 @@ def _runaway_quote(yaml: Any, text: str, problem_line: int) -> Any:
         for token in yaml.scan(text):
             if token.start_mark.line > problem_line:
                 break
-            if (isinstance(token, ScalarToken) and token.style in ("'", '"')
-                    and token.start_mark.line < token.end_mark.line == problem_line):
+            if (
+                isinstance(token, ScalarToken)
+                and token.style in ("'", '"')
+                and token.start_mark.line < token.end_mark.line == problem_line
+            ):
                 found = token
     except Exception:  # the scanner stops at the same error; what it read so far is enough
         pass

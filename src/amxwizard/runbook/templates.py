@@ -102,7 +102,7 @@ def render_shell(template: str, values: Mapping[str, str], args_vars: frozenset[
     out: list[str] = []
     pos = 0
     for slot in slots:
-        out.append(template[pos:slot.start])
+        out.append(template[pos : slot.start])
         if slot.name not in values:
             raise TemplateError(f"undefined variable {slot.name!r}", slot.start)
         out.append(_escape(slot, values[slot.name], slot.name in args_vars))
@@ -122,20 +122,25 @@ def check_shell_template(template: str, known: Mapping[str, bool]) -> list[Templ
         if slot.name not in known:
             problems.append(TemplateError(f"undefined variable {slot.name!r}", slot.start))
         elif slot.context in _UNSAFE:
-            problems.append(TemplateError(f"{{{{{slot.name}}}}} cannot be quoted safely inside {slot.context}",
-                                          slot.start))
+            problems.append(
+                TemplateError(f"{{{{{slot.name}}}}} cannot be quoted safely inside {slot.context}", slot.start)
+            )
         elif known[slot.name] and slot.context not in _WORD_CONTEXTS:
-            problems.append(TemplateError(
-                f"{{{{{slot.name}}}}} is a list of arguments; write it as bare words, not inside {slot.context}",
-                slot.start))
+            problems.append(
+                TemplateError(
+                    f"{{{{{slot.name}}}}} is a list of arguments; write it as bare words, not inside {slot.context}",
+                    slot.start,
+                )
+            )
     return problems
 
 
 def quote_word(value: str) -> str:
     """Quote one shell word; ANSI-C quoting when it holds control characters (newline, tab, ...)."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        body = "".join(_ANSI_C.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch)
-                       for ch in value)
+        body = "".join(
+            _ANSI_C.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 32 or ord(ch) == 127 else ch) for ch in value
+        )
         return f"$'{body}'"
     return shlex.quote(value)
 
@@ -159,8 +164,7 @@ def _escape(slot: Slot, value: str, is_args: bool) -> str:
         raise TemplateError(f"{{{{{slot.name}}}}} cannot be quoted safely inside {ctx}", slot.start)
     if is_args:
         if ctx not in _WORD_CONTEXTS:
-            raise TemplateError(f"{{{{{slot.name}}}}} is a list of arguments; it cannot stand inside {ctx}",
-                                slot.start)
+            raise TemplateError(f"{{{{{slot.name}}}}} is a list of arguments; it cannot stand inside {ctx}", slot.start)
         return " ".join(quote_word(word) for word in split_args(value))
     if ctx in _WORD_CONTEXTS:
         return quote_word(value)
@@ -203,7 +207,7 @@ def shell_slots(template: str) -> list[Slot]:
         # A pass opens or closes at most one context, at the position that pass started from.
         if len(stack) > len(opened):
             opened.append(last)
-        del opened[len(stack):]
+        del opened[len(stack) :]
         last = i
         m = matches.get(i)
         if m is not None:
@@ -308,8 +312,9 @@ def shell_slots(template: str) -> list[Slot]:
     return slots
 
 
-def _heredoc_bodies(template: str, i: int, pending: list[tuple[str, bool, bool]],
-                    matches: dict[int, re.Match[str]], slots: list[Slot]) -> int:
+def _heredoc_bodies(
+    template: str, i: int, pending: list[tuple[str, bool, bool]], matches: dict[int, re.Match[str]], slots: list[Slot]
+) -> int:
     """Consume here-document bodies starting at ``i``; returns the index after the last delimiter line."""
     n = len(template)
     for delimiter, quoted, strip_tabs in pending:
@@ -329,8 +334,9 @@ def _heredoc_bodies(template: str, i: int, pending: list[tuple[str, bool, bool]]
                 m = matches.get(j)
                 if m is not None:
                     inside = (subst_depth or in_backtick) and not quoted
-                    slots.append(Slot(m.group(1), m.start(), m.end(),
-                                      Context.HEREDOC_SUBST if inside else ctx, delimiter))
+                    slots.append(
+                        Slot(m.group(1), m.start(), m.end(), Context.HEREDOC_SUBST if inside else ctx, delimiter)
+                    )
                     j = m.end()
                     continue
                 if not quoted:

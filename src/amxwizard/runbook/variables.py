@@ -17,8 +17,9 @@ BUILTINS = ("session_dir", "session_id")
 # template is rendered. ``answers`` takes any field id of the runbook.
 NAMESPACES: dict[str, frozenset[str] | None] = {
     "answers": None,
-    "evidence": frozenset({"pp_tps", "tg_tps", "pp_ms_per_token", "tg_vs_baseline", "baseline_tps",
-                           "tests_summary", "weight_copies"}),
+    "evidence": frozenset(
+        {"pp_tps", "tg_tps", "pp_ms_per_token", "tg_vs_baseline", "baseline_tps", "tests_summary", "weight_copies"}
+    ),
     "approach": frozenset({"id", "letter", "title", "use_if"}),
     "session": frozenset({"id", "date", "backup_dir"}),
 }
@@ -93,7 +94,7 @@ def default_order(variables: Mapping[str, Variable]) -> list[str]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = " -> ".join((*chain[chain.index(name):], name))
+            cycle = " -> ".join((*chain[chain.index(name) :], name))
             raise VariableError(f"{name}: defaults refer to each other in a cycle ({cycle})", name)
         state[name] = 1
         var = variables[name]
@@ -109,8 +110,9 @@ def default_order(variables: Mapping[str, Variable]) -> list[str]:
     return order
 
 
-def resolve(runbook: Runbook, overrides: Mapping[str, str] | None = None,
-            builtins: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve(
+    runbook: Runbook, overrides: Mapping[str, str] | None = None, builtins: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Every variable's value as text: overrides as given (checked), defaults rendered. Includes builtins."""
     overrides = dict(overrides or {})
     values: dict[str, str] = {name: f"<{name}>" for name in BUILTINS}

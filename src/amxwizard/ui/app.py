@@ -70,8 +70,7 @@ class WizardApp(App[None]):
 
     def _step_left_running(self) -> str | None:
         state = self.session.state
-        return next((s.id for _, s in self.runbook.iter_steps() if state.step(s.id).status is StepStatus.RUNNING),
-                    None)
+        return next((s.id for _, s in self.runbook.iter_steps() if state.step(s.id).status is StepStatus.RUNNING), None)
 
     @work(thread=True, exit_on_error=False, group="step")
     def catch_up(self) -> None:
@@ -108,8 +107,9 @@ class WizardApp(App[None]):
             if self.session.state.step(step.id).status is StepStatus.RUNNING:
                 self.busy = step.id
                 try:
-                    result = self.executor.resume(step.id, on_output=partial(self._output, step.id),
-                                                  on_started=partial(self._started, step.id))
+                    result = self.executor.resume(
+                        step.id, on_output=partial(self._output, step.id), on_started=partial(self._started, step.id)
+                    )
                 except Exception as exc:
                     self.post_message(StepEnded(step.id, error=exc))
                     continue
@@ -133,15 +133,21 @@ class WizardApp(App[None]):
         self.busy = step_id
         if self.main is not None:
             self.main.begin(step_id)
-        self.run_worker(partial(self._execute, step_id, kwargs), thread=True, exit_on_error=False, group="step",
-                        name=f"step {step_id}")
+        self.run_worker(
+            partial(self._execute, step_id, kwargs),
+            thread=True,
+            exit_on_error=False,
+            group="step",
+            name=f"step {step_id}",
+        )
         if self.main is not None:
             self.main.refresh_bindings()
 
     def _execute(self, step_id: str, kwargs: dict[str, Any]) -> None:
         try:
-            result = self.executor.run(step_id, on_output=partial(self._output, step_id),
-                                       on_started=partial(self._started, step_id), **kwargs)
+            result = self.executor.run(
+                step_id, on_output=partial(self._output, step_id), on_started=partial(self._started, step_id), **kwargs
+            )
         except Exception as exc:
             self.post_message(StepEnded(step_id, error=exc))
             return
@@ -184,8 +190,11 @@ class WizardApp(App[None]):
             self.busy = None
         if self.main is not None and message.step_id:
             self.main.step_ended(message.step_id, message.result)
-        elif self.main is not None and self.main.run_step is not None and self.session.state.step(
-                self.main.run_step).status is not StepStatus.RUNNING:
+        elif (
+            self.main is not None
+            and self.main.run_step is not None
+            and self.session.state.step(self.main.run_step).status is not StepStatus.RUNNING
+        ):
             # The catch-up is over and the run it claimed the pane for ended unseen (interrupted): free the pane.
             self.main.step_ended(self.main.run_step, None)
         error = message.error
@@ -198,19 +207,26 @@ class WizardApp(App[None]):
             if result.troubleshooting:
                 first = result.troubleshooting[0]
                 extra = f"\n{first.symptom}: {first.solution}" + (f" (g goes to {first.goto})" if first.goto else "")
-            self.notify(f"{result.step} {result.status.value}: {result.summary}{extra}", severity=severity,
-                        timeout=8 if severity == "error" else 4)
+            self.notify(
+                f"{result.step} {result.status.value}: {result.summary}{extra}",
+                severity=severity,
+                timeout=8 if severity == "error" else 4,
+            )
         if self.main is not None:
             self.main.refresh_bindings()
 
     def _step_error(self, step_id: str, error: Exception) -> None:
         if isinstance(error, NeedsConfirmation):
+
             def go(yes: bool | None) -> None:
                 if yes:
                     self.execute(step_id, confirmed=True)
 
-            screen: Screen[Any] = (DiffScreen(f"{step_id}: {error.question}", error.preview) if error.preview
-                                   else ConfirmScreen(error.question))
+            screen: Screen[Any] = (
+                DiffScreen(f"{step_id}: {error.question}", error.preview)
+                if error.preview
+                else ConfirmScreen(error.question)
+            )
             self.push_screen(screen, go)
         elif isinstance(error, NeedsAnswers):
             step = self.runbook.step(step_id)
@@ -271,8 +287,13 @@ class WizardApp(App[None]):
             if yes:
                 leave()
 
-        self.push_screen(ConfirmScreen("A command is running. Quit anyway?",
-                                       "It keeps running; the next start follows it and records how it ended."), go)
+        self.push_screen(
+            ConfirmScreen(
+                "A command is running. Quit anyway?",
+                "It keeps running; the next start follows it and records how it ended.",
+            ),
+            go,
+        )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -280,8 +301,9 @@ class WizardApp(App[None]):
         if main is None:
             return
         for phase, step in self.runbook.iter_steps():
-            yield SystemCommand(f"Go to {step.id} {step.title}", f"phase {phase.id}: {phase.title}",
-                                partial(self._goto, step.id))
+            yield SystemCommand(
+                f"Go to {step.id} {step.title}", f"phase {phase.id}: {phase.title}", partial(self._goto, step.id)
+            )
         yield SystemCommand("Success criteria", "each criterion and its evidence", main.action_criteria)
         yield SystemCommand("Reviewer's record", "the state of the record; write it", main.action_record)
         yield SystemCommand("Setup", "the variables and the preflight", main.action_setup)

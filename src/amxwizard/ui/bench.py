@@ -29,8 +29,10 @@ from ..bench.runner import _RssSampler
 def _ms(values: list[float]) -> str:
     if not values:
         return "n/a"
-    return (f"p50 {statistics.median(values) * 1000:6.1f} ms  p99 {percentile(values, 0.99) * 1000:6.1f} ms  "
-            f"max {max(values) * 1000:6.1f} ms")
+    return (
+        f"p50 {statistics.median(values) * 1000:6.1f} ms  p99 {percentile(values, 0.99) * 1000:6.1f} ms  "
+        f"max {max(values) * 1000:6.1f} ms"
+    )
 
 
 def _world(root: Path, cmake: str) -> tuple[object, object]:
@@ -45,8 +47,9 @@ def _world(root: Path, cmake: str) -> tuple[object, object]:
     return sandbox, session
 
 
-async def _measure(session: object, *, nice: int, run: bool, seconds: float | None = None,
-                   done: Callable[[object], bool] | None = None) -> dict[str, object]:
+async def _measure(
+    session: object, *, nice: int, run: bool, seconds: float | None = None, done: Callable[[object], bool] | None = None
+) -> dict[str, object]:
     """Run the app headless; optionally run step 1.4; sample loop lag and key handling until it ends."""
     from textual import events
 
@@ -98,8 +101,13 @@ async def _measure(session: object, *, nice: int, run: bool, seconds: float | No
         stop.set()
         await tick
         log = app.main.query_one(RunLog) if app.main else None
-        result = {"wall": wall, "lags": lags, "keys": keys, "rss_peak": rss.peak,
-                  "lines": log.lines_received if log else 0}
+        result = {
+            "wall": wall,
+            "lags": lags,
+            "keys": keys,
+            "rss_peak": rss.peak,
+            "lines": log.lines_received if log else 0,
+        }
     return result
 
 
@@ -108,7 +116,7 @@ def _flood(quick: bool) -> None:
     root = Path(tempfile.mkdtemp(prefix="amxwizard-bench-ui-"))
     try:
         flood = root / "flood"
-        flood.write_text(f"#!/bin/bash\ncase \" $* \" in *\" clean \"*) exit 0;; esac\nseq 1 {lines}\n")
+        flood.write_text(f'#!/bin/bash\ncase " $* " in *" clean "*) exit 0;; esac\nseq 1 {lines}\n')
         flood.chmod(0o755)
         _, session = _world(root, str(flood))
         idle = asyncio.run(_measure(session, nice=10, run=False, seconds=2.0))
@@ -117,8 +125,10 @@ def _flood(quick: bool) -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     rate = busy["lines"] / busy["wall"] if busy["wall"] else 0.0  # type: ignore[operator]
-    print(f"   flood: {busy['lines']:,} lines into the log pane in {busy['wall']:.2f} s = {rate:,.0f} lines/s, "
-          f"peak RSS {busy['rss_peak'] / 1024:.1f} MiB")
+    print(
+        f"   flood: {busy['lines']:,} lines into the log pane in {busy['wall']:.2f} s = {rate:,.0f} lines/s, "
+        f"peak RSS {busy['rss_peak'] / 1024:.1f} MiB"
+    )
     print(f"     event-loop lag  idle   {_ms(idle['lags'])}")  # type: ignore[arg-type]
     print(f"     event-loop lag  flood  {_ms(busy['lags'])}")  # type: ignore[arg-type]
     print(f"     key press       idle   {_ms(idle['keys'])}")  # type: ignore[arg-type]
@@ -134,9 +144,11 @@ def _busy_build(quick: bool) -> None:
     figures = {}
     try:
         build = root / "busy-build"
-        build.write_text("#!/bin/bash\ncase \" $* \" in *\" clean \"*) exit 0;; esac\n"
-                         f"for i in $(seq {2 * cores}); do timeout {seconds} bash -c 'while :; do :; done' & done\n"
-                         "wait\necho built\n")
+        build.write_text(
+            '#!/bin/bash\ncase " $* " in *" clean "*) exit 0;; esac\n'
+            f"for i in $(seq {2 * cores}); do timeout {seconds} bash -c 'while :; do :; done' & done\n"
+            "wait\necho built\n"
+        )
         build.chmod(0o755)
         _, session = _world(root, str(build))
         for nice in (10, 0):
@@ -190,16 +202,23 @@ def _first_frame(quick: bool) -> None:
     probe.write_text(_FIRST_FRAME)
     for _ in range(runs):
         for kind in times:
-            out = subprocess.run([sys.executable, str(probe), repr(time.time()), kind],
-                                 capture_output=True, text=True, timeout=120, cwd=folder)
+            out = subprocess.run(
+                [sys.executable, str(probe), repr(time.time()), kind],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=folder,
+            )
             for line in out.stdout.splitlines():
                 if line.startswith("READY "):
                     times[kind].append(float(line.split()[1]))
     shutil.rmtree(folder, ignore_errors=True)
     bare = statistics.median(times["bare"]) if times["bare"] else float("nan")
     ours = statistics.median(times["amxwizard"]) if times["amxwizard"] else float("nan")
-    print(f"   first frame (process start → first frame, median of {runs}): bare Textual app {bare * 1000:.0f} ms, "
-          f"amxwizard with the runbook loaded {ours * 1000:.0f} ms ({ours / bare:.2f}x)")
+    print(
+        f"   first frame (process start → first frame, median of {runs}): bare Textual app {bare * 1000:.0f} ms, "
+        f"amxwizard with the runbook loaded {ours * 1000:.0f} ms ({ours / bare:.2f}x)"
+    )
 
 
 async def _open_full_log(session: object, log: Path, lines: int) -> tuple[float, float]:
@@ -237,8 +256,10 @@ def _full_log(quick: bool) -> None:
         size = log.stat().st_size
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"   full log: {lines:,} lines ({size / 2**20:.0f} MiB) from disk: screen up in {first * 1000:.0f} ms, "
-          f"every line indexed and scrollable in {indexed:.2f} s")
+    print(
+        f"   full log: {lines:,} lines ({size / 2**20:.0f} MiB) from disk: screen up in {first * 1000:.0f} ms, "
+        f"every line indexed and scrollable in {indexed:.2f} s"
+    )
 
 
 def run(quick: bool) -> None:

@@ -64,12 +64,18 @@ def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
     if state.status is StepStatus.SKIPPED:
         out.append(Text(f"Skipped: {state.skip_reason}", style="dim"))
     elif state.summary:
-        style = "green" if state.status is StepStatus.PASSED else ("red" if state.status is StepStatus.FAILED
-                                                                   else "yellow")
+        style = (
+            "green" if state.status is StepStatus.PASSED else ("red" if state.status is StepStatus.FAILED else "yellow")
+        )
         out.append(Text(state.summary, style=style))
     if state.status is StepStatus.INTERRUPTED:
-        out.append(Text("The wizard lost track of this run. Press m to decide (passed / failed, with a note), "
-                        "or r to run it again.", style="magenta"))
+        out.append(
+            Text(
+                "The wizard lost track of this run. Press m to decide (passed / failed, with a note), "
+                "or r to run it again.",
+                style="magenta",
+            )
+        )
     findings = state.evidence.get("findings", [])
     if findings:
         out.append(Text("findings: " + ", ".join(findings), style="yellow"))
@@ -81,8 +87,13 @@ def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
         for entry in matching(executor.runbook, executor.session.state, step.id, list(findings)):
             go = f" — press g to go to {entry.goto}" if entry.goto else ""
             check = f" Check: {entry.check}." if entry.check else ""
-            out.append(Text.assemble(("Troubleshooting: ", "bold yellow"), f"{entry.symptom}.{check} ",
-                                     (f"{entry.solution}{go}", "yellow")))
+            out.append(
+                Text.assemble(
+                    ("Troubleshooting: ", "bold yellow"),
+                    f"{entry.symptom}.{check} ",
+                    (f"{entry.solution}{go}", "yellow"),
+                )
+            )
     return out
 
 
@@ -198,8 +209,12 @@ def bench_block(executor: StepExecutor, step: m.BenchmarkStep) -> list[Renderabl
     if step.baseline:
         with contextlib.suppress(Exception):
             baseline = render_text(step.baseline, executor.values())  # a variable; no need for every log's figures
-            out.append(Text(f"baseline {baseline} t/s, tolerance {step.tolerance_pct:g}% "
-                            "(widened by the measured ± stddev)", style="dim"))
+            out.append(
+                Text(
+                    f"baseline {baseline} t/s, tolerance {step.tolerance_pct:g}% (widened by the measured ± stddev)",
+                    style="dim",
+                )
+            )
     rows = llama_bench.session_rows(executor.session.state, executor.read_log, test=step.metric)
     if rows:
         table = Table(title=f"{step.metric} runs this session", box=None, padding=(0, 1))
@@ -217,16 +232,16 @@ def bench_block(executor: StepExecutor, step: m.BenchmarkStep) -> list[Renderabl
 
 def step_detail(executor: StepExecutor, step: m.Step) -> RenderableType:
     """Everything the detail pane shows for ``step``."""
-    parts: list[RenderableType] = [Text(f"{step.id}  {step.title}", style="bold reverse"),
-                                   status_line(executor, step)]
+    parts: list[RenderableType] = [Text(f"{step.id}  {step.title}", style="bold reverse"), status_line(executor, step)]
     parts += outcome(executor, step)
     if step.description:
         parts.append(Text(" ".join(step.description.split())))
     parts += [Text(f"• {note}") for note in step.notes]
     if isinstance(step, m.COMMAND_KINDS):
         if isinstance(step, m.TestStep):
-            parts.append(Text.assemble(("Expected: ", "bold"), f"{step.expect} ({step.mode} mode, "
-                                       f"{step.tokens} tokens)"))
+            parts.append(
+                Text.assemble(("Expected: ", "bold"), f"{step.expect} ({step.mode} mode, {step.tokens} tokens)")
+            )
         if isinstance(step, m.BenchmarkStep):
             parts += bench_block(executor, step)
         parts += commands_block(executor, step)
@@ -239,14 +254,25 @@ def step_detail(executor: StepExecutor, step: m.Step) -> RenderableType:
     elif isinstance(step, m.ChoiceStep):
         parts += choice_block(executor, step)
     elif isinstance(step, m.CommitStep):
-        parts.append(Text("stages: " + ", ".join(step.stage) + (
-            f" (and, if modified: {', '.join(step.stage_if_modified)})" if step.stage_if_modified else "")))
-        parts.append(Text("The message is built from the analysis, the approach and the measured figures; "
-                          "you can edit it before committing.", style="dim"))
+        parts.append(
+            Text(
+                "stages: "
+                + ", ".join(step.stage)
+                + (f" (and, if modified: {', '.join(step.stage_if_modified)})" if step.stage_if_modified else "")
+            )
+        )
+        parts.append(
+            Text(
+                "The message is built from the analysis, the approach and the measured figures; "
+                "you can edit it before committing.",
+                style="dim",
+            )
+        )
     elif isinstance(step, m.DocsStep):
         for doc in step.documents:
-            parts.append(Text.assemble(("• ", "bold"), doc.path.replace("{{repo}}/", ""), (f"  [{doc.section}]",
-                                                                                            "dim")))
+            parts.append(
+                Text.assemble(("• ", "bold"), doc.path.replace("{{repo}}/", ""), (f"  [{doc.section}]", "dim"))
+            )
             parts += [Text(f"    – {p}", style="dim") for p in doc.points]
     parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
     return Group(*[Padding(p, (0, 0, 1, 0)) if isinstance(p, Syntax | Table) else p for p in parts])

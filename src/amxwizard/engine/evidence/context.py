@@ -92,8 +92,11 @@ def _tg_vs_baseline(runbook: m.Runbook, state: SessionState, tg: float | None, b
         if isinstance(step, m.BenchmarkStep) and step.baseline:
             st = state.step(step.id)
             tolerance = f"{step.tolerance_pct:g}%"
-            level = {"pass": f"within the {tolerance} tolerance", "warn": f"beyond {tolerance} but within noise",
-                     "fail": f"outside the {tolerance} tolerance"}.get(str(st.evidence.get("level", "")), "")
+            level = {
+                "pass": f"within the {tolerance} tolerance",
+                "warn": f"beyond {tolerance} but within noise",
+                "fail": f"outside the {tolerance} tolerance",
+            }.get(str(st.evidence.get("level", "")), "")
             break
     return f"{delta:+.1f}%" + (f", {level}" if level else "")
 
@@ -157,8 +160,9 @@ def _session_date(state: SessionState, now: datetime | None) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def template_values(runbook: m.Runbook, state: SessionState, values: Mapping[str, str], read_log: ReadLog,
-                    now: datetime | None = None) -> dict[str, str]:
+def template_values(
+    runbook: m.Runbook, state: SessionState, values: Mapping[str, str], read_log: ReadLog, now: datetime | None = None
+) -> dict[str, str]:
     """Plain variables from ``values`` plus every dotted name of ``NAMESPACES``; ``read_log(run_id)`` gives logs.
 
     ``session.date`` is the time of the latest event (or ``now``), so the same session renders the same text.
@@ -174,25 +178,36 @@ def template_values(runbook: m.Runbook, state: SessionState, values: Mapping[str
         out.setdefault(f"answers.{field_id}", answer.value if answer.value.strip() else NONE_GIVEN)
     approach = runbook.steps_by_id.get(state.approach or "")
     if isinstance(approach, m.ApproachStep):
-        out.update({"approach.id": approach.id, "approach.letter": approach.letter, "approach.title": approach.title,
-                    "approach.use_if": approach.use_if})
+        out.update(
+            {
+                "approach.id": approach.id,
+                "approach.letter": approach.letter,
+                "approach.title": approach.title,
+                "approach.use_if": approach.use_if,
+            }
+        )
     else:
-        out.update(dict.fromkeys(("approach.id", "approach.letter", "approach.title", "approach.use_if"),
-                                 NOT_CHOSEN))
+        out.update(dict.fromkeys(("approach.id", "approach.letter", "approach.title", "approach.use_if"), NOT_CHOSEN))
     out.setdefault("answers.approach", out["approach.letter"])
     numbers = measured(runbook, state, read_log)
     baseline = _baseline(runbook, values)
-    out.update({
-        "evidence.pp_tps": fmt_number(numbers.pp_tps),
-        "evidence.pp_ms_per_token": fmt_number(numbers.pp_ms_per_token),
-        "evidence.tg_tps": fmt_number(numbers.tg_tps),
-        "evidence.baseline_tps": fmt_number(baseline) if baseline is not None else NOT_MEASURED,
-        "evidence.tg_vs_baseline": _tg_vs_baseline(runbook, state, numbers.tg_tps, baseline),
-        "evidence.tests_summary": tests_summary(runbook, state),
-        "evidence.weight_copies": weight_copies(runbook, state, read_log),
-    })
+    out.update(
+        {
+            "evidence.pp_tps": fmt_number(numbers.pp_tps),
+            "evidence.pp_ms_per_token": fmt_number(numbers.pp_ms_per_token),
+            "evidence.tg_tps": fmt_number(numbers.tg_tps),
+            "evidence.baseline_tps": fmt_number(baseline) if baseline is not None else NOT_MEASURED,
+            "evidence.tg_vs_baseline": _tg_vs_baseline(runbook, state, numbers.tg_tps, baseline),
+            "evidence.tests_summary": tests_summary(runbook, state),
+            "evidence.weight_copies": weight_copies(runbook, state, read_log),
+        }
+    )
     backup_dir = (state.backup or {}).get("dir") or state.exports.get("BACKUP_DIR")
-    out.update({"session.id": state.session_id or values.get("session_id", "") or "(no session)",
-                "session.date": _session_date(state, now),
-                "session.backup_dir": str(backup_dir) if backup_dir else "(no backup made yet)"})
+    out.update(
+        {
+            "session.id": state.session_id or values.get("session_id", "") or "(no session)",
+            "session.date": _session_date(state, now),
+            "session.backup_dir": str(backup_dir) if backup_dir else "(no backup made yet)",
+        }
+    )
     return out

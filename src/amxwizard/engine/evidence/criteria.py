@@ -80,19 +80,24 @@ def _step_line(runbook: m.Runbook, state: SessionState, step_id: str) -> tuple[C
         return "unmet", f"✘ {name} failed: {st.summary}".rstrip(": ")
     if st.status is StepStatus.SKIPPED:
         return "unmet", f"✘ {name} was skipped: {st.skip_reason}".rstrip(": ")
-    words = {StepStatus.PENDING: "not run yet", StepStatus.RUNNING: "still running",
-             StepStatus.INTERRUPTED: "interrupted (decide it or run it again)"}
+    words = {
+        StepStatus.PENDING: "not run yet",
+        StepStatus.RUNNING: "still running",
+        StepStatus.INTERRUPTED: "interrupted (decide it or run it again)",
+    }
     return "unknown", f"· {name} {words[st.status]}"
 
 
-def _steps_passed(runbook: m.Runbook, state: SessionState, steps: list[str],
-                  read_log: ReadLog) -> tuple[CriterionStatus, list[str]]:
+def _steps_passed(
+    runbook: m.Runbook, state: SessionState, steps: list[str], read_log: ReadLog
+) -> tuple[CriterionStatus, list[str]]:
     results = [_step_line(runbook, state, s) for s in steps]
     return _combine([r[0] for r in results]), [r[1] for r in results]
 
 
-def _no_weight_copies(runbook: m.Runbook, state: SessionState, steps: list[str],
-                      read_log: ReadLog) -> tuple[CriterionStatus, list[str]]:
+def _no_weight_copies(
+    runbook: m.Runbook, state: SessionState, steps: list[str], read_log: ReadLog
+) -> tuple[CriterionStatus, list[str]]:
     statuses: list[CriterionStatus] = []
     evidence: list[str] = []
     for step_id in steps:
@@ -105,12 +110,15 @@ def _no_weight_copies(runbook: m.Runbook, state: SessionState, steps: list[str],
         if report.weights or report.blocked:
             statuses.append("unmet")
             evidence += [f"✘ {step_id}: weight copied: {c.describe()}" for c in report.weights[:5]]
-            evidence += [f"✘ {step_id}: the weight filter refused to copy {b.name} at line {b.line}"
-                         for b in report.blocked[:5]]
+            evidence += [
+                f"✘ {step_id}: the weight filter refused to copy {b.name} at line {b.line}" for b in report.blocked[:5]
+            ]
         elif not report.copies:
             statuses.append("unknown")
-            evidence.append(f"· {step_id}: no {tensor_copy.MARKER} output in its log, so copies cannot be seen "
-                            "(run it with the debug build)")
+            evidence.append(
+                f"· {step_id}: no {tensor_copy.MARKER} output in its log, so copies cannot be seen "
+                "(run it with the debug build)"
+            )
         else:
             statuses.append("met")
             pairs = ", ".join(f"{pair} ×{n}" for pair, n in report.buffer_pairs.most_common(3))
@@ -118,8 +126,9 @@ def _no_weight_copies(runbook: m.Runbook, state: SessionState, steps: list[str],
     return _combine(statuses), evidence
 
 
-def _commit_made(runbook: m.Runbook, state: SessionState, steps: list[str],
-                 read_log: ReadLog) -> tuple[CriterionStatus, list[str]]:
+def _commit_made(
+    runbook: m.Runbook, state: SessionState, steps: list[str], read_log: ReadLog
+) -> tuple[CriterionStatus, list[str]]:
     if state.commit:
         sha = str(state.commit.get("sha", ""))
         files = ", ".join(state.commit.get("files", []) or [])
@@ -129,12 +138,15 @@ def _commit_made(runbook: m.Runbook, state: SessionState, steps: list[str],
     return ("unmet" if status == "unmet" else "unknown"), [*evidence, "no commit recorded yet"]
 
 
-def _docs_updated(runbook: m.Runbook, state: SessionState, steps: list[str],
-                  read_log: ReadLog) -> tuple[CriterionStatus, list[str]]:
+def _docs_updated(
+    runbook: m.Runbook, state: SessionState, steps: list[str], read_log: ReadLog
+) -> tuple[CriterionStatus, list[str]]:
     status, evidence = _steps_passed(runbook, state, steps, read_log)
     for path, doc in sorted(state.documents.items()):
-        evidence.append(f"{path}: section “{doc.get('section', '')}”"
-                        + (" updated" if doc.get("before_sha256") != doc.get("after_sha256") else " already current"))
+        evidence.append(
+            f"{path}: section “{doc.get('section', '')}”"
+            + (" updated" if doc.get("before_sha256") != doc.get("after_sha256") else " already current")
+        )
     return status, evidence
 
 
@@ -148,12 +160,15 @@ def _result_files(step: m.Step) -> list[str]:
     return list(dict.fromkeys(name for text in texts for name in _BACKUP_FILE_RE.findall(text)))
 
 
-def _backup_complete(runbook: m.Runbook, state: SessionState, steps: list[str],
-                     read_log: ReadLog) -> tuple[CriterionStatus, list[str]]:
+def _backup_complete(
+    runbook: m.Runbook, state: SessionState, steps: list[str], read_log: ReadLog
+) -> tuple[CriterionStatus, list[str]]:
     backup = state.backup
     if not backup or not backup.get("dir"):
-        failed = any(isinstance(runbook.steps_by_id.get(s), m.BackupStep)
-                     and state.step(s).status is StepStatus.FAILED for s in steps)
+        failed = any(
+            isinstance(runbook.steps_by_id.get(s), m.BackupStep) and state.step(s).status is StepStatus.FAILED
+            for s in steps
+        )
         return ("unmet" if failed else "unknown"), ["no backup made yet"]
     folder = Path(str(backup["dir"]))
     if not folder.is_dir():

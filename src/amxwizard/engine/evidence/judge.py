@@ -10,8 +10,10 @@ from ._text import LogLine, log_lines
 from .verdict import Verdict
 
 # gcc/clang "file:line:col: error: ...", "fatal error: ..."; nvcc "file(line): error: ..."
-_COMPILER_RE = re.compile(r"^(?P<file>[^\s:(][^:(]*?):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?:fatal )?error:"
-                          r"\s*(?P<msg>.*)$")
+_COMPILER_RE = re.compile(
+    r"^(?P<file>[^\s:(][^:(]*?):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?:fatal )?error:"
+    r"\s*(?P<msg>.*)$"
+)
 _NVCC_RE = re.compile(r"^(?P<file>\S[^(]*)\((?P<line>\d+)\): (?:catastrophic )?error:\s*(?P<msg>.*)$")
 _OTHER_ERROR_RES = (
     re.compile(r"^CMake Error\b.*"),
@@ -44,8 +46,13 @@ class BuildError:
 
     def as_json(self) -> dict[str, Any]:
         """The error as plain JSON."""
-        return {"line": self.line, "text": self.text, "message": self.message, "file": self.file,
-                "file_line": self.file_line}
+        return {
+            "line": self.line,
+            "text": self.text,
+            "message": self.message,
+            "file": self.file,
+            "file_line": self.file_line,
+        }
 
 
 def build_errors(text: str, lines: list[str] | None = None) -> list[BuildError]:
@@ -73,13 +80,16 @@ def judge_build(text: str, exit_code: int | None) -> Verdict:
     errors = build_errors(text, lines)
     stopped = next((LogLine(n, ln.strip()) for n, ln in enumerate(lines, 1) if _STOPPED_RE.search(ln)), None)
     warnings = sum(1 for ln in lines if _WARNING_RE.search(ln))
-    evidence: dict[str, Any] = {"errors": [e.as_json() for e in errors[:MAX_ERRORS]], "error_count": len(errors),
-                                "warnings": warnings, "exit_code": exit_code,
-                                "stopped": stopped.as_json() if stopped else None}
+    evidence: dict[str, Any] = {
+        "errors": [e.as_json() for e in errors[:MAX_ERRORS]],
+        "error_count": len(errors),
+        "warnings": warnings,
+        "exit_code": exit_code,
+        "stopped": stopped.as_json() if stopped else None,
+    }
     if errors:
         count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-        return Verdict.make("fail", f"build failed: {count}; first: {errors[0].describe()}", ["build_failed"],
-                            evidence)
+        return Verdict.make("fail", f"build failed: {count}; first: {errors[0].describe()}", ["build_failed"], evidence)
     if exit_code not in (0, None) or stopped is not None:
         why = str(stopped) if stopped else next((ln.strip() for ln in reversed(lines) if ln.strip()), "no output")
         status = f"exit status {exit_code}" if exit_code not in (0, None) else "the build stopped"

@@ -48,9 +48,17 @@ class BenchRow:
 
     def as_json(self) -> dict[str, Any]:
         """The row as plain JSON (without the raw line)."""
-        return {"test": self.test, "avg_ts": self.avg_ts, "stddev_ts": self.stddev_ts, "model": self.model,
-                "backend": self.backend, "ngl": self.ngl, "threads": self.threads, "line": self.line,
-                "format": self.format}
+        return {
+            "test": self.test,
+            "avg_ts": self.avg_ts,
+            "stddev_ts": self.stddev_ts,
+            "model": self.model,
+            "backend": self.backend,
+            "ngl": self.ngl,
+            "threads": self.threads,
+            "line": self.line,
+            "format": self.format,
+        }
 
 
 class BenchRows(list[BenchRow]):
@@ -95,16 +103,29 @@ def _row_from_mapping(d: Mapping[str, Any], raw: str, line: int | None, fmt: str
     avg = _float(d.get("avg_ts"))
     if avg is None:
         return None
-    test = str(d.get("test") or "").strip() or test_label(_int(d.get("n_prompt")), _int(d.get("n_gen")),
-                                                           _int(d.get("n_depth")))
+    test = str(d.get("test") or "").strip() or test_label(
+        _int(d.get("n_prompt")), _int(d.get("n_gen")), _int(d.get("n_depth"))
+    )
     backend = str(d.get("backends") or d.get("backend") or "")
     if not backend:
-        flags = [name for name in ("cuda", "vulkan", "metal", "sycl", "kompute", "blas")
-                 if str(d.get(name, "")).lower() in ("1", "true")]
+        flags = [
+            name
+            for name in ("cuda", "vulkan", "metal", "sycl", "kompute", "blas")
+            if str(d.get(name, "")).lower() in ("1", "true")
+        ]
         backend = ",".join(f.upper() for f in flags) or ("CPU" if "cuda" in d else "")
-    return BenchRow(test, avg, _float(d.get("stddev_ts")) or 0.0, str(d.get("model_type") or d.get("model_filename")
-                                                                     or ""), backend, _int(d.get("n_gpu_layers")),
-                    _int(d.get("n_threads")), raw, line, fmt)
+    return BenchRow(
+        test,
+        avg,
+        _float(d.get("stddev_ts")) or 0.0,
+        str(d.get("model_type") or d.get("model_filename") or ""),
+        backend,
+        _int(d.get("n_gpu_layers")),
+        _int(d.get("n_threads")),
+        raw,
+        line,
+        fmt,
+    )
 
 
 def _parse_markdown(lines: list[str]) -> list[BenchRow]:
@@ -128,9 +149,20 @@ def _parse_markdown(lines: list[str]) -> list[BenchRow]:
         if not m:
             continue
         named = dict(zip(header, cells, strict=True)) if len(header) == len(cells) else {}
-        rows.append(BenchRow(cells[-2], float(m.group(1)), float(m.group(2)), named.get("model", cells[0]),
-                             named.get("backend", ""), _int(named.get("ngl")), _int(named.get("threads")),
-                             line, number, "md"))
+        rows.append(
+            BenchRow(
+                cells[-2],
+                float(m.group(1)),
+                float(m.group(2)),
+                named.get("model", cells[0]),
+                named.get("backend", ""),
+                _int(named.get("ngl")),
+                _int(named.get("threads")),
+                line,
+                number,
+                "md",
+            )
+        )
     return rows
 
 
@@ -238,18 +270,25 @@ def session_runs(state: SessionState, read_log: ReadLog, exclude: Collection[str
     return out
 
 
-def session_rows(state: SessionState, read_log: ReadLog, test: str | None = None,
-                 exclude: Collection[str] = ()) -> list[BenchRow]:
+def session_rows(
+    state: SessionState, read_log: ReadLog, test: str | None = None, exclude: Collection[str] = ()
+) -> list[BenchRow]:
     """The rows of :func:`session_runs`, oldest first, only of ``test`` if given."""
-    return [row for run in session_runs(state, read_log, exclude) for row in run.rows
-            if test is None or row.test == test]
+    return [
+        row for run in session_runs(state, read_log, exclude) for row in run.rows if test is None or row.test == test
+    ]
 
 
 # --- judging ------------------------------------------------------------------------------------------------------
 
 
-def judge_benchmark(step: BenchmarkStep, rows: list[BenchRow], baseline: float | None,
-                    previous: list[BenchRow], log_text: str | None = None) -> Verdict:
+def judge_benchmark(
+    step: BenchmarkStep,
+    rows: list[BenchRow],
+    baseline: float | None,
+    previous: list[BenchRow],
+    log_text: str | None = None,
+) -> Verdict:
     """Pass, warn or fail the step's metric against ``baseline`` (or the earliest earlier run of the same test).
 
     ``allowed`` is the step's tolerance (``tolerance_pct`` of the reference); ``noise`` is twice the combined
@@ -261,8 +300,12 @@ def judge_benchmark(step: BenchmarkStep, rows: list[BenchRow], baseline: float |
     if trouble is None and log_text is not None:
         trouble = llama_cli.parse(log_text)
     matching = [r for r in rows if r.test == metric]
-    evidence: dict[str, Any] = {"metric": metric, "test": metric, "baseline": baseline,
-                                "rows": [r.as_json() for r in rows[:20]]}
+    evidence: dict[str, Any] = {
+        "metric": metric,
+        "test": metric,
+        "baseline": baseline,
+        "rows": [r.as_json() for r in rows[:20]],
+    }
     if not matching:
         return _no_result(metric, rows, trouble, evidence)
     row = matching[-1]
@@ -273,44 +316,73 @@ def judge_benchmark(step: BenchmarkStep, rows: list[BenchRow], baseline: float |
     elif earlier is not None:
         ref, ref_sd, ref_label = earlier.avg_ts, earlier.stddev_ts, "the earliest earlier run"
     else:
-        return Verdict.make("pass", f"{metric} {row.avg_ts:.2f} ± {row.stddev_ts:.2f} t/s; no earlier run to "
-                            "compare", [], {**evidence, "reference": None})
+        return Verdict.make(
+            "pass",
+            f"{metric} {row.avg_ts:.2f} ± {row.stddev_ts:.2f} t/s; no earlier run to compare",
+            [],
+            {**evidence, "reference": None},
+        )
     allowed = ref * step.tolerance_pct / 100
     noise = 2 * math.hypot(row.stddev_ts, ref_sd)
     drop = ref - row.avg_ts
     delta_pct = (row.avg_ts - ref) / ref * 100 if ref else 0.0
-    evidence.update(reference={"kind": "baseline" if baseline is not None else "earlier_run", "avg_ts": ref,
-                               "stddev_ts": ref_sd}, delta_pct=round(delta_pct, 2),
-                    tolerance_pct=step.tolerance_pct, allowed_ts=round(allowed, 3), noise_ts=round(noise, 3))
-    head = (f"{metric} {row.avg_ts:.2f} ± {row.stddev_ts:.2f} t/s vs {ref_label} {ref:.2f} t/s "
-            f"({delta_pct:+.1f}%)")
+    evidence.update(
+        reference={"kind": "baseline" if baseline is not None else "earlier_run", "avg_ts": ref, "stddev_ts": ref_sd},
+        delta_pct=round(delta_pct, 2),
+        tolerance_pct=step.tolerance_pct,
+        allowed_ts=round(allowed, 3),
+        noise_ts=round(noise, 3),
+    )
+    head = f"{metric} {row.avg_ts:.2f} ± {row.stddev_ts:.2f} t/s vs {ref_label} {ref:.2f} t/s ({delta_pct:+.1f}%)"
     tolerance = f"the {step.tolerance_pct:g}% tolerance ({allowed:.2f} t/s)"
     if drop <= allowed:
         if noise > 2 * allowed:
-            return Verdict.make("warn", f"{head}: within {tolerance}, but the measurement noise (±{noise:.2f} t/s) "
-                                "is wider than the tolerance — re-run with more repetitions (-r)", [], evidence)
+            return Verdict.make(
+                "warn",
+                f"{head}: within {tolerance}, but the measurement noise (±{noise:.2f} t/s) "
+                "is wider than the tolerance — re-run with more repetitions (-r)",
+                [],
+                evidence,
+            )
         return Verdict.make("pass", f"{head}: within {tolerance}", [], evidence)
     if drop <= allowed + noise:
-        return Verdict.make("warn", f"{head}: slower than {tolerance} allows, but within the measured noise "
-                            f"(±{noise:.2f} t/s) — re-run to be sure", [], evidence)
-    return Verdict.make("fail", f"{head}: slower than {tolerance} allows, even counting the measured noise "
-                        f"(±{noise:.2f} t/s)", ["slow"], evidence)
+        return Verdict.make(
+            "warn",
+            f"{head}: slower than {tolerance} allows, but within the measured noise "
+            f"(±{noise:.2f} t/s) — re-run to be sure",
+            [],
+            evidence,
+        )
+    return Verdict.make(
+        "fail",
+        f"{head}: slower than {tolerance} allows, even counting the measured noise (±{noise:.2f} t/s)",
+        ["slow"],
+        evidence,
+    )
 
 
-def _no_result(metric: str, rows: list[BenchRow], trouble: llama_cli.CliRun | None,
-               evidence: dict[str, Any]) -> Verdict:
+def _no_result(
+    metric: str, rows: list[BenchRow], trouble: llama_cli.CliRun | None, evidence: dict[str, Any]
+) -> Verdict:
     if trouble is not None:
         evidence["output"] = trouble.as_evidence()
         if trouble.flag_error is not None:
-            return Verdict.make("fail", f"llama-bench rejected a flag — a runbook/flag problem, not a crash: "
-                                f"{trouble.flag_error}; {llama_cli.flag_hint(trouble.flag)}", ["flag_rejected"],
-                                evidence)
+            return Verdict.make(
+                "fail",
+                f"llama-bench rejected a flag — a runbook/flag problem, not a crash: "
+                f"{trouble.flag_error}; {llama_cli.flag_hint(trouble.flag)}",
+                ["flag_rejected"],
+                evidence,
+            )
         if trouble.load_error is not None and not trouble.crashed:
-            return Verdict.make("fail", f"the model could not be loaded (check the model variable): "
-                                f"{trouble.load_error}", [], evidence)
+            return Verdict.make(
+                "fail", f"the model could not be loaded (check the model variable): {trouble.load_error}", [], evidence
+            )
         if trouble.crashed:
-            return Verdict.make("fail", f"llama-bench crashed before the {metric} result: {trouble.crash_line}",
-                                ["crash"], evidence)
+            return Verdict.make(
+                "fail", f"llama-bench crashed before the {metric} result: {trouble.crash_line}", ["crash"], evidence
+            )
     found = ", ".join(dict.fromkeys(r.test for r in rows))
-    return Verdict.make("fail", f"no {metric} result in the output" + (f" (found: {found})" if found else ""),
-                        [], evidence)
+    return Verdict.make(
+        "fail", f"no {metric} result in the output" + (f" (found: {found})" if found else ""), [], evidence
+    )

@@ -27,7 +27,8 @@ _NUM = r"(?:\d+(?:\.\d+)?|nan|-?inf)"
 _TIMING_RE = re.compile(
     r"(?P<who>[A-Za-z_][A-Za-z0-9_]*):\s+(?P<what>prompt eval time|eval time|sample time|sampling time|load time"
     r"|total time)\s*=\s*(?P<ms>" + _NUM + r") ms(?:\s*/\s*(?P<n>\d+) (?P<unit>tokens|runs))?"
-    r"(?:\s*\(\s*(?P<mspt>" + _NUM + r") ms per token,\s*(?P<tps>" + _NUM + r") tokens per second\))?")
+    r"(?:\s*\(\s*(?P<mspt>" + _NUM + r") ms per token,\s*(?P<tps>" + _NUM + r") tokens per second\))?"
+)
 _GENERATE_RE = re.compile(r"^generate: .*\bn_predict = (-?\d+)")
 
 # The first of these is the cause; the shell's "Aborted" comes after it.
@@ -51,19 +52,26 @@ _FLAG_RES: tuple[re.Pattern[str], ...] = (
 _LOAD_RE = re.compile(r"failed to load model|unable to load model|error loading model|failed to open GGUF file")
 _END_RE = re.compile(r"\[end of text\]")
 # One cheap test per line; only lines that pass it go through the patterns above (logs run to 100k+ lines).
-_GATE_RE = re.compile(r"GGML_A|CUDA error|terminate called|fatal error|Segmentation fault|Bus error|Illegal instr"
-                      r"|Floating point|Aborted|argument|unknown value for|load model|loading model|GGUF file"
-                      r"|^generate: |end of text|time =")
+_GATE_RE = re.compile(
+    r"GGML_A|CUDA error|terminate called|fatal error|Segmentation fault|Bus error|Illegal instr"
+    r"|Floating point|Aborted|argument|unknown value for|load model|loading model|GGUF file"
+    r"|^generate: |end of text|time ="
+)
 
 CRASH_SIGNALS = frozenset({signals.SIGABRT, signals.SIGSEGV, signals.SIGBUS, signals.SIGILL, signals.SIGFPE})
-_SIGNAL_KIND = {signals.SIGABRT: "abort", signals.SIGSEGV: "segfault", signals.SIGBUS: "bus_error",
-                signals.SIGILL: "illegal_instruction", signals.SIGFPE: "fp_exception"}
+_SIGNAL_KIND = {
+    signals.SIGABRT: "abort",
+    signals.SIGSEGV: "segfault",
+    signals.SIGBUS: "bus_error",
+    signals.SIGILL: "illegal_instruction",
+    signals.SIGFPE: "fp_exception",
+}
 
 # What to do about flags today's builds refuse, by the flag as it was rejected.
 FLAG_HINTS = {
     "--amx": "this build has no --amx flag (AMX is used when the build has it): set the amx_flag variable to empty",
-    "-fa": "this build's -fa takes a value: set the fa_flag variable to \"-fa on\"",
-    "--flash-attn": "this build's --flash-attn takes a value: set the fa_flag variable to \"-fa on\"",
+    "-fa": 'this build\'s -fa takes a value: set the fa_flag variable to "-fa on"',
+    "--flash-attn": 'this build\'s --flash-attn takes a value: set the fa_flag variable to "-fa on"',
 }
 
 
@@ -109,12 +117,22 @@ class CliRun:
             return value.as_json() if value else None
 
         return {
-            "crashed": self.crashed, "crash_kind": self.crash_kind, "crash_line": located(self.crash_line),
-            "flag_error": located(self.flag_error), "flag": self.flag, "load_error": located(self.load_error),
-            "tokens_generated": self.tokens_generated, "prompt_tokens": self.prompt_tokens,
-            "prompt_tps": self.prompt_tps, "prompt_ms_per_token": self.prompt_ms_per_token,
-            "eval_tps": self.eval_tps, "eval_ms_per_token": self.eval_ms_per_token, "eval_runs": self.eval_runs,
-            "n_predict": self.n_predict, "timing_style": self.timing_style, "timing_line": located(self.timing_line),
+            "crashed": self.crashed,
+            "crash_kind": self.crash_kind,
+            "crash_line": located(self.crash_line),
+            "flag_error": located(self.flag_error),
+            "flag": self.flag,
+            "load_error": located(self.load_error),
+            "tokens_generated": self.tokens_generated,
+            "prompt_tokens": self.prompt_tokens,
+            "prompt_tps": self.prompt_tps,
+            "prompt_ms_per_token": self.prompt_ms_per_token,
+            "eval_tps": self.eval_tps,
+            "eval_ms_per_token": self.eval_ms_per_token,
+            "eval_runs": self.eval_runs,
+            "n_predict": self.n_predict,
+            "timing_style": self.timing_style,
+            "timing_line": located(self.timing_line),
             "end_of_text": self.end_of_text,
         }
 
@@ -136,9 +154,17 @@ def _timings(lines: list[str]) -> list[Timing]:
             continue
         m = _TIMING_RE.search(line)
         if m:
-            out.append(Timing(m.group("who"), m.group("what"), float(m.group("ms")),
-                              int(m.group("n")) if m.group("n") else None, _num(m.group("mspt")),
-                              _num(m.group("tps")), number))
+            out.append(
+                Timing(
+                    m.group("who"),
+                    m.group("what"),
+                    float(m.group("ms")),
+                    int(m.group("n")) if m.group("n") else None,
+                    _num(m.group("mspt")),
+                    _num(m.group("tps")),
+                    number,
+                )
+            )
     return out
 
 
@@ -176,7 +202,7 @@ def parse(text: str) -> CliRun:
                 n_predict = int(m.group(1))
         if not end_of_text and _END_RE.search(line):
             end_of_text = True
-    crash_kind, crash_line = (cause if cause else ("abort", aborted) if aborted else (None, None))
+    crash_kind, crash_line = cause if cause else ("abort", aborted) if aborted else (None, None)
 
     prompt = eval_ = None
     for timing in _timings(lines):  # the last of each kind wins: a log may hold an earlier, shorter run
@@ -189,13 +215,23 @@ def parse(text: str) -> CliRun:
         tokens = eval_.count + 1 if (eval_.count or prompt is not None) else 0
     style = (eval_ or prompt).style if (eval_ or prompt) else None
     return CliRun(
-        crashed=crash_line is not None, crash_kind=crash_kind, crash_line=crash_line, flag_error=flag_error,
-        flag=flag, load_error=load_error, tokens_generated=tokens,
-        prompt_tokens=prompt.count if prompt else None, prompt_tps=prompt.tokens_per_second if prompt else None,
+        crashed=crash_line is not None,
+        crash_kind=crash_kind,
+        crash_line=crash_line,
+        flag_error=flag_error,
+        flag=flag,
+        load_error=load_error,
+        tokens_generated=tokens,
+        prompt_tokens=prompt.count if prompt else None,
+        prompt_tps=prompt.tokens_per_second if prompt else None,
         prompt_ms_per_token=prompt.ms_per_token if prompt else None,
-        eval_tps=eval_.tokens_per_second if eval_ else None, eval_ms_per_token=eval_.ms_per_token if eval_ else None,
-        eval_runs=eval_.count if eval_ else None, n_predict=n_predict, timing_style=style,
-        timing_line=LogLine(eval_.line, lines[eval_.line - 1].strip()) if eval_ else None, end_of_text=end_of_text,
+        eval_tps=eval_.tokens_per_second if eval_ else None,
+        eval_ms_per_token=eval_.ms_per_token if eval_ else None,
+        eval_runs=eval_.count if eval_ else None,
+        n_predict=n_predict,
+        timing_style=style,
+        timing_line=LogLine(eval_.line, lines[eval_.line - 1].strip()) if eval_ else None,
+        end_of_text=end_of_text,
     )
 
 
@@ -221,8 +257,7 @@ def flag_hint(flag: str | None) -> str:
     return FLAG_HINTS.get(flag or "", "check it against the program's --help")
 
 
-def judge_test(step: TestStep, run: CliRun, exit_code: int | None, signal: int | None,
-               log_text: str) -> Verdict:
+def judge_test(step: TestStep, run: CliRun, exit_code: int | None, signal: int | None, log_text: str) -> Verdict:
     """Pass or fail a test step on what its log shows, not on the exit status alone.
 
     A rejected flag is ``flag_rejected`` (a runbook problem, not a crash); a crash is ``crash``; fewer tokens than
@@ -230,22 +265,32 @@ def judge_test(step: TestStep, run: CliRun, exit_code: int | None, signal: int |
     copies in the log are reported as findings without deciding the test.
     """
     report = tensor_copy.parse(log_text)
-    evidence: dict[str, Any] = {**run.as_evidence(), "exit_code": exit_code, "signal": signal,
-                                "tokens_expected": step.tokens}
+    evidence: dict[str, Any] = {
+        **run.as_evidence(),
+        "exit_code": exit_code,
+        "signal": signal,
+        "tokens_expected": step.tokens,
+    }
     if report.copies or report.blocked:
         compact = report.as_evidence()
-        evidence["tensor_copy"] = {k: compact[k] for k in ("copies", "weights", "first_weight",
-                                                            "unknown_weight_names", "blocked")}
+        evidence["tensor_copy"] = {
+            k: compact[k] for k in ("copies", "weights", "first_weight", "unknown_weight_names", "blocked")
+        }
     copy_findings = report.findings()
     copy_note = f"; weight copied: {report.weights[0].describe()}" if report.weights else ""
     sig = signal_of(exit_code, signal)
 
     if run.flag_error is not None:
-        return Verdict.make("fail", f"llama-cli rejected a flag — a runbook/flag problem, not a crash: "
-                            f"{run.flag_error}; {flag_hint(run.flag)}", ["flag_rejected"], evidence)
+        return Verdict.make(
+            "fail",
+            f"llama-cli rejected a flag — a runbook/flag problem, not a crash: {run.flag_error}; {flag_hint(run.flag)}",
+            ["flag_rejected"],
+            evidence,
+        )
     if run.load_error is not None and not run.crashed:
-        return Verdict.make("fail", f"the model could not be loaded (check the model variable): {run.load_error}",
-                            [], evidence)
+        return Verdict.make(
+            "fail", f"the model could not be loaded (check the model variable): {run.load_error}", [], evidence
+        )
     if run.crashed or (sig is not None and sig in CRASH_SIGNALS):
         what = str(run.crash_line) if run.crash_line is not None else f"killed by {signal_name(sig or 0)}"
         tokens = f" after {run.tokens_generated} tokens" if run.tokens_generated else ""
@@ -259,19 +304,29 @@ def judge_test(step: TestStep, run: CliRun, exit_code: int | None, signal: int |
         tail = f": {last}" if last else ""
         return Verdict.make("fail", f"llama-cli exited with status {exit_code}{tail}", copy_findings, evidence)
     if run.tokens_generated is None:
-        return Verdict.make("fail", "no timing lines in the output, so it cannot show that "
-                            f"{step.tokens} tokens were generated (the run may have been cut short)",
-                            copy_findings, evidence)
+        return Verdict.make(
+            "fail",
+            "no timing lines in the output, so it cannot show that "
+            f"{step.tokens} tokens were generated (the run may have been cut short)",
+            copy_findings,
+            evidence,
+        )
     speed = _speeds(run)
     if run.tokens_generated < step.tokens:
         early = " — the model stopped early ([end of text])" if run.end_of_text else ""
-        return Verdict.make("fail", f"generated {run.tokens_generated} of {step.tokens} tokens{early}{speed}",
-                            copy_findings, evidence)
+        return Verdict.make(
+            "fail", f"generated {run.tokens_generated} of {step.tokens} tokens{early}{speed}", copy_findings, evidence
+        )
     if step.min_prompt_tokens and run.prompt_tokens is not None and run.prompt_tokens < step.min_prompt_tokens:
-        return Verdict.make("fail", f"the prompt was only {run.prompt_tokens} tokens; this test needs at least "
-                            f"{step.min_prompt_tokens}", copy_findings, evidence)
-    return Verdict.make("pass", f"completed: {run.tokens_generated}/{step.tokens} tokens{speed}{copy_note}",
-                        copy_findings, evidence)
+        return Verdict.make(
+            "fail",
+            f"the prompt was only {run.prompt_tokens} tokens; this test needs at least {step.min_prompt_tokens}",
+            copy_findings,
+            evidence,
+        )
+    return Verdict.make(
+        "pass", f"completed: {run.tokens_generated}/{step.tokens} tokens{speed}{copy_note}", copy_findings, evidence
+    )
 
 
 def _speeds(run: CliRun) -> str:

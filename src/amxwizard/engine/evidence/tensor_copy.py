@@ -30,19 +30,35 @@ MARKER = "[TENSOR_COPY_DEBUG]"
 FILTER_PATTERNS = (".weight", ".bias", "token_embd", "output.weight")
 
 # GGUF names of parameters that are not per-layer (``blk.N.*``); activations are named like ``Qcur-0``.
-_WEIGHT_ROOTS = frozenset({
-    "token_embd", "token_embd_norm", "token_types", "pos_embd", "output", "output_norm", "rope_freqs",
-    "rope_factors_long", "rope_factors_short", "per_layer_token_embd", "per_layer_model_proj",
-    "per_layer_proj_norm", "cls", "enc", "dec",
-})
+_WEIGHT_ROOTS = frozenset(
+    {
+        "token_embd",
+        "token_embd_norm",
+        "token_types",
+        "pos_embd",
+        "output",
+        "output_norm",
+        "rope_freqs",
+        "rope_factors_long",
+        "rope_factors_short",
+        "per_layer_token_embd",
+        "per_layer_model_proj",
+        "per_layer_proj_norm",
+        "cls",
+        "enc",
+        "dec",
+    }
+)
 _LAYER_RE = re.compile(r"^blk\.\d+\.")
 _SCHED_COPY_RE = re.compile(r"^[A-Za-z0-9_]+#(.+)#\d+$")  # ggml-backend's name for a split input copy
 _SUFFIX_RE = re.compile(r"\s*\((?:view|reshaped|permuted|transposed|cont|copy(?: of [^)]*)?)\)\s*$")
 
 _FIELD_RE = re.compile(r"^\s*(Name|Src buffer|Dst buffer|Size|Op):\s?(.*?)\s*$")
 _WARNING_RE = re.compile(r"WARNING: This appears to be a WEIGHT tensor")
-_TRAILER_RE = re.compile(r"Weights should not be copied during inference|Using slow fallback path"
-                         r"|warning: slow copy from")
+_TRAILER_RE = re.compile(
+    r"Weights should not be copied during inference|Using slow fallback path"
+    r"|warning: slow copy from"
+)
 _BLOCKED_RE = re.compile(r"ERROR: Attempted to copy weight tensor '([^']*)' between backends")
 _SIZE_RE = re.compile(r"^(\d+)")
 _MAX_FOREIGN_LINES = 3  # lines of other output tolerated inside a block before its Op line
@@ -64,8 +80,11 @@ def base_name(name: str) -> str:
 def looks_like_weight(name: str) -> bool:
     """True if ``name`` is a model parameter by GGUF naming (``blk.N.*``, ``token_embd``, ``output``, ...)."""
     base = base_name(name)
-    return (bool(_LAYER_RE.match(base)) or base.split(".", 1)[0] in _WEIGHT_ROOTS
-            or any(p in base for p in (".weight", ".bias")))
+    return (
+        bool(_LAYER_RE.match(base))
+        or base.split(".", 1)[0] in _WEIGHT_ROOTS
+        or any(p in base for p in (".weight", ".bias"))
+    )
 
 
 def caught_by_filter(name: str, flagged: bool = False) -> bool:
@@ -112,9 +131,17 @@ class TensorCopy:
 
     def as_json(self) -> dict[str, Any]:
         """The copy as plain JSON."""
-        return {"line": self.line, "name": self.name, "src_buffer": self.src_buffer, "dst_buffer": self.dst_buffer,
-                "size": self.size, "op": self.op, "flagged": self.flagged, "weight": self.is_weight,
-                "unknown_weight_name": self.unknown_weight_name}
+        return {
+            "line": self.line,
+            "name": self.name,
+            "src_buffer": self.src_buffer,
+            "dst_buffer": self.dst_buffer,
+            "size": self.size,
+            "op": self.op,
+            "flagged": self.flagged,
+            "weight": self.is_weight,
+            "unknown_weight_name": self.unknown_weight_name,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,9 +254,16 @@ class _Block:
 
     def build(self) -> TensorCopy:
         size_match = _SIZE_RE.match(self.fields.get("Size", ""))
-        return TensorCopy(self.line, self.fields.get("Name", ""), self.fields.get("Src buffer", ""),
-                          self.fields.get("Dst buffer", ""), int(size_match.group(1)) if size_match else None,
-                          self.fields.get("Op", ""), self.flagged, self.slow)
+        return TensorCopy(
+            self.line,
+            self.fields.get("Name", ""),
+            self.fields.get("Src buffer", ""),
+            self.fields.get("Dst buffer", ""),
+            int(size_match.group(1)) if size_match else None,
+            self.fields.get("Op", ""),
+            self.flagged,
+            self.slow,
+        )
 
 
 def parse(text: str) -> DiagnosticReport:
@@ -269,12 +303,16 @@ def parse(text: str) -> DiagnosticReport:
 
 def _root_cause(copy: TensorCopy) -> str:
     op = copy.op or "an operation"
-    text = (f"The scheduler copies the weight tensor {base_name(copy.name)} from the {copy.src_buffer} buffer to "
-            f"{copy.dst_buffer} for {op}: the operation runs on {copy.dst_buffer} while its weight stays in "
-            f"{copy.src_buffer}.")
+    text = (
+        f"The scheduler copies the weight tensor {base_name(copy.name)} from the {copy.src_buffer} buffer to "
+        f"{copy.dst_buffer} for {op}: the operation runs on {copy.dst_buffer} while its weight stays in "
+        f"{copy.src_buffer}."
+    )
     if "AMX" in copy.src_buffer.upper():
-        text += (" AMX weights are stored in VNNI layout, which cannot be read back directly, so the fallback copy "
-                 "(get_tensor + set_tensor) asserts.")
+        text += (
+            " AMX weights are stored in VNNI layout, which cannot be read back directly, so the fallback copy "
+            "(get_tensor + set_tensor) asserts."
+        )
     return text
 
 
@@ -287,33 +325,54 @@ def suggest(report: DiagnosticReport) -> Suggestion:
     if report.blocked and not report.weights:
         refused = report.blocked[0]
         return Suggestion(
-            {"tensor": base_name(refused.name), "approach": "B",
-             "root_cause": (f"Weight copies are filtered now, but an operation that needs {base_name(refused.name)} "
-                            "is still scheduled on a backend where that weight does not reside.")},
+            {
+                "tensor": base_name(refused.name),
+                "approach": "B",
+                "root_cause": (
+                    f"Weight copies are filtered now, but an operation that needs {base_name(refused.name)} "
+                    "is still scheduled on a backend where that weight does not reside."
+                ),
+            },
             "B",
             f"The weight filter (Approach A) refused to copy {refused.name} at line {refused.line}: the operation "
             "that uses it is still assigned to a backend without its weights — Approach B fixes that assignment.",
-            refused.line)
+            refused.line,
+        )
     first = report.first_weight
     if first is None:
         if report.copies:
-            reason = (f"{len(report.copies)} tensor copies, none of a weight: nothing here points at a fix. Check that "
-                      "the run reached prompt processing with the long prompt in hybrid mode.")
+            reason = (
+                f"{len(report.copies)} tensor copies, none of a weight: nothing here points at a fix. Check that "
+                "the run reached prompt processing with the long prompt in hybrid mode."
+            )
         else:
-            reason = (f"No {MARKER} lines in the log: the debug build was not in use (steps 1.2–1.4), or the run "
-                      "stopped before any tensor was copied.")
+            reason = (
+                f"No {MARKER} lines in the log: the debug build was not in use (steps 1.2–1.4), or the run "
+                "stopped before any tensor was copied."
+            )
         return Suggestion({}, None, reason, None)
     weights, activations = report.weights, report.activations
-    values = {"tensor": base_name(first.name), "src_buffer": first.src_buffer, "dst_buffer": first.dst_buffer,
-              "op": first.op, "root_cause": _root_cause(first), "approach": "A"}
+    values = {
+        "tensor": base_name(first.name),
+        "src_buffer": first.src_buffer,
+        "dst_buffer": first.dst_buffer,
+        "op": first.op,
+        "root_cause": _root_cause(first),
+        "approach": "A",
+    }
     values = {k: v for k, v in values.items() if v}
     alongside = f", alongside {len(activations)} activation copies" if activations else ""
-    reason = (f"The weight {first.name} was copied {first.pair}" + (f" for {first.op}" if first.op else "")
-              + f" at line {first.line} ({len(weights)} weight cop{'y' if len(weights) == 1 else 'ies'}{alongside}): "
-              "the scheduler copies weights like any other tensor. Approach A stops weight copies; if it still "
-              "crashes after A, Approach B moves the operation to where its weight is.")
+    reason = (
+        f"The weight {first.name} was copied {first.pair}"
+        + (f" for {first.op}" if first.op else "")
+        + f" at line {first.line} ({len(weights)} weight cop{'y' if len(weights) == 1 else 'ies'}{alongside}): "
+        "the scheduler copies weights like any other tensor. Approach A stops weight copies; if it still "
+        "crashes after A, Approach B moves the operation to where its weight is."
+    )
     unknown = report.unknown_weights
     if unknown:
-        reason += (f" Note: {base_name(unknown[0].name)} (line {unknown[0].line}) is a weight that none of "
-                   f"ggml_tensor_is_weight()'s name patterns ({', '.join(FILTER_PATTERNS)}) match — add its pattern.")
+        reason += (
+            f" Note: {base_name(unknown[0].name)} (line {unknown[0].line}) is a weight that none of "
+            f"ggml_tensor_is_weight()'s name patterns ({', '.join(FILTER_PATTERNS)}) match — add its pattern."
+        )
     return Suggestion(values, "A", reason, first.line)

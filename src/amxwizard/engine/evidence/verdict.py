@@ -24,8 +24,9 @@ class Verdict:
     level: Level = "pass"
 
     @classmethod
-    def make(cls, level: Level, summary: str, findings: list[str] | None = None,
-             evidence: dict[str, Any] | None = None) -> Verdict:
+    def make(
+        cls, level: Level, summary: str, findings: list[str] | None = None, evidence: dict[str, Any] | None = None
+    ) -> Verdict:
         """A verdict whose status follows its level, with findings and level copied into the evidence."""
         findings = list(dict.fromkeys(findings or []))
         data = dict(evidence or {})

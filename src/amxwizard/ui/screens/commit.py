@@ -41,15 +41,24 @@ class CommitScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         state = self.app.session.state
-        yield Static(Text.assemble((f"{self.step.id} {self.step.title}", "bold"),
-                                   ("  — review, edit the message, commit with ctrl+s", "dim")), id="form-title")
+        yield Static(
+            Text.assemble(
+                (f"{self.step.id} {self.step.title}", "bold"),
+                ("  — review, edit the message, commit with ctrl+s", "dim"),
+            ),
+            id="form-title",
+        )
         with VerticalScroll(id="form-body"):
             yield Static(id="commit-files")
             for fld in self.step.fields:
                 with Vertical(classes="form-field"):
                     yield Static(Text.assemble((fld.label, "bold"), (" *" if fld.required else "", "red")))
-                    yield Input(value=state.answer(fld.id) or "", placeholder=fld.placeholder, id=f"field-{fld.id}",
-                                classes="field")
+                    yield Input(
+                        value=state.answer(fld.id) or "",
+                        placeholder=fld.placeholder,
+                        id=f"field-{fld.id}",
+                        classes="field",
+                    )
             yield Static(Text("Commit message (edit freely; ctrl+r rebuilds it from the answers)", style="bold"))
             yield TextArea("", id="message", soft_wrap=True, show_line_numbers=False)
         yield Footer()
@@ -114,8 +123,13 @@ class CommitScreen(Screen[None]):
 
     def action_commit(self) -> None:
         for widget in self.query(Input):
-            if widget.id and widget.id.startswith("field-") and not self.app.safely(
-                    self.app.executor.answer, self.step.id, widget.id.removeprefix("field-"), widget.value.strip()):
+            if (
+                widget.id
+                and widget.id.startswith("field-")
+                and not self.app.safely(
+                    self.app.executor.answer, self.step.id, widget.id.removeprefix("field-"), widget.value.strip()
+                )
+            ):
                 return
         missing = [f.label for f in self.app.executor.missing_answers(self.step)]
         if missing:
@@ -131,13 +145,19 @@ class CommitScreen(Screen[None]):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.app.execute(self.step.id, confirmed=True, message=message, extra_files=tuple(self.extra),
-                                 shown=self.plan)
+                self.app.execute(
+                    self.step.id, confirmed=True, message=message, extra_files=tuple(self.extra), shown=self.plan
+                )
                 self.dismiss(None)
 
         n = len(self.plan.files)
-        self.app.push_screen(ConfirmScreen(f"Commit {n} file{'s' if n != 1 else ''} with this message?",
-                                           "Hooks and signing run as for your own commits."), go)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Commit {n} file{'s' if n != 1 else ''} with this message?",
+                "Hooks and signing run as for your own commits.",
+            ),
+            go,
+        )
 
     def action_back(self) -> None:
         self.dismiss(None)

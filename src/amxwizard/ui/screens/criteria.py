@@ -17,8 +17,12 @@ from .dialogs import ConfirmScreen, NoteScreen
 if TYPE_CHECKING:
     from ..app import WizardApp
 
-STATE_STYLE = {"met": ("✔ met", "green"), "unmet": ("✘ unmet", "bold red"), "unknown": ("? not yet", "yellow"),
-               "manual": ("☐ manual", "dim")}
+STATE_STYLE = {
+    "met": ("✔ met", "green"),
+    "unmet": ("✘ unmet", "bold red"),
+    "unknown": ("? not yet", "yellow"),
+    "manual": ("☐ manual", "dim"),
+}
 
 
 class CriteriaScreen(Screen[None]):
@@ -70,9 +74,13 @@ class CriteriaScreen(Screen[None]):
                 label += " ✎"
             table.add_row(Text(label, style=style), crit.text, key=crit.id)
         total = len(self.app.runbook.criteria)
-        self.query_one("#criteria-title", Static).update(Text.assemble(
-            ("Success criteria ", "bold"), (f"{met}/{total} met", "green" if met == total else "yellow"),
-            ("  — mark complete when ALL are true · ✎ ticked by hand", "dim")))
+        self.query_one("#criteria-title", Static).update(
+            Text.assemble(
+                ("Success criteria ", "bold"),
+                (f"{met}/{total} met", "green" if met == total else "yellow"),
+                ("  — mark complete when ALL are true · ✎ ticked by hand", "dim"),
+            )
+        )
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
         self.show_evidence()
@@ -84,8 +92,11 @@ class CriteriaScreen(Screen[None]):
             return
         crit = self.app.runbook.criteria[table.cursor_row]
         result = self.results()[crit.id]
-        text = Text.assemble((crit.text + "\n", "bold"), (f"check: {crit.check}", "dim"),
-                             (f" · steps: {', '.join(crit.steps)}\n" if crit.steps else "\n", "dim"))
+        text = Text.assemble(
+            (crit.text + "\n", "bold"),
+            (f"check: {crit.check}", "dim"),
+            (f" · steps: {', '.join(crit.steps)}\n" if crit.steps else "\n", "dim"),
+        )
         for line in result.evidence or ["no evidence yet"]:
             text.append(f"  • {line}\n")
         tick = self.app.session.state.criteria.get(crit.id)
@@ -101,6 +112,7 @@ class CriteriaScreen(Screen[None]):
         crit = self.app.runbook.criteria[table.cursor_row]
         tick = self.app.session.state.criteria.get(crit.id)
         if tick is not None and tick.ticked:
+
             def untick(yes: bool | None) -> None:
                 if yes and self.app.safely(self.app.executor.tick_criterion, crit.id, False, "untick"):
                     self.refresh_table()

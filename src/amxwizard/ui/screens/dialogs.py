@@ -74,8 +74,9 @@ class DiffScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, title: str, diff: str, *, question: str = "Apply these changes?",
-                 readonly: bool = False) -> None:
+    def __init__(
+        self, title: str, diff: str, *, question: str = "Apply these changes?", readonly: bool = False
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.diff = diff
@@ -86,8 +87,15 @@ class DiffScreen(ModalScreen[bool]):
         with Vertical(classes="dialog wide"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
             with VerticalScroll(id="diff-body"):
-                yield Static(Syntax(self.diff or "(no changes)", "diff", theme="ansi_dark", word_wrap=True,
-                                    background_color="default"))
+                yield Static(
+                    Syntax(
+                        self.diff or "(no changes)",
+                        "diff",
+                        theme="ansi_dark",
+                        word_wrap=True,
+                        background_color="default",
+                    )
+                )
             hint = "esc close" if self.readonly else f"{self.question}  y apply · n / esc cancel"
             yield Static(Text(hint, style="bold" if not self.readonly else "dim"))
         yield Footer()

@@ -23,13 +23,24 @@ def _field_widget(fld: m.FormField, value: str) -> Widget:
     wid = f"field-{fld.id}"
     if fld.type == "choice":
         options = [(opt, opt) for opt in fld.options]
-        return Select(options, value=value if value in fld.options else Select.NULL, id=wid, allow_blank=True,
-                      prompt=fld.placeholder, classes="field")
+        return Select(
+            options,
+            value=value if value in fld.options else Select.NULL,
+            id=wid,
+            allow_blank=True,
+            prompt=fld.placeholder,
+            classes="field",
+        )
     if fld.type == "multiline":
         area = TextArea(value, id=wid, soft_wrap=True, classes="field multiline", show_line_numbers=False)
         return area
-    return Input(value=value, placeholder=fld.placeholder, id=wid, classes="field",
-                 type="number" if fld.type == "number" else "text")
+    return Input(
+        value=value,
+        placeholder=fld.placeholder,
+        id=wid,
+        classes="field",
+        type="number" if fld.type == "number" else "text",
+    )
 
 
 def _value_of(widget: Widget) -> str:
@@ -71,13 +82,19 @@ class FormScreen(Screen[bool]):
             self.suggestion = executor.suggestion(self.step)
             if self.suggestion is not None:
                 self.suggested = {k: v for k, v in self.suggestion.values.items() if v}
-        yield Static(Text.assemble((f"{self.step.id} {self.step.title}", "bold"),
-                                   ("  — each answer is saved as you leave its field", "dim")), id="form-title")
+        yield Static(
+            Text.assemble(
+                (f"{self.step.id} {self.step.title}", "bold"),
+                ("  — each answer is saved as you leave its field", "dim"),
+            ),
+            id="form-title",
+        )
         with VerticalScroll(id="form-body"):
             if self.suggestion is not None:
                 line = f" (log line {self.suggestion.line}; ctrl+l opens it there)" if self.suggestion.line else ""
-                yield Static(Text(f"From the diagnostic log: {self.suggestion.reason}{line}", style="cyan"),
-                             id="form-evidence")
+                yield Static(
+                    Text(f"From the diagnostic log: {self.suggestion.reason}{line}", style="cyan"), id="form-evidence"
+                )
             for fld in self.fields:
                 recorded = state.answer(fld.id)
                 suggested = self.suggested.get(fld.prefill or "") if fld.prefill else None
@@ -206,16 +223,20 @@ class ChoiceScreen(Screen[None]):
         state = self.app.session.state
         chosen = state.approach
         recommended = state.answer(self.step.default_from.split(".", 1)[1]) if self.step.default_from else None
-        yield Static(Text.assemble((f"{self.step.id} {self.step.title}", "bold"),
-                                   ("  — enter chooses", "dim")), id="form-title")
+        yield Static(
+            Text.assemble((f"{self.step.id} {self.step.title}", "bold"), ("  — enter chooses", "dim")), id="form-title"
+        )
         with VerticalScroll(id="form-body"):
             if recommended:
                 yield Static(Text(f"Your analysis recommends approach {recommended}.", style="cyan"))
             with RadioSet(id="approaches"):
                 for approach in self._approaches():
                     mark = "  (recommended)" if approach.letter == recommended else ""
-                    yield RadioButton(f"{approach.letter} — {approach.title}{mark}",
-                                      value=approach.id == chosen, id=f"approach-{approach.letter}")
+                    yield RadioButton(
+                        f"{approach.letter} — {approach.title}{mark}",
+                        value=approach.id == chosen,
+                        id=f"approach-{approach.letter}",
+                    )
             for approach in self._approaches():
                 yield Static(Text.assemble((f"{approach.letter}: ", "bold"), ("use if ", "dim"), approach.use_if))
         yield Footer()

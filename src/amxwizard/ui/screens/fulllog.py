@@ -39,8 +39,9 @@ class FullLogScreen(Screen[None]):
 
     @on(LogView.Indexed)
     def _indexed(self, event: LogView.Indexed) -> None:
-        self.query_one("#log-title", Static).update(Text.assemble(
-            ("Full log ", "bold"), (f"{event.lines:,} lines  ", "cyan"), (str(self.path), "dim")))
+        self.query_one("#log-title", Static).update(
+            Text.assemble(("Full log ", "bold"), (f"{event.lines:,} lines  ", "cyan"), (str(self.path), "dim"))
+        )
 
     def action_search(self) -> None:
         def found(text: str | None) -> None:

@@ -42,8 +42,10 @@ class HelpScreen(ModalScreen[None]):
                 keys = binding.key.replace("question_mark", "?").replace(",", " / ")
                 table.add_row(keys, binding.description)
         with Vertical(classes="dialog wide"):
-            yield Static(Text(f"Keys — {getattr(self.for_screen, 'TITLE', None) or 'this screen'}", style="bold"),
-                         classes="dialog-title")
+            yield Static(
+                Text(f"Keys — {getattr(self.for_screen, 'TITLE', None) or 'this screen'}", style="bold"),
+                classes="dialog-title",
+            )
             with VerticalScroll():
                 yield Static(table)
                 yield Static(Text("\n" + ABOUT, style="dim"))

@@ -120,9 +120,15 @@ class MainScreen(Screen[None]):
         width = 12
         filled = round(width * done / max(len(steps), 1))
         bar = Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"))
-        text = Text.assemble(("amxwizard ", "bold"), (rb.title, "bold cyan"), "  ", bar,
-                             f" {done}/{len(steps)} steps", (f" · {failed} failed" if failed else "", "red"),
-                             (f"  session {self.app.session.id}", "dim"))
+        text = Text.assemble(
+            ("amxwizard ", "bold"),
+            (rb.title, "bold cyan"),
+            "  ",
+            bar,
+            f" {done}/{len(steps)} steps",
+            (f" · {failed} failed" if failed else "", "red"),
+            (f"  session {self.app.session.id}", "dim"),
+        )
         self.query_one("#topbar", Static).update(text)
 
     def refresh_detail(self) -> None:
@@ -136,14 +142,23 @@ class MainScreen(Screen[None]):
             detail.update(self._checklist_detail(item.id))
         elif item.kind == "phase":
             phase = next(p for p in self.app.runbook.phases if p.id == item.id)
-            detail.update(Text.assemble((f"Phase {phase.id}: {phase.title}\n", "bold reverse"),
-                                        (f"{phase.tag}\n" if phase.tag else "", "dim"), (phase.goal or "") + "\n\n",
-                                        ("n next pending step · k criteria · f record", "dim italic")))
+            detail.update(
+                Text.assemble(
+                    (f"Phase {phase.id}: {phase.title}\n", "bold reverse"),
+                    (f"{phase.tag}\n" if phase.tag else "", "dim"),
+                    (phase.goal or "") + "\n\n",
+                    ("n next pending step · k criteria · f record", "dim italic"),
+                )
+            )
         else:
-            detail.update(Text.assemble(("Pre-implementation checklist\n", "bold reverse"),
-                                        "Before starting, confirm each item. Items with a check are verified "
-                                        "against the repo when you tick them.\n",
-                                        ("t tick the selected item", "dim italic")))
+            detail.update(
+                Text.assemble(
+                    ("Pre-implementation checklist\n", "bold reverse"),
+                    "Before starting, confirm each item. Items with a check are verified "
+                    "against the repo when you tick them.\n",
+                    ("t tick the selected item", "dim italic"),
+                )
+            )
 
     def _checklist_detail(self, item_id: str, check: Any = None) -> Text:
         """An item's text, its tick, and its automatic check (``check``: its result, once the worker has it)."""
@@ -160,8 +175,11 @@ class MainScreen(Screen[None]):
             text.append(f"check ({item.check.kind}): {check.status} — {check.finding}\n", style=style)
         if tick is not None:
             state = "ticked" if tick.ticked else "unticked"
-            text.append(f"{state} by {tick.by} at {tick.ts[:16].replace('T', ' ')} UTC"
-                        + (f": {tick.note}" if tick.note else "") + "\n")
+            text.append(
+                f"{state} by {tick.by} at {tick.ts[:16].replace('T', ' ')} UTC"
+                + (f": {tick.note}" if tick.note else "")
+                + "\n"
+            )
         text.append("\nt tick / untick", style="dim italic")
         return text
 
@@ -184,9 +202,14 @@ class MainScreen(Screen[None]):
         if self.run_step is not None:
             elapsed = time.monotonic() - self.run_started
             pid = getattr(getattr(self.run_handle, "started", None), "pid", None)
-            status.update(Text.assemble(("▶ ", "bold yellow"), (self.run_step, "bold"),
-                                        f" running · {_clock(elapsed)}" + (f" · pid {pid}" if pid else ""),
-                                        ("  c cancel · l full log · z zoom", "dim")))
+            status.update(
+                Text.assemble(
+                    ("▶ ", "bold yellow"),
+                    (self.run_step, "bold"),
+                    f" running · {_clock(elapsed)}" + (f" · pid {pid}" if pid else ""),
+                    ("  c cancel · l full log · z zoom", "dim"),
+                )
+            )
         elif self.last_log is None:
             status.update(Text("output of the step you run appears here", style="dim"))
 
@@ -240,9 +263,13 @@ class MainScreen(Screen[None]):
             self.run_step, self.run_handle = None, None
             if result is not None:
                 style = "green" if result.status is StepStatus.PASSED else "bold red"
-                self.query_one("#runstatus", Static).update(Text.assemble(
-                    (f"{step_id} {result.status.value}", style), f" after {_clock(elapsed)} · {result.summary}",
-                    ("  l full log", "dim")))
+                self.query_one("#runstatus", Static).update(
+                    Text.assemble(
+                        (f"{step_id} {result.status.value}", style),
+                        f" after {_clock(elapsed)} · {result.summary}",
+                        ("  l full log", "dim"),
+                    )
+                )
         item = self.item
         if result is not None and result.status is StepStatus.PASSED and item is not None and item.id == step_id:
             nxt = self.next_pending()  # a wizard moves on by itself; a failure stays in view
@@ -260,7 +287,8 @@ class MainScreen(Screen[None]):
             return step is not None and not isinstance(step, m.ChoiceStep) and (not busy or None)
         if action == "answer":
             return isinstance(step, m.FormStep | m.ChoiceStep | m.CommitStep | m.DocsStep) and (
-                getattr(step, "fields", True) != [] or isinstance(step, m.ChoiceStep))
+                getattr(step, "fields", True) != [] or isinstance(step, m.ChoiceStep)
+            )
         if action == "cancel":
             return busy and self.run_handle is not None
         if action == "edit":
@@ -293,8 +321,9 @@ class MainScreen(Screen[None]):
                 if yes:
                     self._start(step)
 
-            self.app.push_screen(ConfirmScreen(f"{step.id} passed. Run it again?",
-                                               self.app.session.state.step(step.id).summary), again)
+            self.app.push_screen(
+                ConfirmScreen(f"{step.id} passed. Run it again?", self.app.session.state.step(step.id).summary), again
+            )
         else:
             self._start(step)
 
@@ -311,6 +340,7 @@ class MainScreen(Screen[None]):
         elif isinstance(step, m.DocsStep):
             self._preview_docs(step)
         elif step.destructive:
+
             def go(yes: bool | None) -> None:
                 if yes:
                     self.app.execute(step.id, confirmed=True)
@@ -386,8 +416,13 @@ class MainScreen(Screen[None]):
             if yes:
                 self.app.cancel_running()
 
-        self.app.push_screen(ConfirmScreen(f"Cancel {step_id}?", "SIGTERM, then SIGKILL after 5 s, to the "
-                                           "command's whole process group. The wizard keeps running."), go)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Cancel {step_id}?",
+                "SIGTERM, then SIGKILL after 5 s, to the command's whole process group. The wizard keeps running.",
+            ),
+            go,
+        )
 
     def action_edit(self) -> None:
         step = self.step
@@ -456,6 +491,7 @@ class MainScreen(Screen[None]):
             if choice == "rerun":
                 self._start(step)  # a destructive step still asks its own question
             elif choice in ("passed", "failed"):
+
                 def noted(note: str | None) -> None:
                     if note:
                         self.app.safely(self.app.executor.decide, step.id, StepStatus(choice), note)
@@ -485,12 +521,14 @@ class MainScreen(Screen[None]):
             return
         tick = self.app.session.state.checklist.get(item.id)
         if tick is not None and tick.ticked:
+
             def untick(yes: bool | None) -> None:
                 if yes:
                     self.app.safely(self.app.executor.tick_checklist, item.id, False, "")
 
-            self.app.push_screen(ConfirmScreen(f"Untick {item.id}?", f"Its note was: {tick.note}" if tick.note
-                                               else ""), untick)
+            self.app.push_screen(
+                ConfirmScreen(f"Untick {item.id}?", f"Its note was: {tick.note}" if tick.note else ""), untick
+            )
             return
 
         def noted(note: str | None) -> None:

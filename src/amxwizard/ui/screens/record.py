@@ -64,8 +64,10 @@ class RecordScreen(Screen[None]):
         try:
             record = build_record(self.app.session, machine=_machine_placeholder())  # type: ignore[arg-type]
         except Exception as exc:  # shown, so the person can still try to write it and see the same error
-            self.app.call_from_thread(self.query_one("#record-state", Static).update,
-                                      Text(f"the record cannot be built: {exc}", style="bold red"))
+            self.app.call_from_thread(
+                self.query_one("#record-state", Static).update,
+                Text(f"the record cannot be built: {exc}", style="bold red"),
+            )
             return
         self.app.call_from_thread(self._show, record.status.complete, state_sentence(record))
 
@@ -90,10 +92,14 @@ class RecordScreen(Screen[None]):
         table.add_row("session", f"{self.app.session.id}  ({self.app.session.dir})")
         if state.finished:
             table.add_row("", Text("this session is finished", style="green"))
-        hint = Text("\nm / h / j write the record as Markdown, HTML or JSON (verify it with "
-                    "'amxwizard verify record.json') · x finish the session", style="dim")
-        self.query_one("#record-state", Static).update(Group(Text("The reviewer's record", style="bold underline"),
-                                                             table, hint))
+        hint = Text(
+            "\nm / h / j write the record as Markdown, HTML or JSON (verify it with "
+            "'amxwizard verify record.json') · x finish the session",
+            style="dim",
+        )
+        self.query_one("#record-state", Static).update(
+            Group(Text("The reviewer's record", style="bold underline"), table, hint)
+        )
         self.shown = True
 
     def action_write(self, fmt: str) -> None:
@@ -122,12 +128,17 @@ class RecordScreen(Screen[None]):
             return
 
         def go(yes: bool | None) -> None:
-            if yes and self.app.safely(lambda: self.app.session.record(
-                    "session_finished", last_hash=self.app.session.state.last_hash)):
+            if yes and self.app.safely(
+                lambda: self.app.session.record("session_finished", last_hash=self.app.session.state.last_hash)
+            ):
                 self.refresh_state()
 
-        self.app.push_screen(ConfirmScreen("Finish this session?", "A finished session is not resumed by default; "
-                                           "its record stays readable."), go)
+        self.app.push_screen(
+            ConfirmScreen(
+                "Finish this session?", "A finished session is not resumed by default; its record stays readable."
+            ),
+            go,
+        )
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -36,16 +36,25 @@ class SetupScreen(Screen[bool]):
     def compose(self) -> ComposeResult:
         session = self.app.session
         values = session.values()
-        yield Static(Text.assemble(("Setup ", "bold"), ("— check the values for this machine. Nothing runs until "
-                                                        "you accept them with ctrl+s.", "dim")), id="setup-title")
+        yield Static(
+            Text.assemble(
+                ("Setup ", "bold"),
+                ("— check the values for this machine. Nothing runs until you accept them with ctrl+s.", "dim"),
+            ),
+            id="setup-title",
+        )
         with Horizontal(id="setup-body"):
             with VerticalScroll(id="vars"):
                 for name, var in session.runbook.model.variables.items():
                     with Vertical(classes="var"):
                         with Horizontal(classes="var-row"):
                             yield Static(Text(name, style="bold"), classes="var-name")
-                            yield Input(value=values.get(name, var.default_text), id=f"var-{name}",
-                                        classes="var-input", select_on_focus=False)
+                            yield Input(
+                                value=values.get(name, var.default_text),
+                                id=f"var-{name}",
+                                classes="var-input",
+                                select_on_focus=False,
+                            )
                         yield Static(Text(var.description, style="dim"), id=f"hint-{name}", classes="var-hint")
             with VerticalScroll(id="preflight"):
                 yield Static(Text("Preflight", style="bold underline"))
@@ -59,8 +68,7 @@ class SetupScreen(Screen[bool]):
 
     def current(self) -> dict[str, str]:
         """Every variable as typed now."""
-        return {name: self.query_one(f"#var-{name}", Input).value
-                for name in self.app.session.runbook.model.variables}
+        return {name: self.query_one(f"#var-{name}", Input).value for name in self.app.session.runbook.model.variables}
 
     def _edited(self, typed: dict[str, str]) -> dict[str, str]:
         """Values the person changed here. Compared with what is shown, so a default that refers to another

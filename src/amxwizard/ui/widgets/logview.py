@@ -124,8 +124,9 @@ class LogView(ScrollView, can_focus=True):
             super().__init__()
             self.lines = lines
 
-    def __init__(self, path: Path, *, start_line: int | None = None, follow: bool = True,
-                 id: str | None = None) -> None:
+    def __init__(
+        self, path: Path, *, start_line: int | None = None, follow: bool = True, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.path = path
         self.index = LineIndex(path)

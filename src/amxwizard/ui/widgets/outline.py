@@ -67,8 +67,7 @@ class StepOutline(Tree[Item]):
             node = self.root.add(self._phase_label(phase.id), data=Item("phase", phase.id), expand=True)
             self._by_item[("phase", phase.id)] = node
             for step in phase.steps:
-                self._by_item[("step", step.id)] = node.add_leaf(self._step_label(step.id),
-                                                               data=Item("step", step.id))
+                self._by_item[("step", step.id)] = node.add_leaf(self._step_label(step.id), data=Item("step", step.id))
 
     # -- labels --------------------------------------------------------------------------------------------------
 
