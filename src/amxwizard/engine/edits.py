@@ -367,9 +367,11 @@ def _drop_fences(flat: list[object]) -> list[str]:
             i += 1
             continue
         del lines[i]
-        if i < len(lines) and isinstance(lines[i], str) and _MARKER_RE.match(lines[i]):
+        following = lines[i] if i < len(lines) else None
+        if isinstance(following, str) and _MARKER_RE.match(following):
             del lines[i]
-        if i > 0 and isinstance(lines[i - 1], str) and _MARKER_RE.match(lines[i - 1]):
+        preceding = lines[i - 1] if i > 0 else None
+        if isinstance(preceding, str) and _MARKER_RE.match(preceding):
             del lines[i - 1]
             i -= 1
         before = lines[i - 1] if i > 0 else None

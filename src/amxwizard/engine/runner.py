@@ -532,7 +532,7 @@ class CommandRunner:
                 _tty_out=False,
                 _env=env,
                 _cwd=str(spec.cwd),
-                _ok_code=range(256),
+                _ok_code=tuple(range(256)),
                 _return_cmd=True,
             )
         except (OSError, sh.ForkException) as exc:

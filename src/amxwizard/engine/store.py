@@ -203,7 +203,8 @@ class EventStore:
 
     def events(self, after: int = 0, kinds: Collection[str] | None = None) -> list[Event]:
         """All events with ``seq > after`` (only of ``kinds``, if given), in order."""
-        query, args = "SELECT seq, ts, kind, data, prev, hash FROM events WHERE seq > ?", [after]
+        query = "SELECT seq, ts, kind, data, prev, hash FROM events WHERE seq > ?"
+        args: list[int | str] = [after]
         if kinds is not None:
             query += f" AND kind IN ({', '.join('?' * len(kinds))})"
             args += list(kinds)
@@ -320,6 +321,7 @@ def open_store(path: Path) -> tuple[EventStore, Recovery | None]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
     copy = path.with_name(f"{path.name}.damaged-{stamp}")
     store: EventStore | None = None
+    problem: ChainBreak | None
     try:
         store = EventStore(path)
         problem = store.check()
@@ -330,6 +332,7 @@ def open_store(path: Path) -> tuple[EventStore, Recovery | None]:
             raise  # busy, full, read-only, I/O: say so, and leave the file exactly as it is
         problem, store = ChainBreak(0, str(exc)), None
     if problem is None:
+        assert store is not None  # "no problem" is only ever found in a store that opened
         return store, None
     if store is not None:
         store.close()

@@ -119,7 +119,7 @@ def record_from_document(doc: dict[str, Any]) -> Record:
         raise RecordError(f"the runbook text in the record does not load: {first}") from None
     gen = section("generated")
     generated = Generated(str(gen.get("at", "")), str(gen.get("by", "")), str(gen.get("amxwizard", "")))
-    criteria = doc.get("criteria") if isinstance(doc.get("criteria"), list) else []
+    criteria = _list(doc.get("criteria"))
     verdicts = CriteriaVerdicts(
         str(doc.get("criteria_evaluation", "")),
         {

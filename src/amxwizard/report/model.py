@@ -25,6 +25,9 @@ class GpuInfo:
     driver: str
 
 
+MACHINE_NOTE = "facts of the machine that wrote this record, collected when it was written; not part of the chain"
+
+
 @dataclass(frozen=True, slots=True)
 class MachineFacts:
     """The machine that wrote the record (not necessarily the one the session ran on)."""
@@ -38,7 +41,7 @@ class MachineFacts:
     gpus: tuple[GpuInfo, ...]
     gpu_query: str
     collected_at: str
-    note: str = "facts of the machine that wrote this record, collected when it was written; not part of the chain"
+    note: str = MACHINE_NOTE
 
     @property
     def amx(self) -> bool:
@@ -66,7 +69,7 @@ class MachineFacts:
             gpus=gpus,
             gpu_query=str(d.get("gpu_query", "")),
             collected_at=str(d.get("collected_at", "")),
-            note=str(d.get("note", MachineFacts.note)),
+            note=str(d.get("note", MACHINE_NOTE)),
         )
 
 

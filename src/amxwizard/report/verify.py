@@ -219,7 +219,7 @@ def _check_summary(doc: dict[str, Any], events: Sequence[Event], problems: list[
                 f"{last[:12]}… (events added or removed at the end?)",
             )
         )
-    session = doc.get("session") if isinstance(doc.get("session"), dict) else {}
+    session = _dict(doc.get("session"))
     session_events = [e for e in events if e.kind != SIGNOFF_KIND]
     if session_events and session.get("last_hash") != session_events[-1].hash:
         problems.append(Mismatch("session.last_hash", "is not the hash of the session's last event"))
@@ -235,7 +235,7 @@ def _check_summary(doc: dict[str, Any], events: Sequence[Event], problems: list[
 def _check_runbook(doc: dict[str, Any], events: Sequence[Event], problems: list[Mismatch], notes: list[str]) -> None:
     import hashlib
 
-    rb = doc.get("runbook") if isinstance(doc.get("runbook"), dict) else {}
+    rb = _dict(doc.get("runbook"))
     text = rb.get("text")
     if not isinstance(text, str):
         notes.append("the record holds no runbook text; sections were not rebuilt")
@@ -344,3 +344,7 @@ def _check_logs(events: Sequence[Event], logs_dir: Path, problems: list[Mismatch
             continue
         checked += 1
     return checked
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -118,7 +118,7 @@ def _describe(value: Any) -> str:
 
 
 def _pydantic_problems(exc: ValidationError, located: Located, name: str) -> list[Problem]:
-    by_path: dict[Loc, list[dict[str, Any]]] = {}
+    by_path: dict[Loc, list[Any]] = {}
     for err in exc.errors(include_url=False):
         loc, _ = _data_loc(err["loc"], located.data)
         if err["type"] == "union_tag_invalid":
@@ -143,7 +143,7 @@ _TYPE_ERRORS = {
 }
 
 
-def _message(errs: list[dict[str, Any]], loc: Loc, located: Located) -> str:
+def _message(errs: list[Any], loc: Loc, located: Located) -> str:
     err = errs[0]
     kind = err["type"]
     value = err.get("input")
@@ -185,7 +185,12 @@ def _allowed_keys(loc: Loc, data: Any) -> list[str]:
     model: Any = Runbook
     node = data
     for part in loc:
-        node = node[part] if isinstance(node, dict | list) else None
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            node = node[part]
+        else:
+            node = None
         model = _descend(model, part, node)
         if model is None:
             return []
@@ -261,7 +266,7 @@ def _semantic(model: Runbook, located: Located) -> Iterator[tuple[Loc, tuple[int
     seen: dict[str, Loc] = {}
     for p, phase in enumerate(model.phases):
         for s, step in enumerate(phase.steps):
-            loc = ("phases", p, "steps", s, "id")
+            loc: Loc = ("phases", p, "steps", s, "id")
             if step.id in seen:
                 yield at(loc, f"duplicate step id {step.id!r} (first at {dotted(seen[step.id])})")
             else:

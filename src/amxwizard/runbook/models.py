@@ -247,19 +247,21 @@ class BackupStep(StepBase):
     script: str = ""
 
 
-class CodeChangeStep(StepBase):
-    kind: Literal["code_change"]
-    edits: Annotated[list[Edit], Field(min_length=1)]
-    verify_present: list[str] = []
-    verify_absent: list[str] = []
+class EditStepBase(StepBase):
+    """What every step that changes files has: the edits, where to look, and what must (not) be there after."""
 
-
-class CMakeEditStep(StepBase):
-    kind: Literal["cmake_edit"]
     find: str = ""
     edits: Annotated[list[Edit], Field(min_length=1)]
     verify_present: list[str] = []
     verify_absent: list[str] = []
+
+
+class CodeChangeStep(EditStepBase):
+    kind: Literal["code_change"]
+
+
+class CMakeEditStep(EditStepBase):
+    kind: Literal["cmake_edit"]
 
     @model_validator(mode="after")
     def _cmake_only(self) -> CMakeEditStep:
@@ -278,13 +280,10 @@ class FormStep(StepBase):
     output: FormOutput | None = None
 
 
-class ApproachStep(StepBase):
+class ApproachStep(EditStepBase):
     kind: Literal["approach"]
     letter: Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
     use_if: NonEmpty
-    find: str = ""
-    edits: Annotated[list[Edit], Field(min_length=1)]
-    verify_present: list[str] = []
 
 
 class ChoiceStep(StepBase):

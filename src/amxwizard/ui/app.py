@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -57,7 +57,7 @@ class WizardApp(App[None]):
         if not self.session.state.setup_accepted:
             from .screens.setup import SetupScreen
 
-            self.push_screen(SetupScreen(), lambda _: self.main and self.main.refresh_all())
+            self.push_screen(SetupScreen(), lambda _: self._refresh_main())
         if self.session.recovery is not None:
             self.notify(str(self.session.recovery), severity="warning", timeout=20)
         left = self.session.state.running_runs()
@@ -67,6 +67,10 @@ class WizardApp(App[None]):
             self.catch_up()
         # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
         self.call_after_refresh(gc.freeze)
+
+    def _refresh_main(self) -> None:
+        if self.main is not None:
+            self.main.refresh_all()
 
     def _step_left_running(self) -> str | None:
         state = self.session.state
@@ -202,7 +206,9 @@ class WizardApp(App[None]):
             self._step_error(message.step_id, error)
         elif message.result is not None:
             result = message.result
-            severity = "information" if result.status is StepStatus.PASSED else "error"
+            severity: Literal["information", "warning", "error"] = (
+                "information" if result.status is StepStatus.PASSED else "error"
+            )
             extra = ""
             if result.troubleshooting:
                 first = result.troubleshooting[0]

@@ -127,7 +127,7 @@ def _flood(quick: bool) -> None:
     rate = busy["lines"] / busy["wall"] if busy["wall"] else 0.0  # type: ignore[operator]
     print(
         f"   flood: {busy['lines']:,} lines into the log pane in {busy['wall']:.2f} s = {rate:,.0f} lines/s, "
-        f"peak RSS {busy['rss_peak'] / 1024:.1f} MiB"
+        f"peak RSS {busy['rss_peak'] / 1024:.1f} MiB"  # type: ignore[operator]
     )
     print(f"     event-loop lag  idle   {_ms(idle['lags'])}")  # type: ignore[arg-type]
     print(f"     event-loop lag  flood  {_ms(busy['lags'])}")  # type: ignore[arg-type]

@@ -140,11 +140,11 @@ def located(executor: StepExecutor, edit: m.Edit) -> Text:
     return line
 
 
-def edits_block(executor: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep) -> list:
+def edits_block(executor: StepExecutor, step: m.EditStepBase) -> list[RenderableType]:
     out: list[RenderableType] = []
     if isinstance(step, m.ApproachStep):
         out.append(Text.assemble(("Use if: ", "bold"), step.use_if))
-    if getattr(step, "find", ""):
+    if step.find:
         out.append(Text.assemble(("Find: ", "bold"), step.find))
     for i, edit in enumerate(step.edits, 1):
         out.append(Rule(f"change {i} of {len(step.edits)}: {edit.action}", style="dim"))
@@ -157,9 +157,9 @@ def edits_block(executor: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep
             out.append(code("\n".join(edit.lines), LEXER[edit.language]))
         if edit.snippet:
             out.append(code(edit.snippet, LEXER[edit.language]))
-    if getattr(step, "verify_present", None):
+    if step.verify_present:
         out.append(Text("afterwards the file must contain: " + ", ".join(step.verify_present), style="dim"))
-    if getattr(step, "verify_absent", None):
+    if step.verify_absent:
         out.append(Text("afterwards no file may contain: " + ", ".join(step.verify_absent), style="dim"))
     return out
 

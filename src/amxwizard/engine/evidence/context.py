@@ -169,11 +169,11 @@ def template_values(
     """
     out = dict(values)
     for field_id, fld in runbook.fields.items():
-        answer = state.answer(field_id)
-        if answer is None or not answer.strip():  # an optional field left alone means "none", not a gap
+        given = state.answer(field_id)
+        if given is None or not given.strip():  # an optional field left alone means "none", not a gap
             out[f"answers.{field_id}"] = NONE_GIVEN if not fld.required else NOT_ANSWERED
         else:
-            out[f"answers.{field_id}"] = answer
+            out[f"answers.{field_id}"] = given
     for field_id, answer in state.answers.items():
         out.setdefault(f"answers.{field_id}", answer.value if answer.value.strip() else NONE_GIVEN)
     approach = runbook.steps_by_id.get(state.approach or "")

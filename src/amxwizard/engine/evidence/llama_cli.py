@@ -59,7 +59,7 @@ _GATE_RE = re.compile(
 )
 
 CRASH_SIGNALS = frozenset({signals.SIGABRT, signals.SIGSEGV, signals.SIGBUS, signals.SIGILL, signals.SIGFPE})
-_SIGNAL_KIND = {
+_SIGNAL_KIND: dict[int, str] = {
     signals.SIGABRT: "abort",
     signals.SIGSEGV: "segfault",
     signals.SIGBUS: "bus_error",
@@ -204,7 +204,8 @@ def parse(text: str) -> CliRun:
             end_of_text = True
     crash_kind, crash_line = cause if cause else ("abort", aborted) if aborted else (None, None)
 
-    prompt = eval_ = None
+    prompt: Timing | None = None
+    eval_: Timing | None = None
     for timing in _timings(lines):  # the last of each kind wins: a log may hold an earlier, shorter run
         if timing.what == "prompt eval time":
             prompt = timing
@@ -213,7 +214,8 @@ def parse(text: str) -> CliRun:
     tokens = None
     if eval_ is not None and eval_.count is not None:
         tokens = eval_.count + 1 if (eval_.count or prompt is not None) else 0
-    style = (eval_ or prompt).style if (eval_ or prompt) else None
+    shown = eval_ or prompt
+    style = shown.style if shown is not None else None
     return CliRun(
         crashed=crash_line is not None,
         crash_kind=crash_kind,
