@@ -18,6 +18,7 @@ from typing import Any
 import git
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.runner import CommandRunner
 from amxwizard.engine.runs import finish_reattached, git_snapshot, reconcile, run_command
 from amxwizard.engine.session import Session, SessionLocked
@@ -70,7 +71,7 @@ def test_run_command_records_start_and_end_with_git_snapshots(
     lines: list[str] = []
     seen_handles = []
     with Session.create(state_dir, runbook_file) as session:
-        session.record("step_started", step="4.2")
+        session.record(ev.StepStarted(step="4.2"))
         result = run_command(
             session,
             "4.2",
@@ -116,19 +117,19 @@ def test_exports_reach_later_steps_and_survive_a_resume(
     backup_script = 'BACKUP_DIR="$PWD/amx-scheduler-fix-$(date +%s)"\nmkdir -p "$BACKUP_DIR"\necho "$BACKUP_DIR"'
     with Session.create(state_dir, runbook_file) as session:
         folder = session.dir
-        session.record("step_started", step="1.1")
+        session.record(ev.StepStarted(step="1.1"))
         first = run_command(session, "1.1", 0, backup_script, tmp_path, exports=("BACKUP_DIR",))
         backup_dir = first.exports["BACKUP_DIR"]
         assert Path(backup_dir).is_dir()
         assert session.env() == {"BACKUP_DIR": backup_dir}
-        session.record("step_started", step="2.1")
+        session.record(ev.StepStarted(step="2.1"))
         later = run_command(session, "2.1", 0, 'echo "test log" > "$BACKUP_DIR/diag.log"', tmp_path)
         assert later.outcome == "ok"
     assert (Path(backup_dir) / "diag.log").read_text() == "test log\n"
 
     with Session.open(folder, runbook_file) as resumed:
         lines: list[str] = []
-        resumed.record("step_started", step="3.1")
+        resumed.record(ev.StepStarted(step="3.1"))
         run_command(resumed, "3.1", 0, 'echo "$BACKUP_DIR"', tmp_path, on_output=lines.extend)
     assert lines == [backup_dir]
 
@@ -301,7 +302,7 @@ def test_a_detached_run_records_no_end_and_is_settled_by_the_next_wizard(
 ) -> None:
     with Session.create(state_dir, runbook_file) as session:
         folder = session.dir
-        session.record("step_started", step="7.1")
+        session.record(ev.StepStarted(step="7.1"))
         result = run_command(session, "7.1", 0, GATED + "exit 0", tmp_path, on_started=lambda handle: handle.detach())
         assert result.outcome == "detached"
         assert events_of(session, "command_finished") == []
@@ -327,7 +328,7 @@ def test_a_run_whose_start_never_reached_the_log_is_adopted_not_started_again(
     from amxwizard.engine.session import Session
 
     session = Session.create(tmp_path / "state", runbook_file)  # type: ignore[arg-type]
-    session.record("step_started", step="1.4")
+    session.record(ev.StepStarted(step="1.4"))
     run_id = new_run_id("1.4", 1, 0)
     # What run_command does up to the moment it records the start, and no further.
     handle = CommandRunner().start(

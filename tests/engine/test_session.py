@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from amxwizard import __version__
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session, SessionInfo, list_sessions, sessions_root
 from amxwizard.engine.state import StepStatus, replay
 from amxwizard.engine.store import Event, verify_chain
@@ -53,7 +54,7 @@ def test_create_lays_out_the_session_folder(state_dir: Path, runbook_file: Runbo
 
 def test_every_reopen_records_session_opened(state_dir: Path, runbook_file: RunbookFile) -> None:
     session = Session.create(state_dir, runbook_file)
-    session.record("step_started", step="1.1")
+    session.record(ev.StepStarted(step="1.1"))
     for count in (1, 2, 3):
         session = reopen(session)
         last = session.store.events()[-1]
@@ -66,10 +67,10 @@ def test_every_reopen_records_session_opened(state_dir: Path, runbook_file: Runb
 
 def test_the_state_in_memory_always_equals_the_replayed_log(state_dir: Path, runbook_file: RunbookFile) -> None:
     with Session.create(state_dir, runbook_file, {"threads": "8"}) as session:
-        session.record("step_started", step="1.1")
-        session.record("step_finished", step="1.1", status="passed", summary="ok")
-        session.record("field_answered", step="1.6", field="tensor", value="blk.0.ffn_up_exps.weight")
-        session.record("criterion_ticked", criterion="no-crashes", ticked=True, note="checked")
+        session.record(ev.StepStarted(step="1.1"))
+        session.record(ev.StepFinished(step="1.1", status="passed", summary="ok"))
+        session.record(ev.FieldAnswered(step="1.6", field="tensor", value="blk.0.ffn_up_exps.weight"))
+        session.record(ev.CriterionTicked(criterion="no-crashes", ticked=True, note="checked"))
         session.set_variables({"ngl": "20"})
         assert replay(session.store.events()) == session.state
         assert session.values()["threads"] == "8" and session.values()["ngl"] == "20"
@@ -86,7 +87,7 @@ def test_concurrent_recorders_apply_events_in_log_order(state_dir: Path, runbook
 
     def record_many(worker: int) -> None:
         for n in range(40):
-            session.record("note", text=f"{worker}-{n}")
+            session.record(ev.Note(text=f"{worker}-{n}"))
 
     threads = [threading.Thread(target=record_many, args=(worker,)) for worker in range(4)]
     for thread in threads:
@@ -105,10 +106,10 @@ def test_list_sessions_reads_without_the_lock_and_skips_what_it_cannot_read(
     state_dir: Path, runbook_file: RunbookFile
 ) -> None:
     finished = Session.create(state_dir, runbook_file)
-    finished.record("step_finished", step="1.1", status="passed")
-    finished.record("step_skipped", step="1.2", reason="not needed")
-    finished.record("step_finished", step="1.3", status="failed")
-    finished.record("session_finished", last_hash=finished.state.last_hash)
+    finished.record(ev.StepFinished(step="1.1", status="passed", summary=""))
+    finished.record(ev.StepSkipped(step="1.2", reason="not needed"))
+    finished.record(ev.StepFinished(step="1.3", status="failed", summary=""))
+    finished.record(ev.SessionFinished(last_hash=finished.state.last_hash))
     finished.close()
     running = Session.create(state_dir, runbook_file, {"repo": "/srv/other checkout"})
     (sessions_root(state_dir) / "00000000-not-a-session").mkdir()
@@ -149,7 +150,7 @@ def test_resume_picks_the_latest_unfinished_session_for_the_same_runbook_and_tar
     only_y = Session.create(state_dir, runbook_file, {"repo": "/src/y"})
     only_y.close()
     finished_x = Session.create(state_dir, runbook_file, {"repo": "/src/x"})
-    finished_x.record("session_finished", last_hash=finished_x.state.last_hash)
+    finished_x.record(ev.SessionFinished(last_hash=finished_x.state.last_hash))
     finished_x.close()
     assert runbook_file.path is not None
     other_copy = tmp_path / "elsewhere" / "runbook.yaml"
@@ -183,7 +184,7 @@ def test_resume_records_only_the_variables_that_changed(state_dir: Path, runbook
 
 def test_new_starts_a_session_even_when_one_could_be_resumed(state_dir: Path, runbook_file: RunbookFile) -> None:
     with Session.create(state_dir, runbook_file) as old:
-        old.record("step_started", step="1.1")
+        old.record(ev.StepStarted(step="1.1"))
     with Session.resume_or_create(state_dir, runbook_file, new=True) as new:
         assert new.id != old.id
         assert new.state.steps == {}
@@ -211,8 +212,8 @@ def test_a_bad_variable_refuses_to_start_and_leaves_no_session_behind(
 def test_opening_a_damaged_session_recovers_and_says_so(state_dir: Path, runbook_file: RunbookFile) -> None:
     session = Session.create(state_dir, runbook_file)
     for step in ("1.1", "1.2", "1.3"):
-        session.record("step_started", step=step)
-        session.record("step_finished", step=step, status="passed")
+        session.record(ev.StepStarted(step=step))
+        session.record(ev.StepFinished(step=step, status="passed", summary=""))
     written: list[Event] = session.store.events()
     session.close()
     db = sqlite3.connect(session.dir / "events.db")
@@ -235,7 +236,7 @@ def test_a_state_dir_with_uri_characters_in_its_name_still_works(tmp_path: Path,
     # Read-only handles open the store through an SQLite URI, where ?, # and % mean something.
     state = tmp_path / "state #2?mode=rw&x=%41"
     with Session.create(state, runbook_file) as session:
-        session.record("note", text="hello")
+        session.record(ev.Note(text="hello"))
     [info] = list_sessions(state)
     assert (info.id, info.events) == (session.id, 2)
 
@@ -262,21 +263,22 @@ def test_reading_the_state_while_another_thread_records_never_breaks(tmp_path: P
     reader = threading.Thread(target=read)
     reader.start()
     for i in range(300):
-        session.record("step_started", step="test-1")
+        session.record(ev.StepStarted(step="test-1"))
         session.record(
-            "command_started",
-            step="test-1",
-            run_id=f"r{i}",
-            index=0,
-            script="true",
-            cwd="/",
-            pid=None,
-            proc_start=None,
-            boot_id="",
-            log="",
-            git_before={},
+            ev.CommandStarted(
+                step="test-1",
+                run_id=f"r{i}",
+                index=0,
+                script="true",
+                cwd="/",
+                pid=None,
+                proc_start=None,
+                boot_id="",
+                log="",
+                git_before={},
+            )
         )
-        session.record("file_edited", step="1.2", path=f"/x{i}", before_sha256=None, after_sha256=None, how="found")
+        session.record(ev.FileEdited(step="1.2", path=f"/x{i}", before_sha256=None, after_sha256=None, how="found"))
     done.set()
     reader.join()
     assert errors == []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session, SessionError, SessionLocked
 from amxwizard.engine.store import Event, EventStore
 from amxwizard.runbook import RunbookFile
@@ -64,7 +65,7 @@ class Holder:
 def closed_session(state_dir: Path, runbook_file: RunbookFile) -> Path:
     """A session folder with some history, not held by anyone."""
     with Session.create(state_dir, runbook_file) as session:
-        session.record("step_started", step="1.1")
+        session.record(ev.StepStarted(step="1.1"))
     return session.dir
 
 

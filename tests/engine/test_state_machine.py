@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session
 from amxwizard.engine.state import SessionState, replay
 from amxwizard.engine.store import EventStore, verify_chain
@@ -157,27 +158,27 @@ class SessionLifeMachine(RuleBasedStateMachine):
             self.session.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def record(self, kind: str, **data: Any) -> None:
-        self.session_now().record(kind, **data)
-        self.expected.apply(kind, data)
+    def record(self, fact: ev.Fact) -> None:
+        self.session_now().record(fact)
+        self.expected.apply(fact.KIND, fact.to_data())
 
     # -- what a person does ------------------------------------------------------------------------------------
 
     @rule(step=st.sampled_from(STEP_IDS))
     def start_step(self, step: str) -> None:
-        self.record("step_started", step=step)
+        self.record(ev.StepStarted(step=step))
 
     @rule(step=st.sampled_from(STEP_IDS), status=st.sampled_from(["passed", "failed"]), summary=_text)
     def finish_step(self, step: str, status: str, summary: str) -> None:
-        self.record("step_finished", step=step, status=status, summary=summary)
+        self.record(ev.StepFinished(step=step, status=status, summary=summary))
 
     @rule(where=st.sampled_from(FIELDS), value=_text)
     def answer_field(self, where: tuple[str, str], value: str) -> None:
-        self.record("field_answered", step=where[0], field=where[1], value=value)
+        self.record(ev.FieldAnswered(step=where[0], field=where[1], value=value))
 
     @rule(criterion=st.sampled_from(CRITERIA), ticked=st.booleans(), note=_text)
     def tick_criterion(self, criterion: str, ticked: bool, note: str) -> None:
-        self.record("criterion_ticked", criterion=criterion, ticked=ticked, note=note)
+        self.record(ev.CriterionTicked(criterion=criterion, ticked=ticked, note=note))
 
     @rule(data=st.data())
     def set_variable(self, data: st.DataObject) -> None:

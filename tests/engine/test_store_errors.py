@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session, SessionError
 from amxwizard.engine.store import EventStore, StoreError, open_store, verify_chain
 
@@ -56,10 +57,10 @@ def test_text_that_cannot_be_encoded_is_refused_without_writing(tmp_path: Path, 
     session = Session.create(tmp_path / "state", runbook_file)  # type: ignore[arg-type]
     before = session.state.last_seq
     with pytest.raises(SessionError, match="cannot record a note event"):
-        session.record("note", text="a lone surrogate \udcff from an undecodable path")
+        session.record(ev.Note(text="a lone surrogate \udcff from an undecodable path"))
     assert session.state.last_seq == before
     assert len(session.store.events()) == before
-    session.record("note", text="still writable afterwards")
+    session.record(ev.Note(text="still writable afterwards"))
     assert verify_chain(session.store.events()) is None
     session.close()
 

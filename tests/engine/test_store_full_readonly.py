@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session, SessionError
 from amxwizard.engine.state import replay
 from amxwizard.engine.store import EventStore, StoreError, open_store, verify_chain
@@ -69,16 +70,16 @@ def test_a_full_disk_refuses_the_append_and_keeps_every_earlier_event(tmp_path: 
 
 def test_a_full_disk_leaves_the_session_state_as_it_was(state_dir: Path, runbook_file: RunbookFile) -> None:
     session = Session.create(state_dir, runbook_file, {"threads": "8"})
-    session.record("step_started", step="1.1")
-    session.record("field_answered", step="1.6", field="tensor", value="blk.1.ffn_down_exps.weight")
+    session.record(ev.StepStarted(step="1.1"))
+    session.record(ev.FieldAnswered(step="1.6", field="tensor", value="blk.1.ffn_down_exps.weight"))
     cap_pages(session.store)
-    fill_until_full(lambda: session.record("note", text=BIG))
+    fill_until_full(lambda: session.record(ev.Note(text=BIG)))
     before = copy.deepcopy(session.state)
     values_before = dict(session.values())
 
     for attempt in (
-        lambda: session.record("step_finished", step="1.1", status="passed", summary=BIG),
-        lambda: session.record("field_answered", step="1.6", field="tensor", value=BIG),
+        lambda: session.record(ev.StepFinished(step="1.1", status="passed", summary=BIG)),
+        lambda: session.record(ev.FieldAnswered(step="1.6", field="tensor", value=BIG)),
         lambda: session.set_variables({"threads": "16", "numa_nodes": BIG}),
     ):
         with pytest.raises(SessionError, match="disk is full") as refused:
@@ -145,8 +146,8 @@ def test_a_read_only_file_system_refuses_to_open_but_still_shows_the_old_state(
 ) -> None:
     assert runbook_file.path is not None
     with Session.create(state_dir, runbook_file) as session:
-        session.record("step_started", step="1.1")
-        session.record("step_finished", step="1.1", status="passed")
+        session.record(ev.StepStarted(step="1.1"))
+        session.record(ev.StepFinished(step="1.1", status="passed", summary=""))
     before = snapshot(state_dir)
 
     done = run_in_read_only_mount(
@@ -175,7 +176,7 @@ def test_a_read_only_file_system_refuses_to_open_but_still_shows_the_old_state(
 def test_a_read_only_store_file_refuses_the_open_and_frees_the_lock(state_dir: Path, runbook_file: RunbookFile) -> None:
     assert runbook_file.path is not None
     with Session.create(state_dir, runbook_file) as session:
-        session.record("step_started", step="1.1")
+        session.record(ev.StepStarted(step="1.1"))
     db = session.dir / "events.db"
     db_before = db.read_bytes()
 

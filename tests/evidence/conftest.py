@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.evidence.verdict import Verdict
 from amxwizard.engine.session import Session
 from amxwizard.engine.state import SessionState
@@ -45,7 +46,7 @@ class SessionKit:
     def run(self, step_id: str, *texts: str, script: str = "", exit_code: int = 0, start: bool = True) -> list[str]:
         """One attempt of ``step_id``: one command per text, each with its log written to a file."""
         if start:
-            self.session.record("step_started", step=step_id)
+            self.session.record(ev.StepStarted(step=step_id))
         run_ids = []
         for index, text in enumerate(texts):
             self._count += 1
@@ -54,40 +55,42 @@ class SessionKit:
             log.parent.mkdir(parents=True)
             log.write_text(text, encoding="utf-8")
             self.session.record(
-                "command_started",
-                step=step_id,
-                run_id=run_id,
-                index=index,
-                script=script,
-                cwd=str(self.root),
-                pid=None,
-                proc_start=None,
-                boot_id="",
-                log=str(log),
-                git_before={},
+                ev.CommandStarted(
+                    step=step_id,
+                    run_id=run_id,
+                    index=index,
+                    script=script,
+                    cwd=str(self.root),
+                    pid=None,
+                    proc_start=None,
+                    boot_id="",
+                    log=str(log),
+                    git_before={},
+                )
             )
             self.session.record(
-                "command_finished",
-                step=step_id,
-                run_id=run_id,
-                outcome="ok",
-                exit_code=exit_code,
-                signal=None,
-                ended="",
-                duration=0.1,
-                log_size=len(text),
-                log_sha256="",
-                git_after={},
-                exports={},
+                ev.CommandFinished(
+                    step=step_id,
+                    run_id=run_id,
+                    outcome="ok",
+                    exit_code=exit_code,
+                    signal=None,
+                    ended="",
+                    duration=0.1,
+                    log_size=len(text),
+                    log_sha256="",
+                    git_after={},
+                    exports={},
+                )
             )
             run_ids.append(run_id)
         return run_ids
 
     def finish(self, step_id: str, verdict: Verdict) -> None:
-        self.session.record("step_finished", step=step_id, **verdict.event_data())
+        self.session.record(ev.StepFinished(step=step_id, **verdict.event_data()))
 
     def passed(self, step_id: str, summary: str = "ok") -> None:
-        self.session.record("step_finished", step=step_id, status="passed", summary=summary, evidence={})
+        self.session.record(ev.StepFinished(step=step_id, status="passed", summary=summary, evidence={}))
 
 
 @pytest.fixture

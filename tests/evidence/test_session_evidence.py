@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.evidence import criteria, llama_bench, llama_cli
 from amxwizard.engine.evidence.context import template_values
 from amxwizard.engine.evidence.troubleshoot import matching
@@ -50,19 +51,20 @@ def _backup(kit: SessionKit, result_files: list[str]) -> Path:
     for name in result_files:
         (folder / name).write_text("output\n")
     kit.session.record(
-        "backup_made",
-        step="1.1",
-        dir=str(folder),
-        export="BACKUP_DIR",
-        files=[
-            {
-                "path": "/repo/ggml/src/ggml-backend.cpp",
-                "backup": str(saved),
-                "sha256": hashlib.sha256(saved.read_bytes()).hexdigest(),
-                "size": 36,
-            }
-        ],
-        git={"git-head.txt": hashlib.sha256((folder / "git-head.txt").read_bytes()).hexdigest()},
+        ev.BackupMade(
+            step="1.1",
+            dir=str(folder),
+            export="BACKUP_DIR",
+            files=[
+                {
+                    "path": "/repo/ggml/src/ggml-backend.cpp",
+                    "backup": str(saved),
+                    "sha256": hashlib.sha256(saved.read_bytes()).hexdigest(),
+                    "size": 36,
+                }
+            ],
+            git={"git-head.txt": hashlib.sha256((folder / "git-head.txt").read_bytes()).hexdigest()},
+        )
     )
     kit.passed("1.1", f"backed up 1 file to {folder}")
     return folder
@@ -98,25 +100,30 @@ def _complete(kit: SessionKit, runbook_file: RunbookFile) -> Path:
         "bench_generation.log",
     ]
     folder = _backup(kit, names)
-    kit.session.record("approach_chosen", step="2.choose", approach="2.A", reason="weights copied")
+    kit.session.record(ev.ApproachChosen(step="2.choose", approach="2.A", reason="weights copied"))
     _run_tests(kit, runbook_file)
     _run_benchmarks(kit, runbook_file)
     kit.session.record(
-        "commit_made",
-        sha="0123456789abcdef0123",
-        subject="Fix AMX+GPU hybrid mode crash with long prompts",
-        files=["ggml/src/ggml-backend.cpp"],
-        message_sha256="",
-        session_trailer="",
+        ev.CommitMade(
+            sha="0123456789abcdef0123",
+            subject="Fix AMX+GPU hybrid mode crash with long prompts",
+            files=["ggml/src/ggml-backend.cpp"],
+            message_sha256="",
+            session_trailer="",
+            chain_trailer="",
+            repo="",
+            found_by_trailer=False,
+        )
     )
     kit.passed("5.3", "committed: 0123456789ab")
     kit.session.record(
-        "document_updated",
-        step="5.4",
-        path="/repo/AMX_SESSION_CURRENT.md",
-        section="AMX+GPU scheduler fix",
-        before_sha256="a",
-        after_sha256="b",
+        ev.DocumentUpdated(
+            step="5.4",
+            path="/repo/AMX_SESSION_CURRENT.md",
+            section="AMX+GPU scheduler fix",
+            before_sha256="a",
+            after_sha256="b",
+        )
     )
     kit.passed("5.4", "updated 1 document(s)")
     return folder
@@ -164,7 +171,7 @@ def test_logs_without_debug_output_cannot_verify_copies(kit: SessionKit, runbook
 
 def test_a_skipped_or_failed_test_is_unmet(kit: SessionKit, runbook_file: RunbookFile) -> None:
     _run_tests(kit, runbook_file)
-    kit.session.record("step_skipped", step="test-4", reason="no GPU on this box")
+    kit.session.record(ev.StepSkipped(step="test-4", reason="no GPU on this box"))
     text = read_fixture("diag_weight_copy.txt")
     kit.run("test-1", text)
     kit.finish(
@@ -205,8 +212,8 @@ def test_a_persons_tick_decides_a_manual_criterion_and_sits_beside_a_checked_one
     try:
         kit = SessionKit(session, tmp_path)
         assert criteria.evaluate(runbook.model, kit.state, kit.read_log)["reviewed"].status == "manual"
-        session.record("criterion_ticked", criterion="reviewed", ticked=True, note="Ana read the diff")
-        session.record("criterion_ticked", criterion="committed", ticked=True, note="pushed by hand")
+        session.record(ev.CriterionTicked(criterion="reviewed", ticked=True, note="Ana read the diff"))
+        session.record(ev.CriterionTicked(criterion="committed", ticked=True, note="pushed by hand"))
         results = criteria.evaluate(runbook.model, kit.state, kit.read_log)
     finally:
         session.close()
@@ -246,9 +253,9 @@ def test_every_dotted_name_is_provided_and_never_empty(kit: SessionKit, runbook_
 def test_values_after_a_complete_session(kit: SessionKit, runbook_file: RunbookFile) -> None:
     folder = _complete(kit, runbook_file)
     kit.session.record(
-        "field_answered", step="1.6", field="tensor", value="blk.0.attn_q.weight", suggested="blk.0.attn_q.weight"
+        ev.FieldAnswered(step="1.6", field="tensor", value="blk.0.attn_q.weight", suggested="blk.0.attn_q.weight")
     )
-    kit.session.record("field_answered", step="5.3", field="other_files", value="", suggested=None)
+    kit.session.record(ev.FieldAnswered(step="5.3", field="other_files", value="", suggested=None))
     values = template_values(runbook_file.model, kit.state, _values(kit), kit.read_log)
     assert values["evidence.tg_tps"] == "61.26"
     assert values["evidence.baseline_tps"] == "61.24"
@@ -303,7 +310,7 @@ def test_troubleshooting_that_matches(
     expected: list[str],
 ) -> None:
     if approach:
-        kit.session.record("approach_chosen", step="2.choose", approach=approach, reason="")
+        kit.session.record(ev.ApproachChosen(step="2.choose", approach=approach, reason=""))
     entries = matching(runbook_file.model, kit.state, step_id, findings)
     assert [e.id for e in entries] == expected
     if expected == ["still-crashing"]:

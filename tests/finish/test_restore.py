@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.backup import BackupError, make_backup, plan_restore, restore, sha256_bytes
 from amxwizard.engine.session import Session
 from amxwizard.runbook import RunbookFile
@@ -28,12 +29,13 @@ def wizard_edit(session: Session, path: Path, text: str) -> None:
     before = sha256_bytes(path.read_bytes())
     path.write_text(text)
     session.record(
-        "file_edited",
-        step="1.3",
-        path=str(path),
-        before_sha256=before,
-        after_sha256=sha256_bytes(path.read_bytes()),
-        how="snippet",
+        ev.FileEdited(
+            step="1.3",
+            path=str(path),
+            before_sha256=before,
+            after_sha256=sha256_bytes(path.read_bytes()),
+            how="snippet",
+        )
     )
 
 

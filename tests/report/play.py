@@ -9,6 +9,7 @@ tables and HTML.
 
 from __future__ import annotations
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.executor import StepExecutor
 from amxwizard.engine.preflight import check_checklist_item
 from amxwizard.engine.session import Session
@@ -30,7 +31,7 @@ def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) 
     """Walk the runbook as a person would, stopping before ``stop_before``."""
     ex = StepExecutor(session, nice=0)
     rb = session.runbook.model
-    session.record("setup_accepted", values=session.values())
+    session.record(ev.SetupAccepted(values=session.values()))
     for item in rb.checklist:
         check = check_checklist_item(item, ex.values())
         ex.tick_checklist(
@@ -61,8 +62,8 @@ def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) 
         assert result.status.value == "passed", f"{step.id}: {result.summary}"
     ex.tick_criterion("documented", True, "both documents updated")
     ex.tick_criterion("performance", True, "tg128 within a few tenths of 61.24")
-    session.record("note", text="Reviewer: the GPU-only test was skipped on purpose, see its reason.")
-    session.record("session_finished", last_hash=session.state.last_hash)
+    session.record(ev.Note(text="Reviewer: the GPU-only test was skipped on purpose, see its reason."))
+    session.record(ev.SessionFinished(last_hash=session.state.last_hash))
 
 
 def run_logs(session: Session) -> int:

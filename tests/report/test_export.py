@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session
 from amxwizard.engine.store import EventStore
 from amxwizard.report import build_record, render, write_record
@@ -215,8 +216,8 @@ def test_report_errors_are_one_clear_line(full_session: PlayedSession, tmp_path:
 
 def test_tui_api_builds_and_writes_a_live_session(state_dir: Path, runbook_file: RunbookFile, tmp_path: Path) -> None:
     with Session.create(state_dir, runbook_file, {"repo": str(tmp_path)}) as session:
-        session.record("step_started", step="1.1")
-        session.record("step_skipped", step="1.1", reason="backed up by hand to the NAS")
+        session.record(ev.StepStarted(step="1.1"))
+        session.record(ev.StepSkipped(step="1.1", reason="backed up by hand to the NAS"))
         record = build_record(session)
         assert record.status.label == "UNFINISHED" and record.status.next_step == "1.2"
         assert record.skips[0].reason == "backed up by hand to the NAS"

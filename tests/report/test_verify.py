@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session
 from amxwizard.engine.store import canonical_json, event_hash
 from amxwizard.report import build_record
@@ -280,13 +281,13 @@ def test_sections_edited_into_other_shapes_are_one_line_not_a_traceback(
 def _rechain(doc: dict[str, Any]) -> None:
     """Recompute every hash, as someone forging a whole chain would (dropping the commit trailer's anchor)."""
     prev = doc["events"][0]["prev"]
-    for ev in doc["events"]:
-        if ev["kind"] == "commit_made":
-            ev["data"]["session_trailer"] = ""
-        if ev["kind"] == "session_finished":
-            ev["data"]["last_hash"] = prev
-        ev["prev"], ev["hash"] = prev, event_hash(ev["seq"], ev["ts"], ev["kind"], ev["data"], prev)
-        prev = ev["hash"]
+    for item in doc["events"]:
+        if item["kind"] == "commit_made":
+            item["data"]["session_trailer"] = ""
+        if item["kind"] == "session_finished":
+            item["data"]["last_hash"] = prev
+        item["prev"], item["hash"] = prev, event_hash(item["seq"], item["ts"], item["kind"], item["data"], prev)
+        prev = item["hash"]
     doc["last_hash"] = doc["session"]["last_hash"] = prev
 
 
@@ -305,18 +306,22 @@ def test_a_chain_forged_with_data_no_wizard_writes_is_named(full_json: Path, tmp
 
 def _record_with(state_dir: Path, runbook_file: RunbookFile, trailer_hash: str | None) -> dict[str, Any]:
     with Session.create(state_dir, runbook_file, {}) as session:
-        session.record("note", text="before the commit")
+        session.record(ev.Note(text="before the commit"))
         named = trailer_hash or session.state.last_hash
         trailer = f"Runbook-Session: {session.id}\nRunbook-Chain: {named}"
         session.record(
-            "commit_made",
-            sha="a" * 40,
-            subject="Fix",
-            files=["ggml/src/ggml-backend.cpp"],
-            message_sha256="b" * 64,
-            session_trailer=trailer,
+            ev.CommitMade(
+                sha="a" * 40,
+                subject="Fix",
+                files=["ggml/src/ggml-backend.cpp"],
+                message_sha256="b" * 64,
+                session_trailer=trailer,
+                chain_trailer="",
+                repo="",
+                found_by_trailer=False,
+            )
         )
-        session.record("session_finished", last_hash=session.state.last_hash)
+        session.record(ev.SessionFinished(last_hash=session.state.last_hash))
         return json.loads(render_json(build_record(session)))
 
 
@@ -330,8 +335,8 @@ def test_commit_trailer_must_name_an_earlier_event(state_dir: Path, runbook_file
 
 def test_session_finished_must_name_the_hash_before_it(state_dir: Path, runbook_file: RunbookFile) -> None:
     with Session.create(state_dir, runbook_file, {}) as session:
-        session.record("note", text="last words")
-        session.record("session_finished", last_hash="d" * 64)
+        session.record(ev.Note(text="last words"))
+        session.record(ev.SessionFinished(last_hash="d" * 64))
         doc = json.loads(render_json(build_record(session)))
     result = verify_document(doc)
     assert str(result.problems[0]) == "event 3 (session_finished): its last_hash is not the hash of the event before it"

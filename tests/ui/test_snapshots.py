@@ -17,6 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session
 from amxwizard.rehearsal.sandbox import build_sandbox
 from amxwizard.runbook import RunbookFile, load_runbook
@@ -56,7 +57,7 @@ def snapshot_app(
         runbook = load_runbook(ROOT / "runbook.yaml")
         session = Session.create(ROOT / "state", runbook, sandbox.overrides, session_id="snapshot")
         if accepted:
-            session.record("setup_accepted", values=session.values())
+            session.record(ev.SetupAccepted(values=session.values()))
         sessions.append(session)
         return WizardApp(session)
 
@@ -117,7 +118,9 @@ def test_diff_before_applying(
     snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
 ) -> None:
     app = snapshot_app()
-    app.session.record("backup_made", dir=str(ROOT / "backup"), files=[], git={}, location_file="", export="")
+    app.session.record(
+        ev.BackupMade(step="1.1", dir=str(ROOT / "backup"), files=[], git={}, location_file="", export="")
+    )
     assert snap_compare(app, terminal_size=size, run_before=_select("2.C", "r"))
 
 

@@ -94,7 +94,7 @@ def _record_latency(folder: Path, events: int) -> list[float]:
     try:
         for i in range(events):
             began = time.perf_counter()
-            session.record("note", text=f"benchmark event {i}")
+            session.note(f"benchmark event {i}")
             timings.append(time.perf_counter() - began)
     finally:
         session.close()

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         executor = StepExecutor(session, nice=default_nice())
         catch_up(session, executor)
         if not session.state.setup_accepted:
-            session.record("setup_accepted", values=session.values())
+            session.accept_setup()
         if args.skip:
             executor.skip(step.id, args.skip)
             print(f"{step.id}: SKIPPED — {args.skip}")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..runbook.models import BackupStep
 from ..runbook.templates import TemplateError, render_path
+from . import events as ev
 from .fileio import atomic_write, expand_path, sha256_file, unified_diff
 
 if TYPE_CHECKING:
@@ -234,15 +235,18 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
 
     result = BackupResult(folder, tuple(files), git_hashes, str(location_file), tuple(missing), git_errors)
     session.record(
-        "backup_made",
-        step=step.id,
-        dir=str(folder),
-        export=step.export,
-        files=[{"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode} for f in files],
-        git=git_hashes,
-        git_errors=git_errors,
-        missing=missing,
-        location_file=str(location_file),
+        ev.BackupMade(
+            step=step.id,
+            dir=str(folder),
+            export=step.export,
+            files=[
+                {"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode} for f in files
+            ],
+            git=git_hashes,
+            git_errors=git_errors,
+            missing=missing,
+            location_file=str(location_file),
+        )
     )
     return result
 
@@ -434,12 +438,13 @@ def restore(session: Session, plan: RestorePlan) -> list[str]:
                 f"cannot write {path}: {exc.strerror or exc} ({len(restored)} file(s) were restored before it)"
             ) from None
         session.record(
-            "file_edited",
-            step=RESTORE_STEP,
-            path=item.path,
-            before_sha256=item.current_sha256,
-            after_sha256=item.backup_sha256,
-            how="restore",
+            ev.FileEdited(
+                step=RESTORE_STEP,
+                path=item.path,
+                before_sha256=item.current_sha256,
+                after_sha256=item.backup_sha256,
+                how="restore",
+            )
         )
         restored.append(item.path)
     return restored

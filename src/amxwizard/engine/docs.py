@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import events as ev
 from .fileio import atomic_write, unified_diff
 
 if TYPE_CHECKING:
@@ -188,11 +189,12 @@ def apply(session: Session, step_id: str, plans: Iterable[DocPlan]) -> list[Path
         elif (session.state.documents.get(str(plan.path)) or {}).get("after_sha256") == after:
             continue
         session.record(
-            "document_updated",
-            step=step_id,
-            path=str(plan.path),
-            section=plan.section,
-            before_sha256=_sha(plan.old_text) if plan.existed else None,
-            after_sha256=after,
+            ev.DocumentUpdated(
+                step=step_id,
+                path=str(plan.path),
+                section=plan.section,
+                before_sha256=_sha(plan.old_text) if plan.existed else None,
+                after_sha256=after,
+            )
         )
     return written

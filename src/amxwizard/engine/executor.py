@@ -14,6 +14,7 @@ from typing import Any
 
 from ..runbook import models as m
 from ..runbook.templates import TemplateError, render_path, render_shell, render_text
+from . import events as ev
 from .fileio import expand_path, sha256_file, unified_diff
 from .runner import OutputCallback
 from .session import Session, SessionError
@@ -237,7 +238,7 @@ class StepExecutor:
                 raise StepError(f"{field_id}: {value!r} is not a number") from None
         if self.session.state.answer(field_id) == value:
             return False
-        self.session.record("field_answered", step=step_id, field=field_id, value=value, suggested=suggested)
+        self.session.record(ev.FieldAnswered(step=step_id, field=field_id, value=value, suggested=suggested))
         return True
 
     def skip(self, step_id: str, reason: str) -> None:
@@ -245,7 +246,7 @@ class StepExecutor:
         if not reason.strip():
             raise StepError("a skip needs a reason")
         self.runbook.step(step_id)
-        self.session.record("step_skipped", step=step_id, reason=reason.strip())
+        self.session.record(ev.StepSkipped(step=step_id, reason=reason.strip()))
 
     def decide(self, step_id: str, status: StepStatus, note: str) -> None:
         """A person's verdict on a step the wizard could not judge (an interrupted run)."""
@@ -254,11 +255,12 @@ class StepExecutor:
         if not note.strip():
             raise StepError("say why (a short note)")
         self.session.record(
-            "step_finished",
-            step=step_id,
-            status=status.value,
-            summary=f"marked {status.value} by hand: {note.strip()}",
-            evidence={"manual": True},
+            ev.StepFinished(
+                step=step_id,
+                status=status.value,
+                summary=f"marked {status.value} by hand: {note.strip()}",
+                evidence={"manual": True},
+            )
         )
 
     def edit_target(self, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep) -> tuple[Path, int]:
@@ -300,17 +302,17 @@ class StepExecutor:
             raise StepError(f"no criterion {criterion_id!r}")
         if ticked and not note.strip():
             raise StepError("ticking a criterion by hand needs a short note")
-        self.session.record("criterion_ticked", criterion=criterion_id, ticked=ticked, note=note.strip())
+        self.session.record(ev.CriterionTicked(criterion=criterion_id, ticked=ticked, note=note.strip()))
 
     def tick_checklist(self, item_id: str, checked: bool, note: str = "") -> None:
         if item_id not in {c.id for c in self.runbook.checklist}:
             raise StepError(f"no checklist item {item_id!r}")
-        self.session.record("checklist_ticked", item=item_id, checked=checked, note=note.strip(), auto=False)
+        self.session.record(ev.ChecklistTicked(item=item_id, checked=checked, note=note.strip(), auto=False))
 
     # -- helpers for the handlers --------------------------------------------------------------------------------
 
     def _start(self, step: m.Step) -> None:
-        self.session.record("step_started", step=step.id)
+        self.session.record(ev.StepStarted(step=step.id))
 
     def _finish(
         self,
@@ -323,7 +325,7 @@ class StepExecutor:
         evidence = dict(evidence or {})
         if findings:
             evidence.setdefault("findings", list(findings))
-        self.session.record("step_finished", step=step.id, status=status.value, summary=summary, evidence=evidence)
+        self.session.record(ev.StepFinished(step=step.id, status=status.value, summary=summary, evidence=evidence))
         troubles: tuple[m.Troubleshooting, ...] = ()
         if status is not StepStatus.PASSED:
             from .evidence.troubleshoot import matching
@@ -565,12 +567,13 @@ def _edit(ex: StepExecutor, step: m.CodeChangeStep | m.CMakeEditStep | m.Approac
         except OSError as exc:
             return ex._finish(step, StepStatus.FAILED, f"cannot write {f.path}: {exc.strerror or exc}")
         ex.session.record(
-            "file_edited",
-            step=step.id,
-            path=str(f.path),
-            before_sha256=before,
-            after_sha256=sha256_file(f.path),
-            how="snippet",
+            ev.FileEdited(
+                step=step.id,
+                path=str(f.path),
+                before_sha256=before,
+                after_sha256=sha256_file(f.path),
+                how="snippet",
+            )
         )
     if manual:
         edited = [e for e in ex.session.state.edits if e.get("step") == step.id and e.get("how") == "editor"]
@@ -612,7 +615,7 @@ def _record_outside_edits(ex: StepExecutor, step: m.Step, paths: Sequence[Path],
         now = sha256_file(path)
         if now != last[str(path)]:
             ex.session.record(
-                "file_edited", step=step.id, path=str(path), before_sha256=last[str(path)], after_sha256=now, how=how
+                ev.FileEdited(step=step.id, path=str(path), before_sha256=last[str(path)], after_sha256=now, how=how)
             )
             changed.append(path)
     return changed
@@ -677,12 +680,12 @@ def _choice(ex: StepExecutor, step: m.ChoiceStep, **kw: Any) -> StepResult:
     approach = ex.runbook.step(target)
     reason = ex.session.state.answer("root_cause") or ""
     ex._start(step)
-    ex.session.record("approach_chosen", step=step.id, approach=target, reason=reason)
+    ex.session.record(ev.ApproachChosen(step=step.id, approach=target, reason=reason))
     if ex.session.state.step(target).status is StepStatus.SKIPPED:  # skipped when another was chosen before
-        ex.session.record("step_reset", step=target, reason=f"chosen at {step.id}")
+        ex.session.record(ev.StepReset(step=target, reason=f"chosen at {step.id}"))
     for other in step.options:
         if other != target and ex.session.state.step(other).status is StepStatus.PENDING:
-            ex.session.record("step_skipped", step=other, reason=f"not chosen ({approach.title} was chosen)")
+            ex.session.record(ev.StepSkipped(step=other, reason=f"not chosen ({approach.title} was chosen)"))
     return ex._finish(step, StepStatus.PASSED, f"chose {target}: {approach.title}", evidence={"approach": target})
 
 

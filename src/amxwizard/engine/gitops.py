@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..runbook.models import CommitStep
 from ..runbook.templates import TemplateError, render_text
+from . import events as ev
 from .fileio import atomic_write
 
 if TYPE_CHECKING:
@@ -373,15 +374,16 @@ def _record(session: Session, repo: Any, sha: str, *, found: bool) -> str:
     # session_trailer holds the trailer lines as committed, so a verifier finds the chain hash there too.
     trailer = f"{SESSION_TRAILER}: {session.id}" + (f"\n{CHAIN_TRAILER}: {facts.chain}" if facts.chain else "")
     session.record(
-        "commit_made",
-        sha=sha,
-        subject=facts.subject,
-        files=facts.files,
-        message_sha256=facts.message_sha256,
-        session_trailer=trailer,
-        chain_trailer=facts.chain,
-        repo=str(repo.working_tree_dir),
-        found_by_trailer=found,
+        ev.CommitMade(
+            sha=sha,
+            subject=facts.subject,
+            files=facts.files,
+            message_sha256=facts.message_sha256,
+            session_trailer=trailer,
+            chain_trailer=facts.chain,
+            repo=str(repo.working_tree_dir),
+            found_by_trailer=found,
+        )
     )
     return facts.subject
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from . import events as ev
 from .runner import (
     LOG_FILE,
     META_FILE,
@@ -69,21 +70,20 @@ def new_run_id(step_id: str, attempt: int, index: int) -> str:
     return f"{step}-{attempt}-{index}-{secrets.token_hex(3)}"
 
 
-def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str) -> dict[str, Any]:
-    run_id = run.run_id if isinstance(run, RunRecord) else run
-    return {
-        "step": step,
-        "run_id": run_id,
-        "outcome": result.outcome,
-        "exit_code": result.exit_code,
-        "signal": result.signal,
-        "ended": result.ended,
-        "duration": result.duration,
-        "log_size": result.log_size,
-        "log_sha256": result.log_sha256,
-        "git_after": git_snapshot(Path(cwd)) if cwd else {},
-        "exports": result.exports,
-    }
+def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str) -> ev.CommandFinished:
+    return ev.CommandFinished(
+        step=step,
+        run_id=run.run_id if isinstance(run, RunRecord) else run,
+        outcome=result.outcome,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        ended=result.ended,
+        duration=result.duration,
+        log_size=result.log_size,
+        log_sha256=result.log_sha256,
+        git_after=git_snapshot(Path(cwd)) if cwd else {},
+        exports=result.exports,
+    )
 
 
 def run_command(
@@ -131,17 +131,18 @@ def run_command(
     started = handle.started
     try:
         session.record(
-            "command_started",
-            step=step_id,
-            run_id=run_id,
-            index=index,
-            script=script,
-            cwd=str(cwd),
-            pid=started.pid,
-            proc_start=started.proc_start,
-            boot_id=started.boot_id,
-            log=str(started.log),
-            git_before=git_before,
+            ev.CommandStarted(
+                step=step_id,
+                run_id=run_id,
+                index=index,
+                script=script,
+                cwd=str(cwd),
+                pid=started.pid,
+                proc_start=started.proc_start,
+                boot_id=started.boot_id,
+                log=str(started.log),
+                git_before=git_before,
+            )
         )
     except SessionError:
         # A run the log does not know about could never be reattached or reviewed: stop it.
@@ -152,7 +153,7 @@ def run_command(
         on_started(handle)
     result = handle.result()
     if result.outcome != "detached":  # a detached run is still going: the next wizard reconciles it
-        session.record("command_finished", **_finished_data(run_id, step_id, result, str(cwd)))
+        session.record(_finished_data(run_id, step_id, result, str(cwd)))
     return result
 
 
@@ -164,14 +165,15 @@ def _interrupted_summary(run: RunRecord) -> str:
 
 
 def _record_end(session: Session, run: RunRecord, result: RunResult) -> None:
-    session.record("command_finished", **_finished_data(run, run.step, result, run.cwd))
+    session.record(_finished_data(run, run.step, result, run.cwd))
     if result.outcome == "interrupted" and session.state.step(run.step).status == StepStatus.RUNNING:
         session.record(
-            "step_finished",
-            step=run.step,
-            status=StepStatus.INTERRUPTED.value,
-            summary=_interrupted_summary(run),
-            evidence={"run_id": run.run_id, "log": run.log},
+            ev.StepFinished(
+                step=run.step,
+                status=StepStatus.INTERRUPTED.value,
+                summary=_interrupted_summary(run),
+                evidence={"run_id": run.run_id, "log": run.log},
+            )
         )
 
 
@@ -236,18 +238,19 @@ def _adopt_unrecorded(session: Session) -> None:
         if step not in session.runbook.model.steps_by_id:
             continue
         session.record(
-            "command_started",
-            step=step,
-            run_id=folder.name,
-            index=int(meta.get("index", 0)),
-            script=script,
-            cwd=str(meta.get("cwd", "")),
-            pid=process.get("pid"),
-            proc_start=process.get("proc_start"),
-            boot_id=str(process.get("boot_id", "")),
-            log=str(folder / LOG_FILE),
-            git_before=meta.get("git_before") or {},
-            recovered=True,
+            ev.CommandStarted(
+                step=step,
+                run_id=folder.name,
+                index=int(meta.get("index", 0)),
+                script=script,
+                cwd=str(meta.get("cwd", "")),
+                pid=process.get("pid"),
+                proc_start=process.get("proc_start"),
+                boot_id=str(process.get("boot_id", "")),
+                log=str(folder / LOG_FILE),
+                git_before=meta.get("git_before") or {},
+                recovered=True,
+            )
         )
 
 

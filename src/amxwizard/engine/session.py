@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import __version__
+from . import events as ev
 from .state import SessionState, replay
 from .store import Event, EventStore, Recovery, StoreError, open_store
 
@@ -230,14 +231,15 @@ class Session:
         session = cls.open(folder, runbook)
         with session._closed_on_error():
             session.record(
-                "session_created",
-                session_id=session.id,
-                runbook_path=runbook_key(runbook),
-                runbook_sha256=runbook.sha256,
-                runbook_title=runbook.model.title,
-                target=session._target(overrides or {}),
-                host=socket.gethostname(),
-                version=__version__,
+                ev.SessionCreated(
+                    session_id=session.id,
+                    runbook_path=runbook_key(runbook),
+                    runbook_sha256=runbook.sha256,
+                    runbook_title=runbook.model.title,
+                    target=session._target(overrides or {}),
+                    host=socket.gethostname(),
+                    version=__version__,
+                )
             )
             if overrides:
                 session.set_variables(dict(overrides))
@@ -263,7 +265,7 @@ class Session:
             raise
         with session._closed_on_error():
             if session.state.last_seq:
-                session.record("session_opened", pid=os.getpid())
+                session.record(ev.SessionOpened(pid=os.getpid()))
         return session
 
     @classmethod
@@ -301,22 +303,35 @@ class Session:
         """Call ``listener(event)`` after each event is durable and applied (from the recording thread)."""
         self._listeners.append(listener)
 
-    def record(self, kind: str, **data: Any) -> Event:
+    def record(self, fact: ev.Fact) -> Event:
         """Append an event durably, then apply it to the state. Raises :class:`SessionError` if it cannot be written."""
         if self.readonly:
             raise SessionError("this session is open read-only (another wizard may hold it)")
+        data = fact.to_data()
         data.setdefault("by", self.by)
         with self._record_lock:
             try:
-                event = self.store.append(kind, data)
+                event = self.store.append(fact.KIND, data)
             except StoreError as exc:
                 raise SessionError(str(exc)) from None
             self.state.apply(event)
-            if kind == "variables_set":
+            if isinstance(fact, ev.VariablesSet):
                 self._values = None
             for listener in list(self._listeners):
                 listener(event)
         return event
+
+    def accept_setup(self) -> None:
+        """Record that the person accepted the variables, with every value as it resolves now."""
+        self.record(ev.SetupAccepted(values=dict(self.values())))
+
+    def finish(self) -> None:
+        """Mark the session finished at its current chain head."""
+        self.record(ev.SessionFinished(last_hash=self.state.last_hash))
+
+    def note(self, text: str) -> None:
+        """Record a free-text note."""
+        self.record(ev.Note(text=text))
 
     def set_variables(self, values: Mapping[str, str]) -> None:
         """Check and record a person's variable values (raises ``VariableError`` on a bad one, recording nothing)."""
@@ -325,7 +340,7 @@ class Session:
         merged = {**self.state.overrides, **values}
         resolve(self.runbook.model, merged, self.builtins())  # validates; nothing is recorded if it raises
         target = self._target(merged)
-        self.record("variables_set", values=dict(values), target=target)
+        self.record(ev.VariablesSet(values=dict(values), target=target))
 
     # -- derived values ----------------------------------------------------------------------------------------
 

@@ -1,42 +1,16 @@
 """A session's current state, derived only by replaying its events. The one place state transitions happen.
 
-Event kinds and their data (the contract between the engine, the UI and the reviewer's record):
-
-=====================  ====================================================================================
-session_created        session_id, runbook_path, runbook_sha256, runbook_title, target, host, version
-session_opened         pid (every time a wizard takes the session)
-variables_set          values {name: text} (a person's overrides; merged), target (the resolved workdir)
-setup_accepted         values {name: text} (every variable as resolved when the person accepted them)
-checklist_ticked       item, checked, note, auto (true when a check decided it), finding
-step_started           step
-command_started        step, run_id, index, script, cwd, pid, proc_start, boot_id, log, git_before
-command_finished       step, run_id, outcome, exit_code, signal, ended, duration, log_size, log_sha256,
-                       git_after, exports {NAME: value}
-step_finished          step, status (passed|failed|interrupted), summary, evidence {...}
-step_skipped           step, reason
-step_reset             step, reason (back to pending: an approach skipped by an earlier choice, chosen now)
-field_answered         step, field, value, suggested (the wizard's pre-fill, if any)
-approach_chosen        step, approach (step id), reason
-criterion_ticked       criterion, ticked, note
-backup_made            step, dir, export, files [{path, backup, sha256, size, mode}], git {name: sha256},
-                       git_errors, missing, location_file
-file_edited            step, path, before_sha256, after_sha256, how (snippet|editor|restore)
-commit_made            sha, subject, files, message_sha256, repo, session_trailer, chain_trailer,
-                       found_by_trailer
-document_updated       step, path, section, before_sha256, after_sha256
-session_finished       last_hash
-note                   text
-=====================  ====================================================================================
-
-Every event's data also carries ``by`` (user@host) added by the session.
+The event kinds and their data are declared in :mod:`.events`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from . import events as ev
 from .store import GENESIS, Event
 
 
@@ -90,6 +64,7 @@ class StepState:
     by: str = ""
     skip_reason: str = ""
     attempts: int = 0
+    acknowledged: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -169,11 +144,10 @@ class SessionState:
         Containers are replaced, never changed in place: the UI thread may be iterating over one while a worker
         thread records an event, and it then simply goes on over the version it started with.
         """
-        d = event.data
-        by = str(d.get("by", ""))
-        handler = _HANDLERS.get(event.kind)
+        fact = ev.parse(event.kind, event.data)
+        handler = _HANDLERS.get(type(fact)) if fact is not None else None
         if handler is not None:
-            handler(self, d, event.ts, by)
+            handler(self, fact, event.ts, str(event.data.get("by", "")))
         self.last_seq, self.last_hash, self.last_ts = event.seq, event.hash, event.ts
 
     def _step_mut(self, step_id: str) -> StepState:
@@ -182,56 +156,55 @@ class SessionState:
         return self.steps[step_id]
 
 
-def _created(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.session_id = d.get("session_id", "")
-    s.runbook_path = d.get("runbook_path", "")
-    s.runbook_sha256 = d.get("runbook_sha256", "")
-    s.runbook_title = d.get("runbook_title", "")
-    s.target = d.get("target", "")
+def _created(s: SessionState, e: ev.SessionCreated, ts: str, by: str) -> None:
+    s.session_id = e.session_id
+    s.runbook_path = e.runbook_path
+    s.runbook_sha256 = e.runbook_sha256
+    s.runbook_title = e.runbook_title
+    s.target = e.target
     s.created, s.created_by = ts, by
 
 
-def _opened(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.opened = [*s.opened, {"ts": ts, "by": by, "pid": d.get("pid")}]
+def _opened(s: SessionState, e: ev.SessionOpened, ts: str, by: str) -> None:
+    s.opened = [*s.opened, {"ts": ts, "by": by, "pid": e.pid}]
 
 
-def _variables(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.overrides = {**s.overrides, **{str(k): str(v) for k, v in d.get("values", {}).items()}}
-    if "target" in d:
-        s.target = str(d["target"])
+def _variables(s: SessionState, e: ev.VariablesSet, ts: str, by: str) -> None:
+    s.overrides = {**s.overrides, **{str(k): str(v) for k, v in e.values.items()}}
+    s.target = e.target
 
 
-def _accepted(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.accepted_values = {str(k): str(v) for k, v in d.get("values", {}).items()}
+def _accepted(s: SessionState, e: ev.SetupAccepted, ts: str, by: str) -> None:
+    s.accepted_values = {str(k): str(v) for k, v in e.values.items()}
 
 
-def _checklist(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    tick = Tick(bool(d.get("checked", True)), d.get("note", ""), ts, by, bool(d.get("auto")), d.get("finding", ""))
-    s.checklist = {**s.checklist, d["item"]: tick}
+def _checklist(s: SessionState, e: ev.ChecklistTicked, ts: str, by: str) -> None:
+    s.checklist = {**s.checklist, e.item: Tick(bool(e.checked), e.note, ts, by, bool(e.auto), e.finding or "")}
 
 
-def _step_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    st = s._step_mut(d["step"])
+def _step_started(s: SessionState, e: ev.StepStarted, ts: str, by: str) -> None:
+    st = s._step_mut(e.step)
     st.status = StepStatus.RUNNING
     st.started, st.by, st.finished = ts, by, ""
     st.summary, st.skip_reason, st.evidence = "", "", {}
     st.runs = []
     st.attempts += 1
+    st.acknowledged = list(e.acknowledged or [])
 
 
-def _command_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
+def _command_started(s: SessionState, e: ev.CommandStarted, ts: str, by: str) -> None:
     run = RunRecord(
-        run_id=d["run_id"],
-        step=d["step"],
-        index=int(d.get("index", 0)),
-        script=d.get("script", ""),
-        cwd=d.get("cwd", ""),
-        pid=d.get("pid"),
-        proc_start=d.get("proc_start"),
-        boot_id=d.get("boot_id", ""),
-        log=d.get("log", ""),
+        run_id=e.run_id,
+        step=e.step,
+        index=int(e.index or 0),
+        script=e.script,
+        cwd=e.cwd,
+        pid=e.pid,
+        proc_start=e.proc_start,
+        boot_id=e.boot_id,
+        log=e.log,
         started=ts,
-        git_before=d.get("git_before", {}),
+        git_before=e.git_before or {},
     )
     s.runs = {**s.runs, run.run_id: run}
     st = s._step_mut(run.step)
@@ -239,103 +212,107 @@ def _command_started(s: SessionState, d: dict[str, Any], ts: str, by: str) -> No
     st.runs = [*st.runs, run.run_id]
 
 
-def _command_finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    run = s.runs.get(d["run_id"])
+def _command_finished(s: SessionState, e: ev.CommandFinished, ts: str, by: str) -> None:
+    run = s.runs.get(e.run_id)
     if run is None:
         return
     run.finished = True
-    run.outcome = d.get("outcome", "")
-    run.exit_code = d.get("exit_code")
-    run.signal = d.get("signal")
-    run.ended = d.get("ended", ts)
-    run.duration = d.get("duration")
-    run.log_size = d.get("log_size")
-    run.log_sha256 = d.get("log_sha256", "")
-    run.git_after = d.get("git_after", {})
-    s.exports = {**s.exports, **{str(k): str(v) for k, v in d.get("exports", {}).items()}}
+    run.outcome = e.outcome
+    run.exit_code = e.exit_code
+    run.signal = e.signal
+    run.ended = e.ended or ts
+    run.duration = e.duration
+    run.log_size = e.log_size
+    run.log_sha256 = e.log_sha256
+    run.git_after = e.git_after or {}
+    s.exports = {**s.exports, **{str(k): str(v) for k, v in (e.exports or {}).items()}}
 
 
-def _step_finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    st = s._step_mut(d["step"])
-    st.status = StepStatus(d.get("status", "failed"))
-    st.summary = d.get("summary", "")
-    st.evidence = d.get("evidence", {})
+def _step_finished(s: SessionState, e: ev.StepFinished, ts: str, by: str) -> None:
+    st = s._step_mut(e.step)
+    st.status = StepStatus(e.status or "failed")
+    st.summary = e.summary
+    st.evidence = e.evidence or {}
     st.finished, st.by = ts, by or st.by
 
 
-def _step_skipped(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    st = s._step_mut(d["step"])
+def _step_skipped(s: SessionState, e: ev.StepSkipped, ts: str, by: str) -> None:
+    st = s._step_mut(e.step)
     st.status = StepStatus.SKIPPED
-    st.skip_reason = d.get("reason", "")
+    st.skip_reason = e.reason
     st.finished, st.by = ts, by
 
 
-def _step_reset(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    st = s._step_mut(d["step"])
+def _step_reset(s: SessionState, e: ev.StepReset, ts: str, by: str) -> None:
+    st = s._step_mut(e.step)
     st.status, st.skip_reason, st.summary, st.finished = StepStatus.PENDING, "", "", ""
 
 
-def _field(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    answer = Answer(str(d.get("value", "")), d.get("suggested"), d.get("step", ""), ts, by)
-    s.answers = {**s.answers, d["field"]: answer}
+def _field(s: SessionState, e: ev.FieldAnswered, ts: str, by: str) -> None:
+    s.answers = {**s.answers, e.field: Answer(str(e.value), e.suggested, e.step, ts, by)}
 
 
-def _approach(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.approach = d.get("approach")
-    s.approach_reason = d.get("reason", "")
+def _approach(s: SessionState, e: ev.ApproachChosen, ts: str, by: str) -> None:
+    s.approach = e.approach or None
+    s.approach_reason = e.reason
 
 
-def _criterion(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.criteria = {**s.criteria, d["criterion"]: Tick(bool(d.get("ticked", True)), d.get("note", ""), ts, by)}
+def _criterion(s: SessionState, e: ev.CriterionTicked, ts: str, by: str) -> None:
+    s.criteria = {**s.criteria, e.criterion: Tick(bool(e.ticked), e.note, ts, by)}
 
 
-def _backup(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.backup = {**d, "ts": ts}
-    if d.get("export") and d.get("dir"):
-        s.exports = {**s.exports, str(d["export"]): str(d["dir"])}
+def _record(e: ev.Fact, ts: str, by: str) -> dict[str, Any]:
+    return {**e.to_data(), "by": by, "ts": ts}
 
 
-def _edited(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.edits = [*s.edits, {**d, "ts": ts}]
+def _backup(s: SessionState, e: ev.BackupMade, ts: str, by: str) -> None:
+    s.backup = _record(e, ts, by)
+    if e.export and e.dir:
+        s.exports = {**s.exports, e.export: e.dir}
 
 
-def _commit(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.commit = {**d, "ts": ts}
+def _edited(s: SessionState, e: ev.FileEdited, ts: str, by: str) -> None:
+    s.edits = [*s.edits, _record(e, ts, by)]
 
 
-def _document(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.documents = {**s.documents, d["path"]: {**d, "ts": ts}}
+def _commit(s: SessionState, e: ev.CommitMade, ts: str, by: str) -> None:
+    s.commit = _record(e, ts, by)
 
 
-def _finished(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
+def _document(s: SessionState, e: ev.DocumentUpdated, ts: str, by: str) -> None:
+    s.documents = {**s.documents, e.path: _record(e, ts, by)}
+
+
+def _finished(s: SessionState, e: ev.SessionFinished, ts: str, by: str) -> None:
     s.finished = True
 
 
-def _note(s: SessionState, d: dict[str, Any], ts: str, by: str) -> None:
-    s.notes = [*s.notes, {**d, "ts": ts}]
+def _note(s: SessionState, e: ev.Note, ts: str, by: str) -> None:
+    s.notes = [*s.notes, _record(e, ts, by)]
 
 
-_HANDLERS = {
-    "session_created": _created,
-    "session_opened": _opened,
-    "variables_set": _variables,
-    "setup_accepted": _accepted,
-    "checklist_ticked": _checklist,
-    "step_started": _step_started,
-    "command_started": _command_started,
-    "command_finished": _command_finished,
-    "step_finished": _step_finished,
-    "step_skipped": _step_skipped,
-    "step_reset": _step_reset,
-    "field_answered": _field,
-    "approach_chosen": _approach,
-    "criterion_ticked": _criterion,
-    "backup_made": _backup,
-    "file_edited": _edited,
-    "commit_made": _commit,
-    "document_updated": _document,
-    "session_finished": _finished,
-    "note": _note,
+_Handler = Callable[[SessionState, Any, str, str], None]
+_HANDLERS: dict[type[ev.Fact], _Handler] = {
+    ev.SessionCreated: _created,
+    ev.SessionOpened: _opened,
+    ev.VariablesSet: _variables,
+    ev.SetupAccepted: _accepted,
+    ev.ChecklistTicked: _checklist,
+    ev.StepStarted: _step_started,
+    ev.CommandStarted: _command_started,
+    ev.CommandFinished: _command_finished,
+    ev.StepFinished: _step_finished,
+    ev.StepSkipped: _step_skipped,
+    ev.StepReset: _step_reset,
+    ev.FieldAnswered: _field,
+    ev.ApproachChosen: _approach,
+    ev.CriterionTicked: _criterion,
+    ev.BackupMade: _backup,
+    ev.FileEdited: _edited,
+    ev.CommitMade: _commit,
+    ev.DocumentUpdated: _document,
+    ev.SessionFinished: _finished,
+    ev.Note: _note,
 }
 
 

@@ -43,7 +43,7 @@ def _world(root: Path, cmake: str) -> tuple[object, object]:
 
     sandbox = build_sandbox(root / "sandbox")
     session = Session.create(root / "state", load_runbook(bundled_runbook()), {**sandbox.overrides, "cmake": cmake})
-    session.record("setup_accepted", values=session.values())
+    session.accept_setup()
     return sandbox, session
 
 
@@ -182,7 +182,7 @@ else:
     from amxwizard.ui.app import WizardApp
     folder = Path(tempfile.mkdtemp())
     session = Session.create(folder / "state", load_runbook(bundled_runbook()))
-    session.record("setup_accepted", values=session.values())
+    session.accept_setup()
     class Probe(WizardApp):
         def on_ready(self):
             print(f"READY {time.time() - t0:.4f}", flush=True)

@@ -35,5 +35,5 @@ class Verdict:
         return cls("failed" if level == "fail" else "passed", summary, findings, data, level)
 
     def event_data(self) -> dict[str, Any]:
-        """``status``, ``summary`` and ``evidence`` for ``session.record("step_finished", step=..., **data)``."""
+        """``status``, ``summary`` and ``evidence`` for a ``StepFinished`` event."""
         return {"status": self.status, "summary": self.summary, "evidence": self.evidence}

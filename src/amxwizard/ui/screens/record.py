@@ -128,9 +128,7 @@ class RecordScreen(Screen[None]):
             return
 
         def go(yes: bool | None) -> None:
-            if yes and self.app.safely(
-                lambda: self.app.session.record("session_finished", last_hash=self.app.session.state.last_hash)
-            ):
+            if yes and self.app.safely(self.app.session.finish):
                 self.refresh_state()
 
         self.app.push_screen(

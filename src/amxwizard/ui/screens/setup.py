@@ -145,7 +145,7 @@ class SetupScreen(Screen[bool]):
         try:
             if changed:
                 session.set_variables(changed)
-            session.record("setup_accepted", values=session.values())
+            session.accept_setup()
         except (VariableError, SessionError) as exc:
             self.notify(str(exc), severity="error")
             return
