@@ -10,8 +10,8 @@ hash chain) but not read into the state. Every event's data also carries ``by`` 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 JsonDict = dict[str, Any]
