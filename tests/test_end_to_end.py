@@ -42,7 +42,7 @@ class Walk:
         return result
 
     def step(self, step_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return self.run("step", step_id, *extra, *self.vars)
+        return self.run("step", step_id, *extra)  # the session knows its values: no --var needed
 
     def status(self) -> dict:
         return json.loads(self.run("status", "--json").stdout)
@@ -51,6 +51,15 @@ class Walk:
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Walk:
     return Walk(tmp_path_factory.mktemp("e2e"))
+
+
+def test_nothing_runs_before_the_setup_is_accepted(walk: Walk) -> None:
+    early = walk.step("1.1")
+    assert early.returncode == 2 and "amxwizard setup" in early.stderr
+    assert not walk.state.exists() or not any(walk.state.rglob("events.db"))  # no implicit session
+    accepted = walk.run("setup", *walk.vars, "--accept")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert walk.status()["setup_accepted"] is True
 
 
 def test_phase_one_finds_the_weight_copy(walk: Walk) -> None:
@@ -63,19 +72,23 @@ def test_phase_one_finds_the_weight_copy(walk: Walk) -> None:
     assert "blk.0.attn_q.weight" in json.dumps(evidence)
 
     asked = walk.step("1.6")
-    assert asked.returncode == 2 and "the log suggests: blk.0.attn_q.weight" in asked.stdout
-    assert walk.step("1.6", "--yes").returncode == 0
+    assert asked.returncode == 3 and "suggests: blk.0.attn_q.weight" in asked.stdout
+    assert "--accept-suggestions" in asked.stderr
+    assert walk.step("1.6", "--yes").returncode == 3  # --yes confirms; it does not answer
+    assert walk.step("1.6", "--accept-suggestions").returncode == 0
     answers = walk.status()["answers"]
     assert answers["tensor"] == "blk.0.attn_q.weight" and answers["dst_buffer"] == "CUDA0"
     assert answers["recommended_approach"] == "A"
 
 
 def test_the_stale_binary_is_caught_and_the_unfixed_build_crashes(walk: Walk) -> None:
-    assert walk.step("2.choose", "--yes").returncode == 0  # takes the recommended approach
+    assert walk.step("2.choose", "--accept-suggestions").returncode == 0  # takes the recommended approach
     assert walk.step("2.A", "--yes").returncode == 0
-    warned = walk.step("test-1")
-    assert warned.returncode == 2 and "old binary" in warned.stderr
-    crashed = walk.step("test-1", "--yes")  # run anyway: the binary still lacks the fix
+    warned = walk.step("test-1", "--yes")  # --yes alone does not run an old binary
+    assert warned.returncode == 3 and "old binary" in warned.stderr
+    assert "--run-stale" in warned.stderr and "step 1.4" in warned.stderr
+    assert walk.status()["steps"]["test-1"]["status"] == "pending"
+    crashed = walk.step("test-1", "--run-stale")  # run anyway: the binary still lacks the fix
     assert crashed.returncode == 1
     assert "FAILED — crashed" in crashed.stdout and "troubleshooting:" in crashed.stdout
     test1 = walk.status()["steps"]["test-1"]
@@ -101,8 +114,9 @@ def test_after_a_rebuild_the_tests_and_benchmarks_pass_with_their_figures(walk: 
 def test_phase_five_commits_once_and_documents(walk: Walk) -> None:
     assert walk.step("5.1", "--yes").returncode == 0
     assert walk.step("5.2", "--yes").returncode == 0
-    needs = walk.step("5.3", "--yes")
-    assert needs.returncode == 2 and "solution_details" in needs.stdout
+    needs = walk.step("5.3")  # everything it needs, on the first call
+    assert needs.returncode == 3 and "solution_details" in needs.stdout and "backend_changes" in needs.stdout
+    assert "needs answers" in needs.stderr and "--yes" in needs.stderr
     done = walk.step(
         "5.3",
         "--yes",

@@ -8,20 +8,6 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 
-COMMANDS = (
-    "validate",
-    "preflight",
-    "sessions",
-    "step",
-    "status",
-    "rehearse",
-    "restore",
-    "report",
-    "verify",
-    "signoff",
-    "tui",
-)
-
 
 def _add_runbook_arg(p: argparse.ArgumentParser, positional: bool = False) -> None:
     if positional:
@@ -41,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amxwizard",
         description="Walk the AMX+GPU scheduler-fix runbook step by step, and keep a record a reviewer can trust.",
-        epilog="With no command, opens the wizard (the same as 'amxwizard tui').",
+        epilog="With no command, opens the wizard (the same as 'amxwizard tui'). Exit codes: 0 done or passed, "
+        "1 failed, 2 usage, 3 blocked (a step needs something: it is printed).",
     )
     parser.add_argument("--version", action="version", version=f"amxwizard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -61,18 +48,48 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sessions", help="list sessions")
     p.add_argument("--state-dir", help="where sessions live")
 
-    p = sub.add_parser("step", help="run or complete one step in the current session (no TUI)")
-    p.add_argument("step_id", metavar="ID")
+    p = sub.add_parser(
+        "setup",
+        help="set the variables, run preflight, and start (or resume) a session with --accept",
+        description="Show the variables as they resolve and the preflight checks; with --accept, start the session "
+        "(or resume the latest for this runbook and target). Nothing runs before the setup is accepted.",
+    )
     _add_runbook_arg(p)
     _add_session_args(p)
+    p.add_argument("--accept", action="store_true", help="accept the setup: start or resume the session with it")
+    p.add_argument("--force", action="store_true", help="accept even when a preflight check fails (recorded)")
+    p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
+
+    p = sub.add_parser(
+        "step",
+        help="plan one step of the current session, show what it needs, and apply it (no TUI)",
+        description="Plan step ID of the current session and apply it once everything it needs is given. Each "
+        "need has its own flag; all of them are listed on the first call.",
+        epilog="exit codes: 0 passed (or skipped), 1 failed, 2 usage, 3 blocked (what is needed is printed)",
+    )
+    p.add_argument("step_id", metavar="ID", help="the step to run, e.g. 1.4 or test-1 (see 'amxwizard validate')")
+    _add_runbook_arg(p)
+    _add_session_args(p)
+    p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
     p.add_argument("--answer", action="append", default=[], metavar="FIELD=VALUE", help="answer a fill-in field")
-    p.add_argument("--yes", action="store_true", help="confirm destructive steps without asking")
-    p.add_argument("--new", action="store_true", help="start a new session")
+    p.add_argument(
+        "--accept-suggestions", action="store_true", help="take the answers the evidence suggests for missing fields"
+    )
+    p.add_argument("--yes", action="store_true", help="confirm a destructive step, or the file changes it shows")
+    p.add_argument(
+        "--run-stale", action="store_true", help="run a binary older than the last source edit (the record says so)"
+    )
+    p.add_argument("--again", action="store_true", help="run a step that already passed once more")
+    p.add_argument(
+        "--allow-unproven", action="store_true", help="commit claims the evidence does not back (the record says so)"
+    )
+    p.add_argument("--plan", action="store_true", help="print what the step would run or change; change nothing")
     p.add_argument("--skip", metavar="REASON", help="mark the step skipped, with a reason")
 
     p = sub.add_parser("status", help="where the current session stands")
     _add_runbook_arg(p)
     _add_session_args(p)
+    p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("rehearse", help="build a throwaway sandbox shaped like the target and open the wizard on it")
@@ -110,13 +127,33 @@ def _handler(name: str) -> Callable[[argparse.Namespace], int]:
     return module.run  # type: ignore[no-any-return]
 
 
+def commands(parser: argparse.ArgumentParser) -> list[str]:
+    """The subcommand names the parser knows."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    # `amxwizard [RUNBOOK]` (no command) opens the TUI.
-    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in {"-h", "--help", "--version"}):
+    parser = build_parser()
+    known = commands(parser)
+    first = args_list[0] if args_list else ""
+    # `amxwizard [RUNBOOK] [options]` (no command) opens the TUI; a word that is neither a command nor a runbook
+    # file is a mistyped command, not a runbook path.
+    if not args_list or (first.startswith("-") and first not in {"-h", "--help", "--version"}):
         args_list.insert(0, "tui")
-    args = build_parser().parse_args(args_list)
+    elif first not in known and first not in {"-h", "--help", "--version"}:
+        from pathlib import Path
+
+        if first.endswith((".yaml", ".yml")) or Path(first).is_file():
+            args_list.insert(0, "tui")
+        else:
+            print(f"amxwizard: unknown command {first!r} (commands: {', '.join(known)})", file=sys.stderr)
+            return 2
+    args = parser.parse_args(args_list)
     from .commands import CommandError
 
     try:

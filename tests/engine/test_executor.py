@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from amxwizard.engine.executor import NeedsConfirmation, StepError, StepExecutor
+from amxwizard.engine.executor import StepError, StepExecutor
 from amxwizard.engine.session import Session
 from amxwizard.engine.state import StepStatus
+from amxwizard.engine.steps.base import Approval, Blocked, Prerequisite, StaleBuild
 from amxwizard.rehearsal.sandbox import build_sandbox
 from amxwizard.runbook import RunbookFile
 
@@ -29,8 +30,12 @@ def test_a_test_after_an_unbuilt_edit_asks_first(executor: StepExecutor) -> None
     executor.answer("2.choose", "approach", "A")
     executor.run("2.choose")
     executor.run("2.A", confirmed=True)
-    with pytest.raises(NeedsConfirmation, match=r"ggml-backend\.cpp was edited at step 2\.A .*\(step 1\.4\)"):
-        executor.run("test-1")
+    blocked = executor.run("test-1", confirmed=True)  # a confirmation is not the answer to a stale build
+    assert isinstance(blocked, Blocked)
+    [stale] = blocked.blockers
+    assert isinstance(stale, StaleBuild) and (stale.edit_step, stale.build_step) == ("2.A", "1.4")
+    assert stale.describe().startswith("ggml-backend.cpp was edited at step 2.A and the last build was before it")
+    assert "--run-stale" in stale.describe() and "step 1.4" in stale.describe()
     assert executor.session.state.step("test-1").status is StepStatus.PENDING  # nothing ran
     executor.run("1.4", confirmed=True)
     assert executor.stale_build(executor.runbook.step("test-1")) is None
@@ -88,8 +93,9 @@ def test_a_document_that_cannot_be_planned_or_written_is_one_clear_error(
     doc = executor.path(executor.runbook.step("5.4").documents[0].path)  # type: ignore[union-attr]
     kept = doc.rename(tmp_path / "kept.md")
     doc.mkdir()
-    with pytest.raises(StepError, match="is a folder"):
-        executor.run("5.4", confirmed=True)
+    blocked = executor.run("5.4", confirmed=True)
+    assert isinstance(blocked, Blocked) and isinstance(blocked.blockers[0], Prerequisite)
+    assert "is a folder" in blocked.blockers[0].describe()
     assert executor.session.state.step("5.4").status is StepStatus.PENDING
     doc.rmdir()
     kept.rename(doc)
@@ -102,8 +108,8 @@ def test_a_document_that_cannot_be_planned_or_written_is_one_clear_error(
 def test_a_form_whose_output_cannot_be_placed_leaves_the_step_as_it_was(executor: StepExecutor) -> None:
     answers = {f.id: "x" for f in executor.runbook.step("1.6").fields}  # type: ignore[union-attr]
     answers["recommended_approach"] = "A"
-    with pytest.raises(StepError, match="BACKUP_DIR"):  # no backup yet: the output's folder is unknown
-        executor.run("1.6", answers=answers)
+    blocked = executor.run("1.6", answers=answers)  # no backup yet: the output's folder is unknown
+    assert isinstance(blocked, Blocked) and "BACKUP_DIR" in blocked.blockers[0].describe()
     assert executor.session.state.step("1.6").status is StepStatus.PENDING
     executor.run("1.1")
     target = executor.path(executor.runbook.step("1.6").output.path)  # type: ignore[union-attr]
@@ -161,30 +167,25 @@ def test_choosing_another_approach_makes_it_pending_again(executor: StepExecutor
 
 
 def test_applying_the_diff_a_person_saw_refuses_a_file_changed_since(executor: StepExecutor) -> None:
-    from amxwizard.engine.edits import plan_step
-
     executor.run("1.1")
-    step = executor.runbook.step("1.2")
-    shown = plan_step(step, executor.values(), workdir=executor.workdir())
+    shown = executor.plan("1.2")
     backend = executor.path("{{repo}}/ggml/src/ggml-backend.cpp")
     backend.write_text(backend.read_text() + "// typed in another terminal while the diff was on screen\n")
-    result = executor.run("1.2", confirmed=True, shown=shown)
+    result = executor.apply(shown, Approval(confirmed=True))
     assert result.status is StepStatus.FAILED and "changed since" in result.summary
     assert "typed in another terminal" in backend.read_text()  # nothing overwritten
 
 
 def test_the_commit_refuses_files_changed_since_their_diff_was_shown(executor: StepExecutor) -> None:
-    from amxwizard.engine.executor import StepError
-    from amxwizard.engine.gitops import plan_commit
+    from amxwizard.engine.steps.base import PlanChanged
 
     executor.run("1.1")
     executor.run("1.2", confirmed=True)
     executor.answer("5.3", "solution_details", "x")
     executor.answer("5.3", "backend_changes", "y")
-    step = executor.runbook.step("5.3")
-    shown = plan_commit(executor.path(step.repo), step, executor.values())
+    shown = executor.plan("5.3")
     backend = executor.path("{{repo}}/ggml/src/ggml-backend.cpp")
     backend.write_text(backend.read_text() + "// one more line nobody reviewed\n")
-    with pytest.raises(StepError, match="changed since their diff was shown"):
-        executor.run("5.3", confirmed=True, shown=shown)
+    with pytest.raises(PlanChanged, match="changed since their diff was shown"):
+        executor.apply(shown, Approval(confirmed=True))
     assert executor.session.state.commit is None

@@ -194,11 +194,13 @@ def test_report_defaults_to_markdown_on_stdout(full_session: PlayedSession) -> N
 
 def test_report_errors_are_one_clear_line(full_session: PlayedSession, tmp_path: Path) -> None:
     done = cli("report", "--runbook", str(RUNBOOK), "--state-dir", str(full_session.state_dir), "--session", "nope")
-    assert done.returncode == 1
-    assert done.stderr.strip() == f"amxwizard: --session nope: no such session in {full_session.state_dir}"
+    assert done.returncode == 2  # a session that does not exist is a usage error, as for every command
+    assert done.stderr.strip() == (
+        f"amxwizard: --session nope: no session 'nope' in {full_session.state_dir} (latest: {full_session.id})"
+    )
     empty = tmp_path / "empty"
     done = cli("report", "--runbook", str(RUNBOOK), "--state-dir", str(empty))
-    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "no session" in done.stderr and "Traceback" not in done.stderr
     done = cli(
         "report",

@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from amxwizard.engine.session import Session
 from amxwizard.engine.state import StepStatus
+from amxwizard.engine.steps.base import Approval
 from amxwizard.ui.app import WizardApp
 from amxwizard.ui.screens.dialogs import ConfirmScreen, DecideScreen, DiffScreen, NoteScreen
 from amxwizard.ui.screens.forms import FormScreen
@@ -201,7 +202,8 @@ async def test_the_log_pane_keeps_the_first_lines_of_a_fast_command(world: World
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await accept_setup(pilot, app)
-        app.execute("1.4", confirmed=True)
+        app.run_worker(app.execute(app.executor.plan("1.4"), Approval(confirmed=True)))
+        await pilot.pause(0.1)
         await settle(pilot, app)
         log = app.main.query_one(RunLog)
         log.flush()

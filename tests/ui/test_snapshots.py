@@ -7,10 +7,11 @@ fixed id, a frozen clock and host name — so a screen renders the same bytes on
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,21 @@ FIXTURE_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "evidence" /
 
 
 @pytest.fixture
+def world_lock() -> Iterator[None]:
+    """The world lives at one fixed path (it is on screen): one test at a time may build and use it, whichever
+    checkout or process runs it."""
+    with open(f"{ROOT}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
 def snapshot_app(
-    runbook_file: RunbookFile, frozen_clock: None, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., WizardApp]:
+    runbook_file: RunbookFile, frozen_clock: None, monkeypatch: pytest.MonkeyPatch, world_lock: None
+) -> Iterator[Callable[..., WizardApp]]:
     sessions: list[Session] = []
 
     def make(*, accepted: bool = True) -> WizardApp:
@@ -71,14 +84,25 @@ def _still(pilot: Pilot[None]) -> None:
         field.cursor_blink = False
 
 
+async def _idle(pilot: Pilot[None]) -> None:
+    """Let the workers (the detail pane's plan, a step's plan) finish and the screen catch up."""
+    await pilot.pause(0.1)
+    # A step's walk waits for the person at its dialog; everything else must finish.
+    busy = [w for w in pilot.app.workers if w.group != "flow"]
+    if busy:  # (an empty list would mean "every worker")
+        await pilot.app.workers.wait_for_complete(busy)
+    await pilot.pause(0.1)
+
+
 def _select(step_id: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run_before(pilot: Pilot[None]) -> None:
         await pilot.pause(0.1)
         pilot.app.main.query_one(StepOutline).select_step(step_id)
-        await pilot.pause(0.1)
+        await _idle(pilot)
         if keys:
             await pilot.press(*keys)
             await pilot.pause(0.4)
+            await _idle(pilot)
         _still(pilot)
 
     return run_before
@@ -118,8 +142,10 @@ def test_diff_before_applying(
     snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp], size: tuple[int, int]
 ) -> None:
     app = snapshot_app()
+    cuda = ROOT / "sandbox" / "repo" / "ggml" / "src" / "ggml-cuda.cu"
+    backed_up = [{"path": str(cuda), "backup": str(ROOT / "backup" / "ggml-cuda.cu"), "sha256": "", "size": 0}]
     app.session.record(
-        ev.BackupMade(step="1.1", dir=str(ROOT / "backup"), files=[], git={}, location_file="", export="")
+        ev.BackupMade(step="1.1", dir=str(ROOT / "backup"), files=backed_up, git={}, location_file="", export="")
     )
     assert snap_compare(app, terminal_size=size, run_before=_select("2.C", "r"))
 

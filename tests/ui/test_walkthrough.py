@@ -11,7 +11,7 @@ from amxwizard.engine.state import StepStatus
 from amxwizard.ui.app import WizardApp
 from amxwizard.ui.screens.commit import CommitScreen
 from amxwizard.ui.screens.criteria import CriteriaScreen
-from amxwizard.ui.screens.dialogs import ConfirmScreen, DiffScreen, NoteScreen
+from amxwizard.ui.screens.dialogs import ChoiceDialog, ConfirmScreen, DiffScreen, NoteScreen
 from amxwizard.ui.screens.forms import ChoiceScreen, FormScreen
 from amxwizard.ui.screens.main import MainScreen
 from amxwizard.ui.screens.record import RecordScreen
@@ -111,18 +111,20 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         await settle(pilot, app)
         assert _status(app, "2.A") is StepStatus.PASSED
 
-        # The runbook never rebuilds after the fix: the wizard says so before a test runs an old binary.
+        # The runbook never rebuilds after the fix: the wizard says so before a test runs an old binary, and offers
+        # to rebuild first (its choices are named keys).
         assert _selected(app) == "test-1"
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stale-build warning")
-        assert "old binary" in app.screen.question
-        await pilot.press("n")
-        app.main.query_one(StepOutline).select_step("1.4")
-        await pilot.press("r", "y")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog), what="the stale-build question")
+        assert "old binary" in app.screen.title_text
+        assert [key for key, _, _ in app.screen.choices] == ["b", "a"]
+        await pilot.press("b")  # rebuild now: 1.4 runs, then test-1 on the new binary
+        await wait_until(pilot, lambda: _status(app, "test-1") is StepStatus.PASSED, 60, "test-1 after the rebuild")
         await settle(pilot, app)
-        assert _selected(app) == "test-1"
+        assert session.state.step("1.4").attempts == 2
+        assert not session.state.step("test-1").acknowledged  # it did not run stale
 
-        for step_id in ("test-1", "test-2", "test-3", "test-4", "test-5", "bench-pp", "bench-tg"):
+        for step_id in ("test-2", "test-3", "test-4", "test-5", "bench-pp", "bench-tg"):
             assert _selected(app) == step_id
             await pilot.press("r")
             await settle(pilot, app)

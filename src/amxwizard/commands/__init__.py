@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..engine.session import Session
+    from ..engine.session import Session, SessionInfo
     from ..runbook import RunbookFile
+
+# Exit codes every command shares (also in `amxwizard --help`).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
 
 class CommandError(Exception):
@@ -90,18 +93,40 @@ def open_session(runbook: RunbookFile, state: Path, overrides: dict[str, str], *
     return session
 
 
-def peek_session(runbook: RunbookFile, state: Path) -> Session:
-    """The latest session for this runbook, read-only (no lock), or :class:`CommandError` if there is none."""
-    from ..engine.session import Session, SessionError, latest_session, list_sessions, runbook_key
+def find_session(state: Path, runbook_arg: str | None, session_id: str | None) -> tuple[SessionInfo, RunbookFile]:
+    """The session a command works on, the same way for every command, and the runbook to read it with.
 
-    info = latest_session(state, runbook, {})
-    if info is None:
-        key = runbook_key(runbook)
-        done = [s for s in list_sessions(state) if s.runbook_path == key]
-        if not done:
-            raise CommandError(f"no session for {runbook.display} in {state} (start one with 'amxwizard')")
-        info = done[-1]
-    try:
-        return Session.peek(info.dir, runbook)
-    except SessionError as exc:
-        raise CommandError(str(exc)) from None
+    ``--session ID`` names it; else the latest unfinished session (else the latest) of ``--runbook`` when one is
+    given, else of any runbook. Without ``--runbook`` the session is read with the runbook it started with (its
+    own copy), so the command works from any folder.
+    """
+    from ..engine.session import list_sessions, runbook_key
+    from ..runbook import RunbookError, load_runbook
+
+    infos = list_sessions(state)
+    runbook = load_or_exit(runbook_arg) if runbook_arg else None
+    if session_id:
+        found = [i for i in infos if i.id == session_id] or [i for i in infos if i.id.startswith(session_id)]
+        if len(found) != 1:
+            known = ", ".join(i.id for i in infos[-5:]) or "none"
+            what = "no session" if not found else "more than one session starts with"
+            raise CommandError(f"--session {session_id}: {what} {session_id!r} in {state} (latest: {known})", 2)
+        info = found[0]
+    else:
+        key = runbook_key(runbook) if runbook is not None else None
+        candidates = [i for i in infos if key is None or i.runbook_path == key]
+        unfinished = [i for i in candidates if not i.finished]
+        if not candidates:
+            where = f" for {runbook.display}" if runbook is not None else ""
+            raise CommandError(
+                f"no session{where} in {state}: start one with 'amxwizard setup --var NAME=VALUE ... --accept' "
+                "(or open the wizard)",
+                2,
+            )
+        info = (unfinished or candidates)[-1]
+    if runbook is None:
+        try:
+            runbook = load_runbook(info.dir / "runbook.yaml", display=info.runbook_path or "runbook.yaml")
+        except RunbookError as exc:
+            raise CommandError(f"session {info.id}: its runbook copy cannot be read: {exc}") from None
+    return info, runbook

@@ -7,24 +7,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CommandError, load_or_exit, peek_session, state_dir
+from . import CommandError, find_session, state_dir
 
 if TYPE_CHECKING:
     from ..engine.session import Session
 
 
 def _session(args: argparse.Namespace) -> Session:
-    from ..engine.session import Session, SessionError, sessions_root
+    from ..engine.session import Session, SessionError
 
-    runbook = load_or_exit(args.runbook)
-    state = state_dir(args.state_dir)
-    if not args.session:
-        return peek_session(runbook, state)
-    folder = sessions_root(state) / args.session
-    if not folder.is_dir():
-        raise CommandError(f"--session {args.session}: no such session in {state}")
+    info, runbook = find_session(state_dir(args.state_dir), args.runbook, args.session)
     try:
-        return Session.peek(folder, runbook)
+        return Session.peek(info.dir, runbook)
     except SessionError as exc:
         raise CommandError(str(exc)) from None
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from . import load_or_exit, peek_session, state_dir
+from . import CommandError, find_session, state_dir
 
 if TYPE_CHECKING:
     from ..engine.session import Session
@@ -79,8 +79,13 @@ def status_data(session: Session) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    runbook = load_or_exit(args.runbook)
-    session = peek_session(runbook, state_dir(args.state_dir))
+    from ..engine.session import Session, SessionError
+
+    info, runbook = find_session(state_dir(args.state_dir), args.runbook, args.session)
+    try:
+        session = Session.peek(info.dir, runbook)
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None
     try:
         data = status_data(session)
     finally:

@@ -1,4 +1,10 @@
-"""``amxwizard step ID``: run or complete one step in the current session, printing its output (no TUI)."""
+"""``amxwizard step ID``: plan one step of the current session, show what it needs, apply it (no TUI).
+
+Each thing a step can need has its own flag: ``--yes`` confirms a destructive step or the changes shown,
+``--accept-suggestions`` takes the answers the evidence suggests, ``--run-stale`` runs a binary older than the last
+edit, ``--again`` runs a passed step once more, ``--allow-unproven`` commits claims the evidence does not back.
+Everything still needed is listed on the first call. Exit codes: 0 passed, 1 failed, 2 usage, 3 blocked.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,18 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from . import CommandError, load_or_exit, open_session, parse_vars, state_dir
+from . import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, find_session, parse_vars, state_dir
 
 if TYPE_CHECKING:
-    from ..engine.executor import StepExecutor, StepResult
+    from ..engine.executor import StepExecutor
     from ..engine.session import Session
+    from ..engine.steps.base import Blocker, Plan, StepResult
 
 
 def _print_lines(lines: list[str]) -> None:
-    sys.stdout.write("".join(line + "\n" for line in lines))
+    from ..engine.runner import display_line
+
+    sys.stdout.write("".join(display_line(line) + "\n" for line in lines))
     sys.stdout.flush()
 
 
@@ -45,50 +54,107 @@ def report(result: StepResult) -> None:
         print(f"  troubleshooting: {entry.symptom} → {entry.solution}{goto}")
 
 
+def show_blocker(blocker: Blocker) -> None:
+    """What a blocker needs, in full, on standard output (the one-line summary goes to standard error)."""
+    from ..engine.steps.base import MissingAnswers, ReviewChanges, UnprovenClaims
+
+    if isinstance(blocker, MissingAnswers):
+        for needed in blocker.needed:
+            fld = needed.field
+            hint = f" ({' / '.join(fld.options)})" if fld.options else ""
+            if needed.suggestion is not None:
+                hint += f"  — {needed.suggestion.source} suggests: {needed.suggestion.value}"
+            print(f"  {fld.id}: {fld.label}{hint}")
+    elif isinstance(blocker, ReviewChanges):
+        print(blocker.diff.rstrip("\n"))
+    elif isinstance(blocker, UnprovenClaims):
+        for claim in blocker.claims:
+            print(f"  unproven: {claim.sentence} — measured: {claim.measured}")
+
+
+def _print_plan(plan: Plan) -> None:
+    for line in plan.describe():
+        print(line)
+    for note in plan.notes:
+        print(f"note: {note}")
+    for blocker in plan.blockers:
+        print(f"needs: {blocker.describe()}")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..engine.executor import NeedsAnswers, NeedsConfirmation, StepError, StepExecutor
-    from ..engine.session import SessionError
-    from ..engine.state import StepStatus
+    from ..engine.executor import StepExecutor
+    from ..engine.session import Session, SessionError
+    from ..engine.steps.base import Approval, PlanChanged, RunCommands, StepError
     from ..runbook.templates import TemplateError
     from ..runbook.variables import VariableError
+    from .tui import default_nice
 
-    runbook = load_or_exit(args.runbook)
+    info, runbook = find_session(state_dir(args.state_dir), args.runbook, args.session)
     try:
         step = runbook.model.step(args.step_id)
     except KeyError:
         ids = " ".join(runbook.model.steps_by_id)
-        raise CommandError(f"no step {args.step_id!r}; steps: {ids}", 2) from None
+        raise CommandError(f"no step {args.step_id!r}; steps: {ids}", EXIT_USAGE) from None
     answers = parse_vars(args.answer)
-    session = open_session(runbook, state_dir(args.state_dir), parse_vars(args.var), new=args.new)
+    overrides = parse_vars(args.var)
     try:
-        from .tui import default_nice
-
-        executor = StepExecutor(session, nice=default_nice())
-        catch_up(session, executor)
+        # --plan reads the session without taking it: the store and the repository stay byte for byte as they are.
+        session = Session.peek(info.dir, runbook) if args.plan else Session.open(info.dir, runbook)
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None
+    try:
         if not session.state.setup_accepted:
-            session.accept_setup()
+            raise CommandError(
+                f"session {session.id}: the setup is not accepted yet; accept it with "
+                "'amxwizard setup --var NAME=VALUE ... --accept' (or in the wizard)",
+                EXIT_USAGE,
+            )
+        executor = StepExecutor(session, nice=default_nice())
+        if args.plan:
+            if overrides or answers:
+                raise CommandError("--plan changes nothing: give --var and --answer without it", EXIT_USAGE)
+            plan = executor.plan(step.id)
+            print(f"== {step.id} {step.title} ({step.kind}) — session {session.id} — plan only, nothing changes")
+            _print_plan(plan)
+            return EXIT_OK
+        if session.recovery is not None:
+            print(f"amxwizard: {session.recovery}", file=sys.stderr)
+        catch_up(session, executor)
+        changed = {name: value for name, value in overrides.items() if session.state.overrides.get(name) != value}
+        if changed:
+            session.set_variables(changed)
         if args.skip:
             executor.skip(step.id, args.skip)
             print(f"{step.id}: SKIPPED — {args.skip}")
-            return 0
+            return EXIT_OK
+        for field_id, value in answers.items():
+            executor.answer(step.id, field_id, value)
+        plan = executor.plan(step.id)
+        if args.accept_suggestions and executor.accept_suggestions(plan):
+            plan = executor.plan(step.id)
+        approval = Approval(
+            confirmed=args.yes, run_stale=args.run_stale, again=args.again, allow_unproven=args.allow_unproven
+        )
         print(f"== {step.id} {step.title} ({step.kind}) — session {session.id}")
-        for command in executor.shell_commands(step):
-            print("$ " + command.rstrip("\n").replace("\n", "\n  "))
+        if isinstance(plan, RunCommands):
+            for line in plan.describe():
+                print(line)
         sys.stdout.flush()
-        result = executor.run(step.id, answers=answers, confirmed=args.yes, on_output=_print_lines)
-    except NeedsConfirmation as exc:
-        if exc.preview:
-            print(exc.preview)
-        raise CommandError(str(exc), 2) from None
-    except NeedsAnswers as exc:
-        for fld in exc.fields:
-            hint = f" ({' / '.join(fld.options)})" if fld.options else ""
-            hint += f"  — the log suggests: {exc.suggested[fld.id]}" if fld.id in exc.suggested else ""
-            print(f"  {fld.id}: {fld.label}{hint}")
-        raise CommandError(str(exc), 2) from None
+        left = plan.unresolved(approval)
+        if left:
+            for blocker in left:
+                show_blocker(blocker)
+            for blocker in left:
+                print(f"amxwizard: blocked: {blocker.describe()}", file=sys.stderr)
+            return EXIT_BLOCKED
+        result = executor.apply(plan, approval, on_output=_print_lines)
+    except PlanChanged as exc:
+        raise CommandError(f"{exc}", EXIT_BLOCKED) from None
     except (StepError, SessionError, TemplateError, VariableError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         session.close()
     report(result)
-    return 0 if result.status in (StepStatus.PASSED, StepStatus.RUNNING) else 1
+    from ..engine.state import StepStatus
+
+    return EXIT_OK if result.status in (StepStatus.PASSED, StepStatus.RUNNING) else EXIT_FAILED

@@ -165,11 +165,16 @@ def _readonly_uri(path: Path, *, immutable: bool = False) -> str:
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(_readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False)
+    # Without a -wal file no wizard has the store open and every event is in the main file: read it as immutable,
+    # which creates no -wal or -shm beside it (a look must leave the session folder exactly as it was).
+    immutable = not Path(f"{path}-wal").exists()
+    db = sqlite3.connect(
+        _readonly_uri(path, immutable=immutable), uri=True, isolation_level=None, check_same_thread=False
+    )
     try:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorname != "SQLITE_CANTOPEN":
+        if exc.sqlite_errorname != "SQLITE_CANTOPEN" or immutable:
             raise
         # On read-only media SQLite cannot create the WAL index of a cleanly closed store; nothing can write there
         # either, so reading the file as immutable is safe and still shows the old state.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import traceback
 from collections.abc import Callable, Iterable
@@ -14,9 +15,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ..engine.executor import NeedsAnswers, NeedsConfirmation, StepError, StepExecutor
+from ..engine.executor import StepExecutor
 from ..engine.session import Session, SessionError
 from ..engine.state import StepStatus
+from ..engine.steps.base import Approval, ChooseApproach, Plan, PlanInput, SaveAnswers, StepError, StepResult
 from ..engine.store import Event
 from ..runbook import models as m
 from .messages import EventRecorded, RunStarted, StepEnded
@@ -42,7 +44,8 @@ class WizardApp(App[None]):
         self.session = session
         self.runbook = session.runbook.model
         self.executor = StepExecutor(session, nice=nice)
-        self.busy: str | None = None
+        self.busy: str | None = None  # the step whose commands or changes are being applied
+        self.walking = False  # a step is on its way through its dialogs
         self.main: MainScreen | None = None
         self.output_feed = OutputFeed()  # filled by the runner's thread, drained by the log pane
         self._catch_up = catch_up
@@ -129,33 +132,130 @@ class WizardApp(App[None]):
 
     # -- running steps -------------------------------------------------------------------------------------------
 
-    def execute(self, step_id: str, **kwargs: Any) -> None:
-        """Carry out a step in a worker thread; the outcome arrives as :class:`StepEnded`."""
-        if self.busy is not None:
-            self.notify(f"{self.busy} is still running", severity="warning")
+    def start_step(self, step_id: str) -> None:
+        """Walk ``step_id`` from its plan through the dialogs its blockers need to its end (a worker)."""
+        if self.busy is not None or self.walking:
+            self.notify(f"{self.busy or 'a step'} is still in progress", severity="warning")
             return
+        self.run_worker(self._walk_worker(step_id), group="flow", exit_on_error=False, name=f"walk {step_id}")
+
+    def answer_step(self, step_id: str) -> None:
+        """Open the answers of ``step_id`` (its form, the choice); a form or choice then completes its step."""
+        if self.busy is not None or self.walking:
+            return
+        self.run_worker(self._answer_worker(step_id), group="flow", exit_on_error=False, name=f"answer {step_id}")
+
+    async def _walk_worker(self, step_id: str) -> None:
+        self.walking = True
+        try:
+            await self.walk(step_id)
+        finally:
+            self.walking = False
+            self._refresh_main()
+
+    async def _answer_worker(self, step_id: str) -> None:
+        from .flow import ANSWER_SCREENS
+
+        self.walking = True
+        try:
+            plan = await self._plan(step_id, PlanInput())
+            if plan is None or type(plan) not in ANSWER_SCREENS:
+                return
+            done = await self.push_screen_wait(ANSWER_SCREENS[type(plan)](plan))
+            if done and isinstance(plan, SaveAnswers | ChooseApproach):
+                await self.walk(step_id)
+        finally:
+            self.walking = False
+            self._refresh_main()
+
+    async def walk(self, step_id: str, approval: Approval | None = None) -> StepResult | None:
+        """Plan ``step_id``, resolve each blocker with its screen (planning again after answers), then apply it.
+
+        ``None`` when the person cancelled or the step could not start; otherwise how it ended.
+        """
+        from .flow import BLOCKER_SCREENS, REVIEW_SCREENS, Cancel, Grant, OpenEditor, Replan, RunFirst, merge
+
+        approval = approval or Approval()
+        request = PlanInput()
+        reviewed = False
+        while True:
+            plan = await self._plan(step_id, request)
+            if plan is None:
+                return None
+            review = REVIEW_SCREENS.get(type(plan))
+            if review is not None and not reviewed:
+                reviewed = True
+                outcome = await review(self, plan)
+                if outcome is None:
+                    return None
+                request, approval = outcome[0], merge(approval, outcome[1])
+                continue
+            left = plan.unresolved(approval)
+            if not left:
+                break
+            decision = await BLOCKER_SCREENS[type(left[0])](self, plan, left[0])
+            if isinstance(decision, Cancel):
+                return None
+            if isinstance(decision, Grant):
+                approval = merge(approval, decision.approval)
+            elif isinstance(decision, Replan):
+                request = decision.request or request
+            elif isinstance(decision, RunFirst):
+                first = await self.walk(decision.step_id, Approval(confirmed=decision.confirmed))
+                if first is None or first.status is not StepStatus.PASSED:
+                    return None
+            elif isinstance(decision, OpenEditor):
+                await self.edit_step(plan.step)
+        return await self.execute(plan, approval)
+
+    async def _plan(self, step_id: str, request: PlanInput) -> Plan | None:
+        """The plan, computed off the UI thread (it reads files, git and logs)."""
+        try:
+            return await asyncio.to_thread(self.executor.plan, step_id, request)
+        except (StepError, SessionError) as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+        except Exception as exc:
+            self._internal_error(exc)
+        return None
+
+    async def execute(self, plan: Plan, approval: Approval) -> StepResult | None:
+        """Apply an approved plan in a worker thread; its output streams to the log pane."""
+        step_id = plan.step.id
         self.busy = step_id
         if self.main is not None:
             self.main.begin(step_id)
-        self.run_worker(
-            partial(self._execute, step_id, kwargs),
-            thread=True,
-            exit_on_error=False,
-            group="step",
-            name=f"step {step_id}",
-        )
-        if self.main is not None:
             self.main.refresh_bindings()
-
-    def _execute(self, step_id: str, kwargs: dict[str, Any]) -> None:
+        result: StepResult | None = None
+        error: Exception | None = None
         try:
-            result = self.executor.run(
-                step_id, on_output=partial(self._output, step_id), on_started=partial(self._started, step_id), **kwargs
+            result = await asyncio.to_thread(
+                self.executor.apply,
+                plan,
+                approval,
+                on_output=partial(self._output, step_id),
+                on_started=partial(self._started, step_id),
             )
         except Exception as exc:
-            self.post_message(StepEnded(step_id, error=exc))
+            error = exc
+        finally:
+            self.busy = None
+        self.on_step_ended(StepEnded(step_id, result=result, error=error))
+        return result
+
+    async def edit_step(self, step: m.Step) -> None:
+        """Open the person's editor at the step's place; record what they changed and show its diff."""
+        from .editor import open_editor
+
+        try:
+            path, line = await asyncio.to_thread(self.executor.edit_target, step)
+        except StepError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
             return
-        self.post_message(StepEnded(step_id, result=result))
+        if not open_editor(self, path, line):
+            return
+        await asyncio.to_thread(self.executor.record_hand_edits, step)
+        diff = await asyncio.to_thread(self.executor.file_diff, path)
+        await self.push_screen_wait(DiffScreen(f"git diff {path.name}", diff, readonly=True))
 
     def _output(self, step_id: str, lines: list[str]) -> None:
         self.output_feed.put(lines)  # only one step runs at a time: the pane shows whatever is running
@@ -222,31 +322,7 @@ class WizardApp(App[None]):
             self.main.refresh_bindings()
 
     def _step_error(self, step_id: str, error: Exception) -> None:
-        if isinstance(error, NeedsConfirmation):
-
-            def go(yes: bool | None) -> None:
-                if yes:
-                    self.execute(step_id, confirmed=True)
-
-            screen: Screen[Any] = (
-                DiffScreen(f"{step_id}: {error.question}", error.preview)
-                if error.preview
-                else ConfirmScreen(error.question)
-            )
-            self.push_screen(screen, go)
-        elif isinstance(error, NeedsAnswers):
-            step = self.runbook.step(step_id)
-            if isinstance(step, m.ChoiceStep):
-                from .screens.forms import ChoiceScreen
-
-                self.push_screen(ChoiceScreen(step))
-            elif isinstance(step, m.FormStep | m.DocsStep | m.CommitStep):
-                from .screens.forms import FormScreen
-
-                self.push_screen(FormScreen(step))
-            else:
-                self.notify(str(error), severity="warning")
-        elif isinstance(error, StepError):
+        if isinstance(error, StepError | SessionError):
             self.notify(str(error), severity="error", timeout=10)
         else:
             self._internal_error(error)

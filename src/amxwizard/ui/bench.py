@@ -76,7 +76,9 @@ async def _measure(
         began = time.perf_counter()
         with _RssSampler() as rss:
             if run:
-                app.execute("1.4", confirmed=True)
+                from ..engine.steps.base import Approval
+
+                app.run_worker(app.execute(app.executor.plan("1.4"), Approval(confirmed=True)))
             outline = app.main.query_one(StepOutline) if app.main else None
             i = 0
             while True:

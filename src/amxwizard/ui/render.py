@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -13,6 +14,18 @@ from rich.table import Table
 from rich.text import Text
 
 from ..engine.state import StepStatus
+from ..engine.steps.base import (
+    ChangeFiles,
+    ChooseApproach,
+    Confirm,
+    MakeBackup,
+    MakeCommit,
+    Plan,
+    ReviewChanges,
+    RunCommands,
+    SaveAnswers,
+    UpdateDocuments,
+)
 from ..runbook import models as m
 from ..runbook.templates import render_text
 from .widgets.outline import STATUS_GLYPH
@@ -97,15 +110,11 @@ def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
     return out
 
 
-def commands_block(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
-    try:
-        commands = executor.shell_commands(step)
-    except Exception as exc:  # a template error shows where the command would be
-        return [Text(f"cannot render the commands: {exc}", style="red")]
-    if not commands:
+def commands_block(executor: StepExecutor, plan: RunCommands) -> list[RenderableType]:
+    if not plan.commands:
         return []
-    out: list[RenderableType] = [heading(f"Commands, exactly as they will run (in {executor.workdir()})")]
-    out += [code(c, "bash") for c in commands]
+    out: list[RenderableType] = [heading(f"Commands, exactly as they will run (in {plan.cwd})")]
+    out += [code(c, "bash") for c in plan.commands]
     return out
 
 
@@ -140,10 +149,12 @@ def located(executor: StepExecutor, edit: m.Edit) -> Text:
     return line
 
 
-def edits_block(executor: StepExecutor, step: m.EditStepBase) -> list[RenderableType]:
+def edits_block(executor: StepExecutor, plan: ChangeFiles) -> list[RenderableType]:
+    step = cast(m.EditStepBase, plan.step)
     out: list[RenderableType] = []
-    if isinstance(step, m.ApproachStep):
-        out.append(Text.assemble(("Use if: ", "bold"), step.use_if))
+    use_if = getattr(step, "use_if", "")
+    if use_if:
+        out.append(Text.assemble(("Use if: ", "bold"), use_if))
     if step.find:
         out.append(Text.assemble(("Find: ", "bold"), step.find))
     for i, edit in enumerate(step.edits, 1):
@@ -161,10 +172,13 @@ def edits_block(executor: StepExecutor, step: m.EditStepBase) -> list[Renderable
         out.append(Text("afterwards the file must contain: " + ", ".join(step.verify_present), style="dim"))
     if step.verify_absent:
         out.append(Text("afterwards no file may contain: " + ", ".join(step.verify_absent), style="dim"))
+    for problem in plan.problems:
+        out.append(Text(f"cannot apply: {problem}", style="bold red"))
     return out
 
 
-def form_block(executor: StepExecutor, step: m.FormStep) -> list[RenderableType]:
+def form_block(executor: StepExecutor, plan: SaveAnswers) -> list[RenderableType]:
+    step = cast(m.FormStep, plan.step)
     out: list[RenderableType] = []
     if step.look_for:
         out.append(heading("Look for"))
@@ -179,30 +193,32 @@ def form_block(executor: StepExecutor, step: m.FormStep) -> list[RenderableType]
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold")
     table.add_column()
+    answers = dict(plan.answers)
     for fld in step.fields:
-        value = executor.session.state.answer(fld.id)
+        value = answers.get(fld.id, "")
         table.add_row(fld.label, Text(value, style="green") if value else Text(fld.placeholder, style="dim"))
     out.append(heading("Answers"))
     out.append(table)
     return out
 
 
-def choice_block(executor: StepExecutor, step: m.ChoiceStep) -> list[RenderableType]:
+def choice_block(executor: StepExecutor, plan: ChooseApproach) -> list[RenderableType]:
+    step = cast(m.ChoiceStep, plan.step)
     chosen = executor.session.state.approach
     out: list[RenderableType] = []
     for option in step.options:
         approach = executor.runbook.step(option)
-        assert isinstance(approach, m.ApproachStep)
         mark = "●" if option == chosen else "○"
-        out.append(Text.assemble((f"{mark} {approach.letter}  ", "bold"), approach.title))
-        out.append(Text(f"     use if: {approach.use_if}", style="dim"))
+        out.append(Text.assemble((f"{mark} {getattr(approach, 'letter', option)}  ", "bold"), approach.title))
+        out.append(Text(f"     use if: {getattr(approach, 'use_if', '')}", style="dim"))
     recommended = executor.session.state.answer("recommended_approach")
     if recommended:
         out.append(Text(f"The analysis recommends {recommended}.", style="cyan"))
     return out
 
 
-def bench_block(executor: StepExecutor, step: m.BenchmarkStep) -> list[RenderableType]:
+def bench_block(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
+    step = cast(m.BenchmarkStep, step)
     from ..engine.evidence import llama_bench
 
     out: list[RenderableType] = [Text.assemble(("Expected: ", "bold"), step.expect)]
@@ -230,55 +246,13 @@ def bench_block(executor: StepExecutor, step: m.BenchmarkStep) -> list[Renderabl
     return out
 
 
-def step_detail(executor: StepExecutor, step: m.Step) -> RenderableType:
-    """Everything the detail pane shows for ``step``."""
-    parts: list[RenderableType] = [Text(f"{step.id}  {step.title}", style="bold reverse"), status_line(executor, step)]
-    parts += outcome(executor, step)
-    if step.description:
-        parts.append(Text(" ".join(step.description.split())))
-    parts += [Text(f"• {note}") for note in step.notes]
-    if isinstance(step, m.COMMAND_KINDS):
-        if isinstance(step, m.TestStep):
-            parts.append(
-                Text.assemble(("Expected: ", "bold"), f"{step.expect} ({step.mode} mode, {step.tokens} tokens)")
-            )
-        if isinstance(step, m.BenchmarkStep):
-            parts += bench_block(executor, step)
-        parts += commands_block(executor, step)
-    elif isinstance(step, m.BackupStep):
-        parts += backup_block(executor, step)
-    elif isinstance(step, m.EDIT_KINDS):
-        parts += edits_block(executor, step)
-    elif isinstance(step, m.FormStep):
-        parts += form_block(executor, step)
-    elif isinstance(step, m.ChoiceStep):
-        parts += choice_block(executor, step)
-    elif isinstance(step, m.CommitStep):
-        parts.append(
-            Text(
-                "stages: "
-                + ", ".join(step.stage)
-                + (f" (and, if modified: {', '.join(step.stage_if_modified)})" if step.stage_if_modified else "")
-            )
-        )
-        parts.append(
-            Text(
-                "The message is built from the analysis, the approach and the measured figures; "
-                "you can edit it before committing.",
-                style="dim",
-            )
-        )
-    elif isinstance(step, m.DocsStep):
-        for doc in step.documents:
-            parts.append(
-                Text.assemble(("• ", "bold"), doc.path.replace("{{repo}}/", ""), (f"  [{doc.section}]", "dim"))
-            )
-            parts += [Text(f"    – {p}", style="dim") for p in doc.points]
-    parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
-    return Group(*[Padding(p, (0, 0, 1, 0)) if isinstance(p, Syntax | Table) else p for p in parts])
+def test_block(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
+    step = cast(m.TestStep, step)
+    return [Text.assemble(("Expected: ", "bold"), f"{step.expect} ({step.mode} mode, {step.tokens} tokens)")]
 
 
-def backup_block(executor: StepExecutor, step: m.BackupStep) -> list[RenderableType]:
+def backup_block(executor: StepExecutor, plan: MakeBackup) -> list[RenderableType]:
+    step = cast(m.BackupStep, plan.step)
     backup = executor.session.state.backup
     out: list[RenderableType] = []
     if backup:
@@ -286,16 +260,84 @@ def backup_block(executor: StepExecutor, step: m.BackupStep) -> list[RenderableT
         for f in backup.get("files", []):
             out.append(Text(f"  {f['sha256'][:12]}  {f['path']}", style="dim"))
     else:
-        try:
-            root = str(executor.path(executor.runbook.backup.root))
-        except Exception:  # an unset variable: show the template itself
-            root = executor.runbook.backup.root
-        out.append(Text(f"Backs up into {root}/{executor.runbook.backup.pattern}"))
-        for f in step.files:
-            out.append(Text(f"  {f.path.replace('{{repo}}/', '')}" + (" (if present)" if f.optional else "")))
-        if step.include_edited:
-            out.append(Text("  and every other file the runbook edits", style="dim"))
+        out.append(Text(f"Backs up into {plan.root}"))
+        out += [Text(f"  {f}") for f in plan.files]
     if step.script:
         out.append(heading("The original script (the wizard does the same itself, with checksums)"))
         out.append(code(step.script, "bash"))
     return out
+
+
+def commit_block(executor: StepExecutor, plan: MakeCommit) -> list[RenderableType]:
+    step = cast(m.CommitStep, plan.step)
+    out: list[RenderableType] = [
+        Text(
+            "stages: "
+            + ", ".join(step.stage)
+            + (f" (and, if modified: {', '.join(step.stage_if_modified)})" if step.stage_if_modified else "")
+        ),
+        Text(
+            "The message is built from the analysis, the approach and the measured figures; "
+            "you can edit it before committing.",
+            style="dim",
+        ),
+    ]
+    out += [Text(f"cannot commit: {p}", style="bold red") for p in plan.git.problems]
+    return out
+
+
+def docs_block(executor: StepExecutor, plan: UpdateDocuments) -> list[RenderableType]:
+    step = cast(m.DocsStep, plan.step)
+    out: list[RenderableType] = []
+    for doc in step.documents:
+        out.append(Text.assemble(("• ", "bold"), doc.path.replace("{{repo}}/", ""), (f"  [{doc.section}]", "dim")))
+        out += [Text(f"    – {p}", style="dim") for p in doc.points]
+    return out
+
+
+def _run_block(executor: StepExecutor, plan: RunCommands) -> list[RenderableType]:
+    extra = KIND_BLOCKS.get(plan.step.kind)
+    return [*(extra(executor, plan.step) if extra else []), *commands_block(executor, plan)]
+
+
+# What each plan shows in the detail pane; command steps add what their kind knows (expectation, history).
+PLAN_BLOCKS: dict[type[Plan], Callable[[StepExecutor, Any], list[RenderableType]]] = {
+    RunCommands: _run_block,
+    MakeBackup: backup_block,
+    ChangeFiles: edits_block,
+    SaveAnswers: form_block,
+    ChooseApproach: choice_block,
+    MakeCommit: commit_block,
+    UpdateDocuments: docs_block,
+}
+KIND_BLOCKS: dict[str, Callable[[StepExecutor, m.Step], list[RenderableType]]] = {
+    "test": test_block,
+    "benchmark": bench_block,
+}
+
+
+def step_header(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
+    """What the pane shows at once: the step, its state and outcome, its description (no file or log reads)."""
+    parts: list[RenderableType] = [Text(f"{step.id}  {step.title}", style="bold reverse"), status_line(executor, step)]
+    parts += outcome(executor, step)
+    if step.description:
+        parts.append(Text(" ".join(step.description.split())))
+    parts += [Text(f"• {note}") for note in step.notes]
+    return parts
+
+
+def step_detail(executor: StepExecutor, plan: Plan) -> RenderableType:
+    """Everything the detail pane shows for a step, from its plan (built off the UI thread: it reads files)."""
+    step = plan.step
+    parts = step_header(executor, step)
+    parts += PLAN_BLOCKS[type(plan)](executor, plan)
+    for blocker in plan.blockers:
+        if not isinstance(blocker, ReviewChanges | Confirm):  # what every such step asks; the keys say it
+            parts.append(Text(f"needs: {blocker.describe()}", style="yellow"))
+    parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
+    return Group(*[Padding(p, (0, 0, 1, 0)) if isinstance(p, Syntax | Table) else p for p in parts])
+
+
+def pending_detail(executor: StepExecutor, step: m.Step) -> RenderableType:
+    """The header alone, while the plan is being worked out."""
+    return Group(*step_header(executor, step), Text("…", style="dim"))

@@ -152,11 +152,8 @@ def _docs_updated(
 
 def _result_files(step: m.Step) -> list[str]:
     """Names of the files a step writes into the backup folder (``$BACKUP_DIR/name`` in its commands)."""
-    texts: list[str] = []
-    if isinstance(step, m.ShellStep):
-        texts = [*step.commands, *step.outputs]
-    elif isinstance(step, m.TestStep | m.BenchmarkStep):
-        texts = [step.command]
+    command = getattr(step, "command", None)
+    texts: list[str] = [*getattr(step, "commands", []), *getattr(step, "outputs", []), *([command] if command else [])]
     return list(dict.fromkeys(name for text in texts for name in _BACKUP_FILE_RE.findall(text)))
 
 

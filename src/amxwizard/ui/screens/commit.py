@@ -1,25 +1,32 @@
-"""The commit: the files to stage, the diff, and the message built from the runbook's template — editable."""
+"""The commit: the files to stage, the diff, and the message built from the runbook's template — editable.
+
+The screen reviews a commit plan; it dismisses with what the person typed (the message as edited, files added) and
+the flow then asks what the plan still needs (the confirmation, unproven claims). Everything that runs git or reads
+logs happens off the UI thread.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TextArea
 
+from ...engine.steps.base import Approval, MakeCommit, PlanInput
 from ...runbook import models as m
-from .dialogs import ConfirmScreen, DiffScreen, NoteScreen
+from .dialogs import DiffScreen, NoteScreen
 
 if TYPE_CHECKING:
     from ..app import WizardApp
 
 
-class CommitScreen(Screen[None]):
+class CommitScreen(Screen[tuple[PlanInput, Approval] | None]):
     TITLE = "Commit"
     BINDINGS = [
         Binding("ctrl+s", "commit", "Commit", priority=True),
@@ -31,11 +38,11 @@ class CommitScreen(Screen[None]):
 
     app: WizardApp
 
-    def __init__(self, step: m.CommitStep) -> None:
+    def __init__(self, plan: MakeCommit) -> None:
         super().__init__()
-        self.step = step
-        self.extra: list[str] = []
-        self.plan: Any = None
+        self.plan = plan
+        self.step: m.CommitStep = plan.step  # type: ignore[assignment]
+        self.extra: list[str] = list(plan.extra_files)
         self.message_edited = False
         self._setting = False
 
@@ -64,34 +71,39 @@ class CommitScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_plan()
-        self.action_rebuild_message()
-        self.query(".field").first().focus()
+        self._show_plan(self.plan)
+        self._set_message(self.plan.message)
+        fields = self.query(".field")
+        (fields.first() if fields else self.query_one("#message", TextArea)).focus()
 
-    def refresh_plan(self) -> None:
-        from ...engine.gitops import plan_commit
-
-        executor = self.app.executor
-        try:
-            self.plan = plan_commit(executor.path(self.step.repo), self.step, executor.values(), self.extra)
-        except Exception as exc:
-            self.query_one("#commit-files", Static).update(Text(str(exc), style="bold red"))
-            return
-        text = Text.assemble(("Files to commit: ", "bold"), ", ".join(str(f) for f in self.plan.files) or "none")
-        for problem in self.plan.problems:
+    def _show_plan(self, plan: MakeCommit) -> None:
+        self.plan = plan
+        git = plan.git
+        text = Text.assemble(("Files to commit: ", "bold"), ", ".join(str(f) for f in git.files) or "none")
+        for problem in git.problems:
             text.append(f"\n✘ {problem}", style="bold red")
+        for note in git.notes:
+            text.append(f"\n{note}", style="yellow")
         text.append("\nctrl+d shows the diff · ctrl+o adds a file", style="dim")
         self.query_one("#commit-files", Static).update(text)
 
-    def action_rebuild_message(self) -> None:
-        try:
-            message = self.app.executor.text(self.step.message)
-        except Exception as exc:
-            message = f"(cannot build the message: {exc})"
+    def _set_message(self, message: str) -> None:
         self._setting = True
         self.query_one("#message", TextArea).text = message
         self._setting = False
         self.message_edited = False
+
+    @work(exclusive=True, group="commit-plan", exit_on_error=False)
+    async def replan(self, rebuild_message: bool) -> None:
+        """Plan the commit again (git status and diff, the message from the answers and logs) off the UI thread."""
+        plan = await asyncio.to_thread(self.app.executor.plan, self.step.id, PlanInput(None, tuple(self.extra)))
+        if isinstance(plan, MakeCommit):
+            self._show_plan(plan)
+            if rebuild_message:
+                self._set_message(plan.message)
+
+    def action_rebuild_message(self) -> None:
+        self.replan(True)
 
     @on(TextArea.Changed, "#message")
     def _edited(self) -> None:
@@ -107,17 +119,16 @@ class CommitScreen(Screen[None]):
         before = self.app.session.state.answer(field_id)
         self.app.safely(self.app.executor.answer, self.step.id, field_id, widget.value.strip())
         if self.app.session.state.answer(field_id) != before and not self.message_edited:
-            self.action_rebuild_message()
+            self.replan(True)
 
     def action_diff(self) -> None:
-        if self.plan is not None:
-            self.app.push_screen(DiffScreen("Changes to commit", self.plan.diff, readonly=True))
+        self.app.push_screen(DiffScreen("Changes to commit", self.plan.git.diff, readonly=True))
 
     def action_add_file(self) -> None:
         def added(path: str | None) -> None:
             if path:
                 self.extra.append(path)
-                self.refresh_plan()
+                self.replan(False)
 
         self.app.push_screen(NoteScreen("Add a file to the commit (path in the repo)"), added)
 
@@ -135,29 +146,15 @@ class CommitScreen(Screen[None]):
         if missing:
             self.notify("still needed: " + ", ".join(missing), severity="warning")
             return
-        if self.plan is None or self.plan.problems:
-            self.notify(self.plan.problems[0] if self.plan else "no commit plan", severity="error")
+        if self.plan.git.problems:
+            self.notify(self.plan.git.problems[0], severity="error")
             return
         message = self.query_one("#message", TextArea).text
         if "[FILL IN]" in message or "{{" in message:
             self.notify("the message still has a blank to fill in", severity="warning")
             return
-
-        def go(yes: bool | None) -> None:
-            if yes:
-                self.app.execute(
-                    self.step.id, confirmed=True, message=message, extra_files=tuple(self.extra), shown=self.plan
-                )
-                self.dismiss(None)
-
-        n = len(self.plan.files)
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Commit {n} file{'s' if n != 1 else ''} with this message?",
-                "Hooks and signing run as for your own commits.",
-            ),
-            go,
-        )
+        # An unedited message is built again from the answers as they are now (a rebuild may still be on its way).
+        self.dismiss((PlanInput(message if self.message_edited else None, tuple(self.extra)), Approval()))
 
     def action_back(self) -> None:
         self.dismiss(None)

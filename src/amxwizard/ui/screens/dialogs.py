@@ -127,3 +127,34 @@ class DecideScreen(ModalScreen[str | None]):
 
     def action_pick(self, choice: str | None) -> None:
         self.dismiss(choice)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """A question whose answers are named keys ("b rebuild now · a run anyway · esc cancel"); dismisses with the
+    chosen value, or ``None`` for escape."""
+
+    BINDINGS = [Binding("escape", "pick(None)", "Cancel")]
+
+    def __init__(self, title: str, detail: str, choices: list[tuple[str, str, str]]) -> None:
+        """``choices``: (key, label, value) in the order they are offered."""
+        super().__init__()
+        self.title_text = title
+        self.detail = detail
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            if self.detail:
+                yield Static(self.detail, classes="dialog-detail")
+            keys = " · ".join(f"{key} {label}" for key, label, _ in self.choices)
+            yield Static(Text(f"{keys} · esc cancel", style="bold"), id="choice-keys")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for key, label, value in self.choices:
+            self._bindings.bind(key, f"pick({value!r})", label)
+        self.refresh_bindings()
+
+    def action_pick(self, value: str | None) -> None:
+        self.dismiss(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import events, on
@@ -13,6 +13,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, RadioButton, RadioSet, Select, Static, TextArea
 
+from ...engine.steps import kind_of
+from ...engine.steps.base import Plan
 from ...runbook import models as m
 
 if TYPE_CHECKING:
@@ -65,23 +67,20 @@ class FormScreen(Screen[bool]):
 
     app: WizardApp
 
-    def __init__(self, step: m.FormStep | m.CommitStep | m.DocsStep) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__()
-        self.step = step
-        self.suggestion: Any = None
-        self.suggested: dict[str, str] = {}
+        self.plan = plan
+        self.step = plan.step
+        self.evidence = getattr(plan, "evidence", "")
+        self.evidence_line: int | None = getattr(plan, "evidence_line", None)
+        self.suggested: dict[str, str] = {k: s.value for k, s in getattr(plan, "suggestions", ())}
 
     @property
     def fields(self) -> list[m.FormField]:
-        return list(self.step.fields)
+        return kind_of(self.step).fields(self.step)
 
     def compose(self) -> ComposeResult:
-        executor = self.app.executor
         state = self.app.session.state
-        if isinstance(self.step, m.FormStep):
-            self.suggestion = executor.suggestion(self.step)
-            if self.suggestion is not None:
-                self.suggested = {k: v for k, v in self.suggestion.values.items() if v}
         yield Static(
             Text.assemble(
                 (f"{self.step.id} {self.step.title}", "bold"),
@@ -90,14 +89,12 @@ class FormScreen(Screen[bool]):
             id="form-title",
         )
         with VerticalScroll(id="form-body"):
-            if self.suggestion is not None:
-                line = f" (log line {self.suggestion.line}; ctrl+l opens it there)" if self.suggestion.line else ""
-                yield Static(
-                    Text(f"From the diagnostic log: {self.suggestion.reason}{line}", style="cyan"), id="form-evidence"
-                )
+            if self.evidence:
+                line = f" (log line {self.evidence_line}; ctrl+l opens it there)" if self.evidence_line else ""
+                yield Static(Text(f"From the diagnostic log: {self.evidence}{line}", style="cyan"), id="form-evidence")
             for fld in self.fields:
                 recorded = state.answer(fld.id)
-                suggested = self.suggested.get(fld.prefill or "") if fld.prefill else None
+                suggested = self.suggested.get(fld.id)
                 value = recorded if recorded is not None else (suggested or "")
                 with Vertical(classes="form-field"):
                     yield Static(Text.assemble((fld.label, "bold"), (" *" if fld.required else "", "red")))
@@ -129,7 +126,7 @@ class FormScreen(Screen[bool]):
         value = _value_of(widget)
         if not value and self.app.session.state.answer(field_id) is None:
             return True
-        suggested = self.suggested.get(fld.prefill or "") if fld.prefill else None
+        suggested = self.suggested.get(fld.id)
         try:
             self.app.executor.answer(self.step.id, field_id, value, suggested=suggested)
         except (StepError, SessionError) as exc:
@@ -156,7 +153,7 @@ class FormScreen(Screen[bool]):
         if widget is None or not widget.id or not widget.id.startswith("field-"):
             return
         fld = next(f for f in self.fields if f.id == widget.id.removeprefix("field-"))
-        value = self.suggested.get(fld.prefill or "")
+        value = self.suggested.get(fld.id)
         if not value:
             self.notify("no suggestion for this field")
             return
@@ -169,17 +166,18 @@ class FormScreen(Screen[bool]):
         self._save(widget)
 
     def action_open_log(self) -> None:
-        if not isinstance(self.step, m.FormStep) or not self.step.evidence_from:
+        source = getattr(self.step, "evidence_from", None)
+        if not source:
             return
-        runs = self.app.session.state.step(self.step.evidence_from).runs
+        runs = self.app.session.state.step(source).runs
         if not runs:
-            self.notify(f"step {self.step.evidence_from} has not run yet")
+            self.notify(f"step {source} has not run yet")
             return
         from pathlib import Path
 
         from .fulllog import FullLogScreen
 
-        line = getattr(self.suggestion, "line", None)
+        line = self.evidence_line
         log = self.app.session.state.runs[runs[-1]].log
         self.app.push_screen(FullLogScreen(Path(log), start_line=line - 1 if line else None))
 
@@ -200,16 +198,16 @@ class FormScreen(Screen[bool]):
         self.dismiss(False)
 
 
-class ChoiceScreen(Screen[None]):
+class ChoiceScreen(Screen[bool]):
     """Choose the approach, with each one's "use if" and what the analysis recommends."""
 
     BINDINGS = [Binding("escape", "back", "Back")]
 
     app: WizardApp
 
-    def __init__(self, step: m.ChoiceStep) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__()
-        self.step = step
+        self.step = cast(m.ChoiceStep, plan.step)
 
     def _approaches(self) -> list[m.ApproachStep]:
         out = []
@@ -249,9 +247,7 @@ class ChoiceScreen(Screen[None]):
         if event.pressed.id is None:
             return
         letter = event.pressed.id.removeprefix("approach-")
-        if self.app.safely(self.app.executor.answer, self.step.id, self.step.field, letter):
-            self.app.execute(self.step.id)
-        self.dismiss(None)
+        self.dismiss(self.app.safely(self.app.executor.answer, self.step.id, self.step.field, letter))
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult, SuspendNotSupported
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
 from ...engine.state import StepStatus
+from ...engine.steps import kind_of
 from ...runbook import models as m
-from ..render import step_detail
+from ..render import pending_detail, step_detail
 from ..widgets.outline import Item, StepOutline
 from ..widgets.runlog import RunLog
-from .dialogs import ConfirmScreen, DecideScreen, DiffScreen, NoteScreen
+from .dialogs import ConfirmScreen, DecideScreen, NoteScreen
 
 if TYPE_CHECKING:
     from ...engine.executor import StepResult
@@ -57,6 +56,7 @@ class MainScreen(Screen[None]):
         self.run_handle: Any = None
         self.last_log: str | None = None
         self._detail_due = False
+        self._suggested_line: int | None = None  # the diagnostic log's line the selected form's evidence is on
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -137,7 +137,9 @@ class MainScreen(Screen[None]):
         if item is None:
             detail.update("")
         elif item.kind == "step":
-            detail.update(step_detail(self.app.executor, self.app.runbook.step(item.id)))
+            step = self.app.runbook.step(item.id)
+            detail.update(pending_detail(self.app.executor, step))
+            self._plan_detail(step.id)
         elif item.kind == "check":
             detail.update(self._checklist_detail(item.id))
         elif item.kind == "phase":
@@ -159,6 +161,25 @@ class MainScreen(Screen[None]):
                     ("t tick the selected item", "dim italic"),
                 )
             )
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _plan_detail(self, step_id: str) -> None:
+        # Planning reads files, git and logs: never on the UI thread.
+        executor = self.app.executor
+        try:
+            plan = executor.plan(step_id)
+            rendered = step_detail(executor, plan)
+        except Exception as exc:
+            rendered = Text(f"cannot work out what {step_id} will do: {exc}", style="bold red")
+            plan = None
+        line = getattr(plan, "evidence_line", None)
+        self.app.call_from_thread(self._show_detail, step_id, rendered, line)
+
+    def _show_detail(self, step_id: str, rendered: RenderableType, evidence_line: int | None) -> None:
+        current = self.item
+        if current is not None and current.kind == "step" and current.id == step_id:
+            self._suggested_line = evidence_line
+            self.query_one("#detail", Static).update(rendered)
 
     def _checklist_detail(self, item_id: str, check: Any = None) -> Text:
         """An item's text, its tick, and its automatic check (``check``: its result, once the worker has it)."""
@@ -281,18 +302,17 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         item, step = self.item, self.step
-        busy = self.app.busy is not None
+        busy = self.app.busy is not None or self.app.walking
         status = self.app.session.state.step(step.id).status if step else None
+        kind = kind_of(step) if step is not None else None
         if action == "run":
-            return step is not None and not isinstance(step, m.ChoiceStep) and (not busy or None)
+            return step is not None and (not busy or None)
         if action == "answer":
-            return isinstance(step, m.FormStep | m.ChoiceStep | m.CommitStep | m.DocsStep) and (
-                getattr(step, "fields", True) != [] or isinstance(step, m.ChoiceStep)
-            )
+            return kind is not None and step is not None and kind.asks(step) and (not busy or None)
         if action == "cancel":
-            return busy and self.run_handle is not None
+            return self.app.busy is not None and self.run_handle is not None
         if action == "edit":
-            return isinstance(step, m.EDIT_KINDS) and (not busy or None)
+            return kind is not None and kind.edits_files and (not busy or None)
         if action == "full_log":
             return self._log_for_selection() is not None or self.last_log is not None
         if action == "decide":
@@ -309,103 +329,17 @@ class MainScreen(Screen[None]):
 
     def action_run(self) -> None:
         step = self.step
-        if step is None or self.app.busy:
+        if step is None:
             return
-        status = self.app.session.state.step(step.id).status
-        if status is StepStatus.INTERRUPTED:
+        if self.app.session.state.step(step.id).status is StepStatus.INTERRUPTED:
             self.action_decide()
-        elif status is StepStatus.PASSED and not step.destructive and not isinstance(step, m.FormStep | m.ChoiceStep):
-            # (a destructive step asks its own question anyway)
-            # A passed step run again can turn failed (a noisy benchmark); a double r must not do that by accident.
-            def again(yes: bool | None) -> None:
-                if yes:
-                    self._start(step)
-
-            self.app.push_screen(
-                ConfirmScreen(f"{step.id} passed. Run it again?", self.app.session.state.step(step.id).summary), again
-            )
         else:
-            self._start(step)
-
-    def _start(self, step: m.Step) -> None:
-        """Begin a step the way its kind wants: a form, a diff to approve, a question, or straight away."""
-        if isinstance(step, m.FormStep):
-            self.action_answer()
-        elif isinstance(step, m.CommitStep):
-            from .commit import CommitScreen
-
-            self.app.push_screen(CommitScreen(step))
-        elif isinstance(step, m.EDIT_KINDS):
-            self._preview_edits(step)
-        elif isinstance(step, m.DocsStep):
-            self._preview_docs(step)
-        elif step.destructive:
-
-            def go(yes: bool | None) -> None:
-                if yes:
-                    self.app.execute(step.id, confirmed=True)
-
-            self.app.push_screen(ConfirmScreen(step.confirm or f"Run {step.id}?"), go)
-        else:
-            self.app.execute(step.id)
-
-    def _preview_edits(self, step: m.CodeChangeStep | m.CMakeEditStep | m.ApproachStep) -> None:
-        from ...engine.edits import plan_step
-
-        try:
-            planned = plan_step(step, self.app.executor.values(), workdir=self.app.executor.workdir())
-        except Exception as exc:
-            self.notify(str(exc), severity="error")
-            return
-        problems = [p for f in planned for p in f.problems]
-        if problems:
-            self.notify(problems[0], severity="error", timeout=10)
-            self.app.execute(step.id, confirmed=True)  # records the failure with its reason
-            return
-        diff = "\n".join(f.diff for f in planned if f.new != f.old)
-        if not diff:  # a manual edit, or already applied: running verifies
-            self.app.execute(step.id, confirmed=True)
-            return
-
-        def go(yes: bool | None) -> None:
-            if yes:
-                self.app.execute(step.id, confirmed=True, shown=planned)
-
-        self.app.push_screen(DiffScreen(f"{step.id} {step.title}", diff), go)
-
-    def _preview_docs(self, step: m.DocsStep) -> None:
-        from ...engine.executor import doc_plans
-
-        missing = self.app.executor.missing_answers(step)
-        if missing:
-            self.action_answer()
-            return
-        plans = doc_plans(self.app.executor, step)
-        diff = "\n".join(p.diff for p in plans if p.changed)
-
-        def go(yes: bool | None) -> None:
-            if yes:
-                self.app.execute(step.id, confirmed=True, shown=plans)
-
-        if not diff:
-            self.app.execute(step.id, confirmed=True)
-        else:
-            self.app.push_screen(DiffScreen(f"{step.id} {step.title}", diff), go)
+            self.app.start_step(step.id)
 
     def action_answer(self) -> None:
         step = self.step
-        if isinstance(step, m.ChoiceStep):
-            from .forms import ChoiceScreen
-
-            self.app.push_screen(ChoiceScreen(step))
-        elif isinstance(step, m.FormStep | m.DocsStep | m.CommitStep):
-            from .forms import FormScreen
-
-            def then(done: bool | None) -> None:
-                if done and isinstance(step, m.FormStep):
-                    self.app.execute(step.id)
-
-            self.app.push_screen(FormScreen(step), then)
+        if step is not None:
+            self.app.answer_step(step.id)
 
     def action_cancel(self) -> None:
         if self.run_step is None:
@@ -426,49 +360,21 @@ class MainScreen(Screen[None]):
 
     def action_edit(self) -> None:
         step = self.step
-        if not isinstance(step, m.EDIT_KINDS):
-            return
-        from ...engine.executor import StepError
-
-        try:
-            path, line = self.app.executor.edit_target(step)
-        except StepError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
-            return
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        try:
-            argv = [*shlex.split(editor), f"+{line}", str(path)]
-        except ValueError as exc:  # an unbalanced quote in $EDITOR: say so, do not crash the wizard
-            self.notify(f"cannot use the editor command {editor!r} ($VISUAL / $EDITOR): {exc}", severity="error")
-            return
-        try:
-            try:
-                with self.app.suspend():
-                    subprocess.call(argv)
-            except SuspendNotSupported:
-                # No terminal to hand over (headless, web): only an editor that needs none can work here.
-                subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except OSError as exc:
-            self.notify(f"cannot run {editor}: {exc.strerror or exc} (set $EDITOR)", severity="error")
-            return
-        self.app.executor.record_hand_edits(step)
-        diff = self.app.executor.file_diff(path)
-        self.app.push_screen(DiffScreen(f"git diff {path.name}", diff, readonly=True))
-        self.refresh_all()
+        if step is not None:
+            self.run_worker(self.app.edit_step(step), group="flow", exit_on_error=False)
 
     def _log_for_selection(self) -> tuple[Path, int | None] | None:
         step = self.step
         if step is None:
             return None
-        source = step.evidence_from if isinstance(step, m.FormStep) and step.evidence_from else step.id
+        source = getattr(step, "evidence_from", None) or step.id
         runs = self.app.session.state.step(source).runs
         if not runs:
             return None
         run = self.app.session.state.runs[runs[-1]]
         line = None
-        if isinstance(step, m.FormStep):
-            suggestion = self.app.executor.suggestion(step)
-            line = getattr(suggestion, "line", None)
+        if getattr(step, "evidence_from", None):
+            line = self._suggested_line
         return Path(run.log), (line - 1 if line else None)
 
     def action_full_log(self) -> None:
@@ -489,7 +395,7 @@ class MainScreen(Screen[None]):
 
         def picked(choice: str | None) -> None:
             if choice == "rerun":
-                self._start(step)  # a destructive step still asks its own question
+                self.app.start_step(step.id)  # a destructive step still asks its own question
             elif choice in ("passed", "failed"):
 
                 def noted(note: str | None) -> None:

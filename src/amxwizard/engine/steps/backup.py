@@ -1,0 +1,45 @@
+"""The backup step: done by the wizard itself (checksummed copies, git captures, the location file)."""
+
+from __future__ import annotations
+
+from ...runbook import models as m
+from ..state import StepStatus
+from .base import AlreadyPassed, Approval, Blocker, MakeBackup, PlanInput, RunIO, StepResult
+from .context import StepContext
+from .kind import Kind
+
+
+def plan(ctx: StepContext, step: m.BackupStep, request: PlanInput) -> MakeBackup:
+    try:
+        root = str(ctx.path(ctx.runbook.backup.root))
+    except Exception:  # an unset variable: show the template itself
+        root = ctx.runbook.backup.root
+    files = [f.path.replace("{{repo}}/", "") + (" (if present)" if f.optional else "") for f in step.files]
+    if step.include_edited:
+        files.append("and every other file the runbook edits")
+    blockers: list[Blocker] = []
+    state = ctx.session.state.step(step.id)
+    if state.status is StepStatus.PASSED:
+        blockers.append(AlreadyPassed(step=step.id, summary=state.summary))
+    return MakeBackup(
+        step=step, root=f"{root}/{ctx.runbook.backup.pattern}", files=tuple(files), blockers=tuple(blockers)
+    )
+
+
+def apply(ctx: StepContext, step: m.BackupStep, plan: MakeBackup, approval: Approval, io: RunIO) -> StepResult:
+    from ..backup import BackupError, make_backup
+
+    ctx.start(step, plan.acknowledged(approval))
+    try:
+        result = make_backup(ctx.session, step, ctx.values())
+    except BackupError as exc:
+        return ctx.finish(step, StepStatus.FAILED, str(exc))
+    return ctx.finish(
+        step,
+        StepStatus.PASSED,
+        f"backed up {len(result.files)} files to {result.dir}",
+        evidence={"dir": str(result.dir), "files": len(result.files)},
+    )
+
+
+KIND = Kind(name="backup", model=m.BackupStep, plan=plan, apply=apply, exports=lambda step: [step.export])

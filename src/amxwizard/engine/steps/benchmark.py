@@ -1,0 +1,48 @@
+"""A benchmark step: one llama-bench run, judged against its baseline or an earlier run of the same test."""
+
+from __future__ import annotations
+
+from ...runbook import models as m
+from ..state import StepStatus
+from ._commands import apply_commands, plan_commands, stopped, stopped_early
+from .base import Approval, PlanInput, RunCommands, RunIO, StepResult
+from .context import StepContext
+from .kind import Kind
+
+
+def plan(ctx: StepContext, step: m.BenchmarkStep, request: PlanInput) -> RunCommands:
+    return plan_commands(ctx, step, [step.command], ctx.workdir())
+
+
+def apply(ctx: StepContext, step: m.BenchmarkStep, plan: RunCommands, approval: Approval, io: RunIO) -> StepResult:
+    return apply_commands(ctx, step, plan, approval, io, judge)
+
+
+def judge(ctx: StepContext, step: m.BenchmarkStep) -> StepResult:
+    from ..evidence import llama_bench
+
+    early = stopped_early(ctx, step, 1)
+    if early is not None:
+        return early
+    runs = ctx.session.state.attempt_runs(step.id)
+    reason = stopped(runs, 1)
+    attempt = {r.run_id for r in runs}
+    previous = llama_bench.session_rows(ctx.session.state, ctx.read_log, test=step.metric, exclude=attempt)
+    log = ctx.step_log(step.id)
+    baseline = float(ctx.text(step.baseline)) if step.baseline else None
+    # Judged even when the command failed: the log then says why (a rejected flag, a missing model).
+    verdict = llama_bench.judge_benchmark(step, llama_bench.parse(log), baseline, previous, log_text=log)
+    status = StepStatus.FAILED if verdict.status == "failed" or reason else StepStatus.PASSED
+    summary = verdict.summary if verdict.status == "failed" or not reason else f"{reason}; {verdict.summary}"
+    return ctx.finish(step, status, summary, verdict.findings, verdict.evidence)
+
+
+KIND = Kind(
+    name="benchmark",
+    model=m.BenchmarkStep,
+    plan=plan,
+    apply=apply,
+    judge=judge,
+    runs_binary=lambda step: True,
+    runs_commands=True,
+)

@@ -1,0 +1,122 @@
+"""What every step kind needs from the session: values, paths, logs, and the two events that frame an attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ...runbook import models as m
+from ...runbook.templates import TemplateError, render_path, render_text
+from .. import events as ev
+from ..fileio import expand_path
+from ..session import Session
+from ..state import StepStatus
+from .base import StepError, StepResult
+
+
+class StepContext:
+    """One session's steps: rendering, logs, and recording an attempt. Plans only read through it."""
+
+    def __init__(self, session: Session, *, nice: int = 10) -> None:
+        self.session = session
+        self.runbook: m.Runbook = session.runbook.model
+        self.nice = nice
+        self._suggestions: dict[tuple[tuple[str, int | None], ...], Any] = {}
+        self.handle: Any = None  # the live RunHandle while a command runs (for cancel)
+        self.closing = False  # set when the wizard closes: no further command starts in this process
+
+    # -- values and paths ---------------------------------------------------------------------------------------
+
+    def values(self) -> dict[str, str]:
+        return self.session.values()
+
+    def workdir(self) -> Path:
+        text = render_text(self.runbook.workdir, self.values()) if self.runbook.workdir else "."
+        return expand_path(text)
+
+    def text(self, template: str) -> str:
+        """A text template rendered with variables, answers, evidence and the chosen approach."""
+        return render_text(template, self.template_values())
+
+    def path(self, template: str) -> Path:
+        """A path template rendered, with ``$BACKUP_DIR``-style exports expanded."""
+        try:
+            return expand_path(render_path(template, self.values(), self.session.env()))
+        except TemplateError as exc:
+            raise StepError(str(exc)) from None
+
+    def template_values(self) -> dict[str, str]:
+        from ..evidence.context import template_values
+
+        return template_values(self.runbook, self.session.state, self.values(), self.read_log)
+
+    # -- logs ----------------------------------------------------------------------------------------------------
+
+    def read_log(self, run_id: str, tail: int | None = None) -> str:
+        """A run's log as text (U+FFFD for bytes that are not UTF-8); with ``tail``, only its last ``tail`` bytes
+        (from a line start), after a line saying how much was left out."""
+        run = self.session.state.runs.get(run_id)
+        if run is None or not run.log:
+            return ""
+        try:
+            with open(run.log, "rb") as fh:
+                size = fh.seek(0, 2)
+                if tail is None or size <= tail:
+                    fh.seek(0)
+                    return fh.read().decode("utf-8", "replace")
+                fh.seek(size - tail)
+                data = fh.read()
+        except OSError:
+            return ""
+        start = data.find(b"\n") + 1
+        return f"[… the first {size - tail + start:,} bytes of this log were not read …]\n" + data[start:].decode(
+            "utf-8", "replace"
+        )
+
+    def step_log(self, step_id: str, tail: int | None = None) -> str:
+        """All logs of the step's latest attempt, in order (each cut to its last ``tail`` bytes if given)."""
+        return "".join(self.read_log(r.run_id, tail) for r in self.session.state.attempt_runs(step_id))
+
+    def suggestion(self, step: m.FormStep) -> Any:
+        """What the diagnostic log suggests for a form's fields (``None`` without evidence)."""
+        if not step.evidence_from:
+            return None
+        from ..evidence import tensor_copy
+
+        # Asked on every plan of the form; parse a diagnostic log again only when it changed.
+        state = self.session.state
+        key = tuple((r.run_id, r.log_size) for r in state.attempt_runs(step.evidence_from))
+        if key not in self._suggestions:
+            text = self.step_log(step.evidence_from)
+            self._suggestions = {key: tensor_copy.suggest(tensor_copy.parse(text)) if text else None}
+        return self._suggestions[key]
+
+    # -- an attempt ----------------------------------------------------------------------------------------------
+
+    def missing_answers(self, step: m.Step) -> list[m.FormField]:
+        """The required fill-in fields of ``step`` that have no answer yet (blank counts as none)."""
+        fields: list[m.FormField] = getattr(step, "fields", [])
+        return [f for f in fields if f.required and not (self.session.state.answer(f.id) or "").strip()]
+
+    def start(self, step: m.Step, acknowledged: Sequence[dict[str, Any]] = ()) -> None:
+        self.session.record(ev.StepStarted(step=step.id, acknowledged=list(acknowledged) or None))
+
+    def finish(
+        self,
+        step: m.Step,
+        status: StepStatus,
+        summary: str,
+        findings: Sequence[str] = (),
+        evidence: dict[str, Any] | None = None,
+    ) -> StepResult:
+        evidence = dict(evidence or {})
+        if findings:
+            evidence.setdefault("findings", list(findings))
+        self.session.record(ev.StepFinished(step=step.id, status=status.value, summary=summary, evidence=evidence))
+        troubles: tuple[m.Troubleshooting, ...] = ()
+        if status is not StepStatus.PASSED:
+            from ..evidence.troubleshoot import matching
+
+            troubles = tuple(matching(self.runbook, self.session.state, step.id, list(findings)))
+        return StepResult(step.id, status, summary, tuple(findings), evidence, troubles)
