@@ -270,12 +270,29 @@ def _keep_owner(fd: int, owner: tuple[int, int], mode: int) -> int:
     return mode
 
 
+def check_target(path: Path | str, *, root: Path | str | None = None) -> None:
+    """Make the checks :func:`atomic_write` makes before it writes, and write nothing: raises what it would raise
+    (``FileNotFoundError`` if the folder is missing)."""
+    target = normal_path(path)
+    folder_fd = _open_folder(target, None if root is None else normal_path(root))
+    try:
+        folder_st = _check_folder(folder_fd, target.parent)
+        _existing_target(folder_fd, target.name, target, folder_st)
+    finally:
+        os.close(folder_fd)
+
+
 def read_file(path: Path | str, *, root: Path | str | None = None) -> bytes:
     """The bytes of the regular file at ``path``, without following a link at it or below ``root``.
 
     Raises ``FileNotFoundError`` if it is missing, ``IsADirectoryError`` for a folder, :class:`UnsafePathError`
     for a link (naming its target), a path outside ``root`` or anything but a regular file (a FIFO would block).
     """
+    return read_file_and_status(path, root=root)[0]
+
+
+def read_file_and_status(path: Path | str, *, root: Path | str | None = None) -> tuple[bytes, os.stat_result]:
+    """:func:`read_file`, with the ``fstat`` of the very file read (its mode and owner, for a backup copy)."""
     target = normal_path(path)
     folder_fd = _open_folder(target, None if root is None else normal_path(root))
     try:
@@ -295,7 +312,21 @@ def read_file(path: Path | str, *, root: Path | str | None = None) -> bytes:
             raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
         if not stat.S_ISREG(st.st_mode):
             raise UnsafePathError(target, "is not a regular file")
-        return handle.read()
+        return handle.read(), st
+
+
+def new_private_folder(parent: Path | str, name: str) -> Path:
+    """Create ``parent/name`` (mode ``0o700``; ``FileExistsError`` if it exists) in a folder no other user
+    controls, making ``parent`` first if needed. Returns the new folder's :func:`normal_path`."""
+    base = normal_path(parent)
+    base.mkdir(parents=True, exist_ok=True)
+    folder_fd = os.open(base, _DIR_FLAGS)
+    try:
+        _check_folder(folder_fd, base)
+        os.mkdir(name, PRIVATE_FOLDER_MODE, dir_fd=folder_fd)
+    finally:
+        os.close(folder_fd)
+    return base / name
 
 
 def file_status(path: Path | str, *, root: Path | str | None = None) -> os.stat_result | None:
