@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from . import events as ev
-from .fileio import PRIVATE_FOLDER_MODE, private_folder
+from .fileio import PRIVATE_FOLDER_MODE, atomic_write, private_folder
 from .state import SessionState, replay
 from .store import Event, EventStore, Recovery, StoreError, open_store
 
@@ -230,7 +230,7 @@ class Session:
             private_folder(sessions_root(state_dir))
             folder.mkdir(mode=PRIVATE_FOLDER_MODE)
             (folder / "runs").mkdir()
-            (folder / "runbook.yaml").write_text(runbook.text, encoding="utf-8")
+            atomic_write(folder / "runbook.yaml", runbook.text)
         except OSError as exc:
             raise SessionError(f"cannot create a session in {state_dir}: {exc.strerror or exc}") from None
         session = cls.open(folder, runbook)
