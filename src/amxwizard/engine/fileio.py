@@ -161,7 +161,8 @@ def _existing_target(folder_fd: int, name: str, path: Path, folder_st: os.stat_r
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(st.st_mode):
-        _refuse_entry(folder_fd, name, path)
+        _refuse_entry(folder_fd, name, path)  # names the link and its target
+        raise UnsafePathError(path, "is a symlink; the wizard does not read or write through links")
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     if not stat.S_ISREG(st.st_mode):
@@ -174,20 +175,6 @@ def _existing_target(folder_fd: int, name: str, path: Path, folder_st: os.stat_r
             "another path",
         )
     return st
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush a folder's entries so a rename inside it survives a power loss."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        # Some platforms and file systems refuse to open folders; the rename has still happened.
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write(
