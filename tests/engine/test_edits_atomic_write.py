@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from amxwizard.engine.fileio import atomic_write
+from amxwizard.engine.fileio import UnsafePathError, atomic_write
 
 
 def test_writes_bytes_and_text_exactly(tmp_path: Path) -> None:
@@ -74,14 +74,21 @@ def test_leaves_no_temp_files_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
 
 
-def test_follows_a_symlink_and_keeps_it(tmp_path: Path) -> None:
+def test_refuses_a_symlink_naming_it_and_its_target(tmp_path: Path) -> None:
+    # Until issue 17 a link was followed and its target replaced: another user could plant one and have the
+    # wizard overwrite a file of their choosing. Now the link is refused and neither it nor its target changes.
     real = tmp_path / "real.txt"
     real.write_text("old")
     link = tmp_path / "link.txt"
     link.symlink_to(real)
-    atomic_write(link, "new")
+    with pytest.raises(UnsafePathError) as refused:
+        atomic_write(link, "new")
+    assert str(refused.value) == (
+        f"{link}: is a symlink to {real}; the wizard does not read or write through links (remove the link)"
+    )
     assert link.is_symlink()
-    assert real.read_text() == "new"
+    assert real.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "real.txt"]
 
 
 def test_a_failed_replace_leaves_the_target_and_no_temp(tmp_path: Path) -> None:

@@ -141,8 +141,8 @@ def test_the_runbooks_documents_applied_twice_give_the_same_bytes(session: Sessi
     assert session.state.last_seq == events
 
 
-def test_a_document_changed_after_its_diff_was_shown_is_not_written(session: Session, tmp_path: Path) -> None:
-    path = tmp_path / "status.md"
+def test_a_document_changed_after_its_diff_was_shown_is_not_written(session: Session, target_repo: Path) -> None:
+    path = target_repo / "status.md"  # in the repository: a document outside it is refused (issue 17)
     path.write_text("# Status\n")
     plan = plan_update(path, SECTION, "new\n")
     path.write_text("# Status\n\nedited meanwhile\n")

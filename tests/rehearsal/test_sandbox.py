@@ -157,3 +157,25 @@ def test_preflight_cli_on_the_sandbox(runbook_file: RunbookFile, shared_sandbox:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].endswith(", 0 failures")
     assert not any(line.startswith("fail") for line in result.stdout.splitlines())
+
+
+def test_the_two_tmp_files_stay_in_the_root_the_runbook_declares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runbook_file: RunbookFile
+) -> None:
+    """A sandbox outside /tmp (say ~/rehearsal) still puts the diagnostic script and the location file where the
+    runbook confines them (issue 17), in a private folder of its own."""
+    from amxwizard.rehearsal import sandbox as module
+
+    declared = {var.root for var in runbook_file.model.variables.values() if var.root}
+    assert declared == {module.TMP_ROOT}
+    fake_tmp = tmp_path / "tmp"
+    fake_tmp.mkdir()
+    monkeypatch.setattr(module, "TMP_ROOT", str(fake_tmp))
+    built = build_sandbox(tmp_path / "home" / "rehearsal")
+    for name in ("backup_location_file", "diag_script"):
+        placed = Path(built.overrides[name])
+        assert placed.parent.parent == fake_tmp and placed.parent.name.startswith("amxwizard-rehearsal-")
+        assert placed.parent.stat().st_mode & 0o777 == 0o700
+    inside = build_sandbox(fake_tmp / "sandbox")
+    assert Path(inside.overrides["backup_location_file"]).parent == fake_tmp / "sandbox"
+    assert Path(inside.overrides["diag_script"]).parent == fake_tmp / "sandbox"

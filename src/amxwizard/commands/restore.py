@@ -1,7 +1,11 @@
 """``amxwizard restore``: put the latest session's backed-up files back, showing what changes.
 
 All or nothing: if any file changed since the backup by someone other than the wizard (a conflict) and ``--force``
-is not given, the conflicts are listed, nothing is written, and the exit code is 1.
+is not given, the conflicts are listed, nothing is written, and the exit code is 1. A damaged backup copy, or a
+symlink where a file should be (``unsafe``), stops the restore even with ``--force``.
+
+Diffs show file contents; they are printed through :func:`~amxwizard.engine.terminal.safe_for_terminal`, so
+nothing in a file can drive the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from . import CommandError, load_or_exit, parse_vars, state_dir
 def run(args: argparse.Namespace) -> int:
     from ..engine.backup import BackupError, plan_restore, restore
     from ..engine.session import Session, SessionError, latest_session
+    from ..engine.terminal import safe_for_terminal
     from ..runbook.variables import VariableError
 
     runbook = load_or_exit(args.runbook)
@@ -32,9 +37,18 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         print(f"session {session.id}: backup in {session.state.backup['dir'] if session.state.backup else '?'}")
         for item in plan.items:
-            print(f"{item.action:<9} {item.path}  ({item.reason})")
+            print(safe_for_terminal(f"{item.action:<9} {item.path}  ({item.reason})"))
             if item.action in ("restore", "conflict") and item.diff:
-                print(item.diff, end="" if item.diff.endswith("\n") else "\n")
+                diff = safe_for_terminal(item.diff)
+                print(diff, end="" if diff.endswith("\n") else "\n")
+        if plan.unsafe:
+            names = ", ".join(item.path for item in plan.unsafe)
+            raise CommandError(
+                safe_for_terminal(
+                    f"not restoring through a link or outside its folder: {names}; "
+                    "nothing was restored (not even with --force)"
+                )
+            )
         if plan.damaged:
             names = ", ".join(item.path for item in plan.damaged)
             raise CommandError(f"the backup of {names} cannot be trusted; nothing was restored")

@@ -8,6 +8,12 @@ written. Each copy is read once, hashed and written from the same bytes, so the 
 Restoring compares each file with two things it may legitimately be: the backup itself (nothing to do) and the
 last content the wizard wrote there (``file_edited`` events). Anything else was changed by someone else since, and
 is only overwritten with ``force``.
+
+Nothing here reads or writes through a link, or outside where it belongs (issue 17): each source is found with
+:class:`~amxwizard.engine.confine.PathPolicy` (inside the repository unless the runbook declares another root) and
+read without following links; the backup folder is new, ``0o700``, in a folder no other user controls; each copy
+keeps its source's mode (never wider) and owner where allowed; restoring refuses a symlink where a file should be,
+even with ``force``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..runbook.models import BackupStep
 from ..runbook.templates import TemplateError, render_path
 from . import events as ev
-from .fileio import atomic_write, expand_path, sha256_file, unified_diff
+from .confine import Confined, PathPolicy
+from .fileio import (
+    UnsafePathError,
+    atomic_write,
+    check_target,
+    expand_path,
+    is_inside,
+    new_private_folder,
+    read_file,
+    read_file_and_status,
+    unified_diff,
+)
 
 if TYPE_CHECKING:
     from .session import Session
@@ -47,6 +64,7 @@ class BackedUpFile:
     sha256: str
     size: int
     mode: int | None = None
+    root: str | None = None  # the folder the file was confined to (the repository); restore writes below it
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +91,7 @@ def sha256_bytes(data: bytes) -> str:
 @dataclass(frozen=True, slots=True)
 class _Source:
     path: Path
+    root: Path
     name: str
     optional: bool
 
@@ -91,15 +110,26 @@ def _plain_name(name: str, what: str) -> str:
     return name
 
 
+def _locate(policy: PathPolicy, template: str, what: str) -> Confined:
+    """A source path rendered and confined (inside the repository unless the runbook declares another root)."""
+    try:
+        return policy.locate(template, what)
+    except TemplateError as exc:
+        raise BackupError(f"cannot work out {what} from {template!r}: {exc}") from None
+    except UnsafePathError as exc:
+        raise BackupError(f"cannot back up {exc}") from None
+
+
 def _sources(session: Session, step: BackupStep, values: Mapping[str, str]) -> list[_Source]:
     """The files to copy: the step's own list, then every file the runbook edits (as optional), each once."""
     out: list[_Source] = []
     seen_paths: set[str] = set()
     seen_names: set[str] = {MANIFEST_NAME, *(capture.name for capture in step.git)}
-    env = session.env()
+    policy = PathPolicy(session.runbook.model, values, session.env())
     for item in step.files:
-        path = _render(item.path, values, env, f"path of backup file {item.name!r}")
-        key = os.path.realpath(path)
+        found = _locate(policy, item.path, f"backup file {item.name!r}")
+        path = found.path
+        key = str(path)
         if key in seen_paths:
             continue
         name = _plain_name(item.name, "backup file name")
@@ -107,11 +137,12 @@ def _sources(session: Session, step: BackupStep, values: Mapping[str, str]) -> l
             raise BackupError(f"step {step.id} names two backup files {name!r}; give each its own name")
         seen_paths.add(key)
         seen_names.add(name)
-        out.append(_Source(path, name, item.optional))
+        out.append(_Source(path, found.root, name, item.optional))
     if step.include_edited:
         for template in session.runbook.model.edited_files:
-            path = _render(template, values, env, "path of an edited file")
-            key = os.path.realpath(path)
+            found = _locate(policy, template, "a file the runbook edits")
+            path = found.path
+            key = str(path)
             if key in seen_paths:
                 continue
             seen_paths.add(key)
@@ -126,7 +157,7 @@ def _sources(session: Session, step: BackupStep, values: Mapping[str, str]) -> l
                 name, counter = f"{base}.{counter}", counter + 1
             seen_names.add(name)
             # A file the runbook will create or that this checkout lacks is not a reason to refuse a backup.
-            out.append(_Source(path, name, True))
+            out.append(_Source(path, found.root, name, True))
     return out
 
 
@@ -149,26 +180,31 @@ def _open_repo(path: Path) -> Any:
 
 
 def _new_folder(root: Path, name: str) -> Path:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BackupError(f"cannot create the backup root {root}: {exc.strerror or exc}") from None
-    folder = root / name
-    counter = 2
+    """A new folder for this backup, private to the user (``0o700``), in a root no other user controls."""
+    candidate, counter = name, 2
     while True:
         try:
-            folder.mkdir()
-            return folder
+            return new_private_folder(root, candidate)
         except FileExistsError:
             # A second backup within the same second: keep both.
-            folder, counter = root / f"{name}-{counter}", counter + 1
+            candidate, counter = f"{name}-{counter}", counter + 1
+        except UnsafePathError as exc:
+            raise BackupError(f"cannot make a backup folder in {exc}") from None
         except OSError as exc:
-            raise BackupError(f"cannot create the backup folder {folder}: {exc.strerror or exc}") from None
+            raise BackupError(f"cannot create the backup folder {root / candidate}: {exc.strerror or exc}") from None
 
 
-def _write(path: Path, data: bytes | str, what: str) -> None:
+def _write(
+    path: Path,
+    data: bytes | str,
+    what: str,
+    *,
+    root: Path | None = None,
+    mode: int | None = None,
+    owner: tuple[int, int] | None = None,
+) -> None:
     try:
-        atomic_write(path, data)
+        atomic_write(path, data, root=root, mode=mode, owner=owner)
     except OSError as exc:
         raise BackupError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
@@ -186,12 +222,13 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
     sources = _sources(session, step, values)
     for capture in step.git:
         _plain_name(capture.name, "git capture name")
-    contents: list[tuple[_Source, bytes, int]] = []
+    contents: list[tuple[_Source, bytes, os.stat_result]] = []
     missing: list[str] = []
     for source in sources:
         try:
-            data = source.path.read_bytes()
-            mode = stat.S_IMODE(source.path.stat().st_mode)
+            data, status = read_file_and_status(source.path, root=source.root)
+        except UnsafePathError as exc:
+            raise BackupError(f"cannot back up {exc}") from None
         except FileNotFoundError:
             if source.optional:
                 missing.append(str(source.path))
@@ -204,34 +241,38 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
             raise BackupError(f"cannot back up {source.path}: it is a folder, not a file") from None
         except OSError as exc:
             raise BackupError(f"cannot read {source.path}: {exc.strerror or exc}") from None
-        contents.append((source, data, mode))
+        contents.append((source, data, status))
     repo = _open_repo(_repo_path(session, values)) if step.git else None
 
     # Absolute: the folder is exported as $BACKUP_DIR to commands that run in the repository, not in this folder.
     root = Path(os.path.abspath(_render(rb.backup.root, values, session.env(), "backup root")))
-    location_file = _render(rb.backup.location_file, values, session.env(), "backup location file")
+    location = _location_file(PathPolicy(rb, values, session.env()), rb.backup.location_file)
     folder = _new_folder(root, datetime.now().strftime(rb.backup.pattern))
 
     files: list[BackedUpFile] = []
     manifest: list[tuple[str, str]] = []
-    for source, data, mode in contents:
+    for source, data, status in contents:
         target = folder / source.name
-        _write(target, data, "the backup copy")
+        mode = stat.S_IMODE(status.st_mode) & 0o777  # the source's bits, never wider (set-id bits dropped)
+        owner = (status.st_uid, status.st_gid)
+        _write(target, data, "the backup copy", root=folder, mode=mode, owner=owner)
         digest = sha256_bytes(data)
-        files.append(BackedUpFile(str(source.path), str(target), digest, len(data), mode))
+        files.append(BackedUpFile(str(source.path), str(target), digest, len(data), mode, str(source.root)))
         manifest.append((digest, source.name))
     git_hashes: dict[str, str] = {}
     git_errors: dict[str, str] = {}
     if repo is not None:
         for capture in step.git:
             output, error = _git_capture(repo, capture.args)
-            _write(folder / capture.name, output, "the git capture")
+            _write(folder / capture.name, output, "the git capture", root=folder, mode=0o600)
             git_hashes[capture.name] = sha256_bytes(output)
             manifest.append((git_hashes[capture.name], capture.name))
             if error:
                 git_errors[capture.name] = error
-    _write(folder / MANIFEST_NAME, "".join(f"{digest}  {name}\n" for digest, name in manifest), "the manifest")
-    _write(location_file, f"{folder}\n", "the backup location file")
+    manifest_text = "".join(f"{digest}  {name}\n" for digest, name in manifest)
+    _write(folder / MANIFEST_NAME, manifest_text, "the manifest", root=folder, mode=0o600)
+    _write(location.path, f"{folder}\n", "the backup location file", root=location.root)
+    location_file = location.path
 
     result = BackupResult(folder, tuple(files), git_hashes, str(location_file), tuple(missing), git_errors)
     session.record(
@@ -240,7 +281,8 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
             dir=str(folder),
             export=step.export,
             files=[
-                {"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode} for f in files
+                {"path": f.path, "backup": f.backup, "sha256": f.sha256, "size": f.size, "mode": f.mode, "root": f.root}
+                for f in files
             ],
             git=git_hashes,
             git_errors=git_errors,
@@ -249,6 +291,23 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
         )
     )
     return result
+
+
+def _location_file(policy: PathPolicy, template: str) -> Confined:
+    """Where the location file goes, checked before the backup folder exists: inside its declared root (or the
+    repository), in a folder no other user controls, and not a symlink or another user's file."""
+    try:
+        location = policy.locate(template, "the backup location file")
+        check_target(location.path, root=location.root)
+    except TemplateError as exc:
+        raise BackupError(f"cannot work out the backup location file from {template!r}: {exc}") from None
+    except UnsafePathError as exc:
+        raise BackupError(f"cannot write the backup location file {exc}; nothing was backed up") from None
+    except OSError as exc:
+        raise BackupError(
+            f"cannot write the backup location file in {exc.filename}: {exc.strerror or exc}; nothing was backed up"
+        ) from None
+    return location
 
 
 def _git_capture(repo: Any, args: list[str]) -> tuple[bytes, str]:
@@ -266,7 +325,7 @@ def _git_capture(repo: Any, args: list[str]) -> tuple[bytes, str]:
 def backup_from_record(record: Mapping[str, Any], *, created: bool = False) -> BackupResult:
     """A :class:`BackupResult` from the data of a ``backup_made`` event."""
     files = tuple(
-        BackedUpFile(str(f["path"]), str(f["backup"]), str(f["sha256"]), int(f["size"]), f.get("mode"))
+        BackedUpFile(str(f["path"]), str(f["backup"]), str(f["sha256"]), int(f["size"]), f.get("mode"), f.get("root"))
         for f in record.get("files", [])
     )
     return BackupResult(
@@ -282,7 +341,7 @@ def backup_from_record(record: Mapping[str, Any], *, created: bool = False) -> B
 
 # --- restoring ----------------------------------------------------------------------------------------------
 
-RestoreAction = Literal["restore", "unchanged", "conflict", "damaged"]
+RestoreAction = Literal["restore", "unchanged", "conflict", "damaged", "unsafe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +349,9 @@ class RestoreItem:
     """What restoring one file would do, and why.
 
     ``action``: ``restore`` (will be written back), ``unchanged`` (already the backup), ``conflict`` (changed by
-    someone other than the wizard since the backup; needs force) or ``damaged`` (the backup copy is missing or no
-    longer matches its sha256; never written back, not even with force).
+    someone other than the wizard since the backup; needs force), ``damaged`` (the backup copy is missing or no
+    longer matches its sha256) or ``unsafe`` (a symlink where the file should be, or a path outside the folder it
+    was backed up from). Damaged and unsafe items are never written back, not even with force.
     """
 
     path: str
@@ -302,6 +362,7 @@ class RestoreItem:
     current_sha256: str | None
     backup_sha256: str
     mode: int | None = None
+    root: str | None = None  # the folder the file must be written below (no link followed under it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +382,10 @@ class RestorePlan:
     @property
     def damaged(self) -> tuple[RestoreItem, ...]:
         return tuple(item for item in self.items if item.action == "damaged")
+
+    @property
+    def unsafe(self) -> tuple[RestoreItem, ...]:
+        return tuple(item for item in self.items if item.action == "unsafe")
 
 
 def _last_written(session: Session) -> dict[str, str]:
@@ -349,23 +414,63 @@ def bytes_diff(
     )
 
 
+def _restore_root(policy: PathPolicy | None, entry: BackedUpFile) -> Path:
+    """The folder ``entry`` is written back below: the root recorded with the backup, else (a backup made before
+    roots were recorded) the repository or a declared root that holds it. Raises :class:`UnsafePathError`."""
+    path = Path(entry.path)
+    if entry.root:
+        root = Path(entry.root)
+        if root == Path(root.anchor):
+            raise UnsafePathError(root, "cannot be the folder a file is restored below: every path is inside it")
+        if not is_inside(path, root):
+            raise UnsafePathError(path, f"is outside {root}, the folder it was backed up from")
+        return root
+    if policy is None:
+        raise UnsafePathError(path, "the session's values cannot say which folder it belongs in")
+    return policy.confine(path, "a file to restore").root
+
+
+def _read_current(path: Path, root: Path) -> bytes | None:
+    """The file as it is now, read without following a link; ``None`` if there is none."""
+    try:
+        return read_file(path, root=root)
+    except FileNotFoundError:
+        return None
+
+
 def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
     """What restoring the session's backup would change, file by file. Raises :class:`BackupError` if none."""
     record = session.state.backup
     if record is None:
         raise BackupError(f"session {session.id} has no backup yet (step 1.1 makes it)")
+    try:
+        policy: PathPolicy | None = PathPolicy.for_session(session)
+    except (UnsafePathError, TemplateError):
+        policy = None  # only needed for backups that did not record their roots
     written = _last_written(session)
     items: list[RestoreItem] = []
     for entry in backup_from_record(record).files:
         path = Path(entry.path)
         try:
-            saved: bytes | None = Path(entry.backup).read_bytes()
+            root = _restore_root(policy, entry)
+        except UnsafePathError as exc:
+            items.append(
+                RestoreItem(entry.path, entry.backup, "unsafe", str(exc.strerror), "", None, entry.sha256, entry.mode)
+            )
+            continue
+        try:
+            saved: bytes | None = read_file(entry.backup, root=Path(entry.backup).parent)
         except OSError:
             saved = None
         try:
-            current: bytes | None = path.read_bytes()
-        except FileNotFoundError:
-            current = None
+            current = _read_current(path, root)
+        except UnsafePathError as exc:
+            items.append(
+                RestoreItem(
+                    entry.path, entry.backup, "unsafe", str(exc.strerror), "", None, entry.sha256, entry.mode, str(root)
+                )
+            )
+            continue
         except OSError as exc:
             raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from None
         current_sha = sha256_bytes(current) if current is not None else None
@@ -377,8 +482,11 @@ def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
             *,
             entry: BackedUpFile = entry,
             current_sha: str | None = current_sha,
+            root: Path = root,
         ) -> RestoreItem:
-            return RestoreItem(entry.path, entry.backup, action, reason, diff, current_sha, entry.sha256, entry.mode)
+            return RestoreItem(
+                entry.path, entry.backup, action, reason, diff, current_sha, entry.sha256, entry.mode, str(root)
+            )
 
         if saved is None:
             items.append(item("damaged", f"the backup copy {entry.backup} is missing"))
@@ -404,19 +512,27 @@ def plan_restore(session: Session, *, force: bool = False) -> RestorePlan:
 def restore(session: Session, plan: RestorePlan) -> list[str]:
     """Write back every ``restore`` item of ``plan`` atomically, recording ``file_edited`` (how=restore) for each.
 
-    Checks first that no file changed since the plan was made, so what was shown is what happens.
+    Checks first that no file changed since the plan was made, so what was shown is what happens; no file is
+    read or written through a link (one planted since the plan is refused, naming it).
     Returns the restored paths.
     """
     todo = plan.to_restore
     for item in todo:
-        if sha256_file(Path(item.path)) != item.current_sha256:
+        root = Path(item.root) if item.root else None
+        if root is None:
+            raise BackupError(f"{item.path}: the plan does not say which folder it belongs in; run restore again")
+        try:
+            current = _read_current(Path(item.path), root)
+        except OSError as exc:
+            raise BackupError(f"cannot restore {exc}; nothing was restored") from None
+        if (sha256_bytes(current) if current is not None else None) != item.current_sha256:
             raise BackupError(
                 f"{item.path} changed after the restore plan was shown; nothing was restored, run restore again"
             )
     restored: list[str] = []
     for item in todo:
         try:
-            data = Path(item.backup).read_bytes()
+            data = read_file(item.backup, root=Path(item.backup).parent)
         except OSError as exc:
             raise BackupError(
                 f"cannot read the backup copy {item.backup}: {exc.strerror or exc} "
@@ -429,10 +545,8 @@ def restore(session: Session, plan: RestorePlan) -> list[str]:
             )
         path = Path(item.path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data)
-            if item.current_sha256 is None and item.mode is not None:
-                os.chmod(path, item.mode)  # a deleted file comes back with the mode it had
+            # A deleted file comes back with the mode it had; an existing one keeps its own.
+            atomic_write(path, data, root=item.root, parents=True, mode=item.mode)
         except OSError as exc:
             raise BackupError(
                 f"cannot write {path}: {exc.strerror or exc} ({len(restored)} file(s) were restored before it)"

@@ -12,6 +12,10 @@ inserted right under that heading and whatever a person wrote under it stays bel
 is appended under a new ``## <section>`` heading; a missing file is created with a ``# <file stem>`` title.
 Every byte outside the block is kept, line endings included, so running an update twice changes nothing the
 second time.
+
+A document is read and written without following a link (issue 17: a symlinked ``AMX_SESSION_CURRENT.md`` made
+step 5.4 append to a file outside the repository); below its root (the repository, or a root the runbook
+declares) no folder may be a link either. A plan made without a root gets one from the session when applied.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .fileio import atomic_write, unified_diff
+from .confine import PathPolicy
+from .fileio import UnsafePathError, atomic_write, is_inside, normal_path, read_file, unified_diff
 
 if TYPE_CHECKING:
     from .session import Session
@@ -60,6 +65,7 @@ class DocPlan:
     diff: str
     changed: bool
     existed: bool
+    root: Path | None = None  # the folder it must stay below; None: worked out from the session when applied
 
 
 def _words(text: str) -> list[str]:
@@ -139,26 +145,71 @@ def render_update(old: str | None, section: str, body: str, title: str) -> str:
     return out + f"## {section}{eol}{eol}{block}{eol}"
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path, root: Path | None = None) -> str | None:
     try:
-        return path.read_bytes().decode("utf-8")
+        return read_file(path, root=root).decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
         raise DocError(f"{path} is not UTF-8 text; update it by hand") from None
     except IsADirectoryError:
         raise DocError(f"{path} is a folder, not a document") from None
+    except UnsafePathError as exc:
+        raise DocError(f"cannot update {exc}; nothing was written") from None
     except OSError as exc:
         raise DocError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def plan_update(path: Path, section: str, body: str) -> DocPlan:
-    """What putting ``body`` into ``section`` of the document at ``path`` would change (nothing is written)."""
+def plan_update(path: Path, section: str, body: str, *, root: Path | None = None) -> DocPlan:
+    """What putting ``body`` into ``section`` of the document at ``path`` would change (nothing is written).
+
+    ``root``: the folder the document must stay below (from :meth:`PathPolicy.locate`); no link is followed
+    below it, and a link at the document itself is refused either way.
+    """
     path = Path(path)
-    old = _read(path)
+    old = _read(path, root)
     new = render_update(old, section, body, path.stem)
     diff = unified_diff(old, new, f"a/{path.name}", f"b/{path.name}")
-    return DocPlan(path, section, old or "", new, diff, new != (old or ""), old is not None)
+    return DocPlan(path, section, old or "", new, diff, new != (old or ""), old is not None, root)
+
+
+def document_roots(session: Session, step_id: str) -> dict[Path, Path]:
+    """Each document of docs step ``step_id``, rendered with the session's values, and the root it must stay
+    below (the repository unless the runbook declares another). Raises :class:`DocError` for one outside it."""
+    from ..runbook.models import DocsStep
+
+    try:
+        step = session.runbook.model.step(step_id)
+    except KeyError:
+        return {}
+    if not isinstance(step, DocsStep):
+        return {}
+    policy = PathPolicy.for_session(session)
+    out: dict[Path, Path] = {}
+    for doc in step.documents:
+        try:
+            found = policy.locate(doc.path, "a document to update")
+        except UnsafePathError as exc:
+            raise DocError(f"cannot update {exc}; nothing was written") from None
+        except ValueError:
+            continue  # a name without a value yet: the plan for it cannot exist either
+        out[found.path] = found.root
+    return out
+
+
+def _root_of(session: Session, plan: DocPlan, known: dict[Path, Path] | None) -> Path:
+    """The plan's root; else the one its template names in the step; else the repository (strictest)."""
+    if plan.root is not None:
+        return plan.root
+    try:
+        if known is not None and normal_path(plan.path) in known:
+            return known[normal_path(plan.path)]
+        repo = PathPolicy.for_session(session).repo()
+        if not is_inside(plan.path, repo):
+            raise UnsafePathError(normal_path(plan.path), f"a document to update must lie inside the repository {repo}")
+        return repo
+    except UnsafePathError as exc:
+        raise DocError(f"cannot update {exc}; nothing was written") from None
 
 
 def _sha(text: str | None) -> str | None:
@@ -172,17 +223,18 @@ def apply(session: Session, step_id: str, plans: Iterable[DocPlan]) -> list[Path
     recorded once for the session (so the record shows it was checked) and not written.
     """
     plans = list(plans)
-    for plan in plans:
-        now = _read(plan.path)
+    known = document_roots(session, step_id) if any(plan.root is None for plan in plans) else None
+    roots = [_root_of(session, plan, known) for plan in plans]
+    for plan, root in zip(plans, roots, strict=True):
+        now = _read(plan.path, root)
         if (now is not None) != plan.existed or (now or "") != plan.old_text:
             raise DocError(f"{plan.path} changed since its diff was shown; nothing was written, show the diff again")
     written: list[Path] = []
-    for plan in plans:
+    for plan, root in zip(plans, roots, strict=True):
         after = _sha(plan.new_text)
         if plan.changed:
             try:
-                plan.path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(plan.path, plan.new_text)
+                atomic_write(plan.path, plan.new_text, root=root, parents=True)
             except OSError as exc:
                 raise DocError(f"cannot write {plan.path}: {exc.strerror or exc}") from None
             written.append(plan.path)

@@ -15,7 +15,8 @@ from typing import Literal
 
 from ..runbook.models import Edit, Step
 from ..runbook.templates import render_text
-from .fileio import atomic_write, expand_path, shown_path, unified_diff
+from .confine import PathPolicy, confined_root
+from .fileio import UnsafePathError, atomic_write, expand_path, read_file, shown_path, unified_diff
 from .source import Directive, FunctionSpan, ScannedSource, locate_function, scan
 
 C_LANGUAGES = frozenset({"c", "cpp", "cuda"})
@@ -76,9 +77,13 @@ class PatternFinding:
         return f"{self.path}:{self.line}: {self.pattern!r} remains: {self.text}"
 
 
-def read_text(path: Path) -> str:
-    """A source file's text, byte-exact: newlines untranslated, bytes that are not UTF-8 kept."""
-    return path.read_bytes().decode("utf-8", ENCODING_ERRORS)
+def read_text(path: Path, root: Path | None = None) -> str:
+    """A source file's text, byte-exact: newlines untranslated, bytes that are not UTF-8 kept.
+
+    Never through a link: a symlink at ``path`` (or below ``root``) raises
+    :class:`~amxwizard.engine.fileio.UnsafePathError` naming it and its target.
+    """
+    return read_file(path, root=root).decode("utf-8", ENCODING_ERRORS)
 
 
 # --- one edit -------------------------------------------------------------------------------------------------
@@ -496,20 +501,26 @@ def plan_step(
     return planned
 
 
-def apply_planned(planned: Sequence[PlannedFile]) -> list[Path]:
+def apply_planned(planned: Sequence[PlannedFile], *, policy: PathPolicy | None = None) -> list[Path]:
     """Write every changed file atomically; returns the paths written.
 
-    Nothing is written when any plan has a problem, or when a file no longer holds the text it was planned
-    against (someone edited it in between): plan again.
+    Nothing is written when any plan has a problem, when a file no longer holds the text it was planned against
+    (someone edited it in between: plan again), or when a file is not where it may be written: with ``policy``
+    each must lie in the repository (or a declared root) with no link below it; with or without, a symlink at
+    the file is refused, naming its target.
     """
     for plan in planned:
         if plan.problems:
             raise EditError(plan.problems[0])
+    roots: dict[Path, Path | None] = {}
     for plan in planned:
         if not plan.changed:
             continue
         try:
-            current = read_text(plan.path)
+            roots[plan.path] = root = confined_root(policy, plan.path, "a file to edit")
+            current = read_text(plan.path, root)
+        except UnsafePathError as exc:
+            raise EditError(f"not editing {exc}") from None
         except OSError as exc:
             raise EditError(f"{plan.path}: cannot read: {exc.strerror}") from None
         if current != plan.old:
@@ -517,7 +528,7 @@ def apply_planned(planned: Sequence[PlannedFile]) -> list[Path]:
     written: list[Path] = []
     for plan in planned:
         if plan.changed:
-            atomic_write(plan.path, plan.new.encode("utf-8", ENCODING_ERRORS))
+            atomic_write(plan.path, plan.new.encode("utf-8", ENCODING_ERRORS), root=roots[plan.path])
             written.append(plan.path)
     return written
 

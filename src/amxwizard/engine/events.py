@@ -233,7 +233,8 @@ class CriterionTicked(Fact):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BackupMade(Fact):
-    """``files``: [{path, backup, sha256, size, mode}]; ``git``: {capture name: sha256}."""
+    """``files``: [{path, backup, sha256, size, mode, root}] (``root``: the folder the file was confined to; restore
+    writes it back below that folder only); ``git``: {capture name: sha256}."""
 
     KIND = "backup_made"
     step: str

@@ -35,6 +35,8 @@ from .fileio import atomic_write
 from .procs import boot_id as current_boot_id
 from .procs import group_members, proc_start_ticks, process_alive
 from .store import now_iso
+from .terminal import ANSI_RE as ANSI_RE  # re-exported: the evidence readers strip the same sequences
+from .terminal import CONTROL_RE, INTRODUCER_RE  # one definition of what a screen must not get
 
 if TYPE_CHECKING:
     import sh
@@ -61,9 +63,6 @@ MAX_PENDING_LINES = 50_000  # above this the follower stops reading until the ne
 MAX_LINE_CHARS = 64 * 1024  # a longer line (or endless progress bar) is shown in pieces, keeping memory bounded
 
 _SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# CSI (colours, cursor moves), OSC (titles, hyperlinks) and the two-byte escapes; none of them may span lines.
-ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # Runs inside the inner bash: keeps the run folder and export names out of the command's own "$@", saves the
 # requested variables when the command's shell exits (also on `exit N`), then runs command.sh in this same shell.
@@ -174,16 +173,16 @@ class DisplayLines:
 
 def clean_lines(block: str) -> list[str]:
     """``block`` (lines joined by ``\\n``, no trailing newline) as display lines."""
-    if "\x1b" in block:
+    if CONTROL_RE.search(block) is None:  # the usual case: one scan finds no control character (C0 or C1) at all
+        return block.split("\n")
+    if INTRODUCER_RE.search(block) is not None:  # ESC, or a C1 introducer (U+009B CSI, U+009D OSC, ...)
         block = ANSI_RE.sub("", block)
     lines = block.split("\n")
-    if _CONTROL_RE.search(block) is None:
-        return lines
     out = []
     for line in lines:
         if "\r" in line:
             line = line.rstrip("\r").rpartition("\r")[2]
-        out.append(_CONTROL_RE.sub("", line))
+        out.append(CONTROL_RE.sub("", line))
     return out
 
 

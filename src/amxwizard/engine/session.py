@@ -1,6 +1,6 @@
 """A session: one folder holding the event store, run logs, backups and the runbook it was started with.
 
-Layout under the state directory::
+Layout under the state directory (it, ``sessions/`` and every session folder are private: mode 0700)::
 
     sessions/<id>/events.db        the event log (the only source of truth)
     sessions/<id>/runbook.yaml     the runbook text the session started with (its sha256 is in the log)
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from . import events as ev
+from .fileio import PRIVATE_FOLDER_MODE, atomic_write, private_folder
 from .state import SessionState, replay
 from .store import Event, EventStore, Recovery, StoreError, open_store
 
@@ -223,9 +224,13 @@ class Session:
             raise SessionError(f"{session_id!r} cannot name a session (letters, digits, '.', '_', '-')")
         folder = sessions_root(state_dir) / (session_id or _new_id())
         try:
-            folder.mkdir(parents=True)
+            # Private (0700): logs, backups and answers are the person's (issue 17). Made with that mode, never
+            # widened after; a state directory or sessions folder open to others is tightened.
+            private_folder(state_dir)
+            private_folder(sessions_root(state_dir))
+            folder.mkdir(mode=PRIVATE_FOLDER_MODE)
             (folder / "runs").mkdir()
-            (folder / "runbook.yaml").write_text(runbook.text, encoding="utf-8")
+            atomic_write(folder / "runbook.yaml", runbook.text)
         except OSError as exc:
             raise SessionError(f"cannot create a session in {state_dir}: {exc.strerror or exc}") from None
         session = cls.open(folder, runbook)
@@ -250,6 +255,8 @@ class Session:
         """Take the lock on an existing session folder and load it (recovering a damaged store)."""
         if not folder.is_dir():
             raise SessionError(f"no session at {folder}")
+        with contextlib.suppress(OSError):
+            private_folder(folder)  # a session made by an older version, open to every local user (issue 17)
         lock = SessionLock(folder / "lock")
         lock.acquire()
         try:

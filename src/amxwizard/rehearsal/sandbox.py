@@ -13,6 +13,7 @@ import shlex
 import struct
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ SUBJECT_HEAD = "Fix AMX+GPU segfault by implementing cpy_tensor"
 MODEL_NAME = "Qwen3-30B-A3B-Thinking-2507-Q4_0-standin.gguf"
 STANDIN_NOTE = "amxwizard rehearsal stand-in: not the real ik_llama.cpp"
 _AUTHOR = ("Rehearsal Sandbox", "rehearsal@amxwizard.invalid")
+TMP_ROOT = "/tmp"  # the root runbook.yaml declares for the diagnostic script and the backup location file
 
 
 class SandboxError(Exception):
@@ -731,6 +733,13 @@ def build_sandbox(root: Path) -> Sandbox:
         encoding="utf-8",
     )
 
+    # The runbook confines these two files to the root it declares for them (/tmp, as the original has them): they
+    # go in the sandbox when it is there, else in a private folder of this sandbox's own under /tmp.
+    tmp_root = Path(TMP_ROOT)
+    scratch = (
+        root if root.is_relative_to(tmp_root) else Path(tempfile.mkdtemp(prefix="amxwizard-rehearsal-", dir=tmp_root))
+    )
+
     jobs = default_jobs()
     _run([str(tools / "cmake"), "-S", ".", "-B", "build"], repo, "configuring the stand-in build")
     _run([str(tools / "cmake"), "--build", "build", "-j", jobs], repo, "the first stand-in build")
@@ -745,7 +754,7 @@ def build_sandbox(root: Path) -> Sandbox:
         "expected_commit": head[:8],
         "build_jobs": jobs,
         "threads": jobs,
-        "backup_location_file": str(root / "backup-location.txt"),
-        "diag_script": str(root / "amx_scheduler_diag_test.sh"),
+        "backup_location_file": str(scratch / "backup-location.txt"),
+        "diag_script": str(scratch / "amx_scheduler_diag_test.sh"),
     }
     return Sandbox(root, repo, model, tools, overrides, head)

@@ -24,6 +24,7 @@ from .models import (
     ShellStep,
     TestStep,
 )
+from .paths import confined_fields, path_shape, root_problems
 from .source import Loc, Located, read_yaml_file, read_yaml_text
 from .templates import check_shell_template, placeholders
 from .variables import BUILTINS, NAMESPACES, VariableError, check_value, default_order
@@ -359,6 +360,14 @@ def _semantic(model: Runbook, located: Located) -> Iterator[tuple[Loc, tuple[int
             message = _unknown_name(name, known_vars, model, allow_namespaces=not in_variables)
             if message:
                 yield at(loc, message, offset)
+
+    # paths the wizard writes stay in the repository, or in a root the runbook declares for them
+    for loc, message in root_problems(model):
+        yield at(loc, message)
+    for item in confined_fields(model):
+        shape = path_shape(item.template, model)
+        if shape.problem is not None:
+            yield at(item.loc, f"{item.what}: {shape.problem}", shape.offset)
 
 
 def _names(text: str) -> Iterator[tuple[str, int]]:

@@ -20,6 +20,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 VarType = Literal["text", "path", "dir", "file", "repo", "int", "number", "args", "commit"]
 APPROX_LINES = 20  # a "~350" claim still holds when the function starts this close to it
 TEXT_TYPES = frozenset({"text", "path", "dir", "file", "repo", "args", "commit"})
+PATH_ROOT_TYPES = frozenset({"path", "dir", "file"})  # the repo variable is itself the default root
 
 
 class Model(BaseModel):
@@ -37,6 +38,13 @@ class Variable(Model):
     description: str = ""
     min: int | float | None = None
     max: int | float | None = None
+    root: str | None = Field(
+        default=None,
+        description=(
+            "the folder this path variable's value must lie in, declared because it is outside the target "
+            "repository (the seed's /tmp files); without it a path the wizard writes must be inside the repository"
+        ),
+    )
 
     @model_validator(mode="after")
     def _default_matches_type(self) -> Variable:
@@ -49,6 +57,10 @@ class Variable(Model):
             raise ValueError(f"an int variable needs a whole-number default, not {self.default!r}")
         if self.type == "number" and not isinstance(self.default, int | float):
             raise ValueError(f"a number variable needs a numeric default, not {self.default!r}")
+        if self.root is not None and self.type not in PATH_ROOT_TYPES:
+            raise ValueError(
+                f"only a path, dir or file variable can declare a 'root' (this one is of type {self.type})"
+            )
         return self
 
     @property

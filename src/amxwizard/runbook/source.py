@@ -315,6 +315,39 @@ def _compose_fast(text: str) -> Any:
     return yaml.compose(text)
 
 
+def _nesting_problem(text: str, filename: str) -> Problem | None:
+    """The first collection nested deeper than ``MAX_DEPTH``, found from the parser's event stream.
+
+    Both composers (libyaml's and ruamel's pure one) build nodes recursively: libyaml's overflows the C stack and
+    kills the process (about 30,000 nested ``[``), the pure one raises ``RecursionError`` with no position. The
+    parsers themselves keep an explicit stack, so counting start and end events is safe at any depth and stops at
+    the first level too many. Syntax errors are left to the composer, which stops at the same place.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    depth = 0
+    try:
+        for event in YAML(typ="safe").parse(text):  # libyaml's parser when installed, else the pure one
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    # The mark's index counts characters; lines are counted here by "\n" only, as editors do
+                    # (libyaml also breaks lines at U+2028, which would put the position past the last line).
+                    line, col = _line_col(text, event.start_mark.index)
+                    return Problem(filename, line, col, "", f"YAML nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except Exception:  # a syntax error: reported (and located) by the composer below
+        return None
+    return None
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    index = max(0, min(index, len(text)))
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 def read_yaml_text(text: str, filename: str, *, fast: bool = True) -> Located:
     """Parse ``text`` into :class:`Located` data or raise :class:`RunbookError`.
 
@@ -331,6 +364,9 @@ def read_yaml_text(text: str, filename: str, *, fast: bool = True) -> Located:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise RunbookError([Problem(filename, line, 1, "", "file contains a NUL byte; is it text?")])
+    too_deep = _nesting_problem(text, filename)
+    if too_deep is not None:
+        raise RunbookError([too_deep])
     root = None
     if fast:
         try:
