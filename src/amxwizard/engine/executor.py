@@ -487,12 +487,8 @@ def _judge_benchmark(ex: StepExecutor, step: m.BenchmarkStep) -> StepResult:
     stopped = _stopped(runs, 1)
     if stopped and runs and runs[-1].outcome in ("cancelled", "timeout", "interrupted"):
         return ex._finish(step, StepStatus.FAILED, stopped, [], {"outcome": runs[-1].outcome})
-    attempt = {r.run_id for r in runs}
-    previous = llama_bench.session_rows(ex.session.state, ex.read_log, test=step.metric, exclude=attempt)
-    log = ex.step_log(step.id)
-    baseline = float(ex.text(step.baseline)) if step.baseline else None
     # Judged even when the command failed: the log then says why (a rejected flag, a missing model).
-    verdict = llama_bench.judge_benchmark(step, llama_bench.parse(log), baseline, previous, log_text=log)
+    verdict = llama_bench.judge_step(step, ex.runbook, ex.session.state, ex.read_log, ex.values())
     status = StepStatus.FAILED if verdict.status == "failed" or stopped else StepStatus.PASSED
     summary = verdict.summary if verdict.status == "failed" or not stopped else f"{stopped}; {verdict.summary}"
     return ex._finish(step, status, summary, verdict.findings, verdict.evidence)
