@@ -226,7 +226,10 @@ def _benchmark(
         st = state.step(step_id)
         comparison = st.evidence.get("comparison") if isinstance(st.evidence, dict) else None
         verdict = comparison.get("verdict") if isinstance(comparison, dict) else None
-        if status == "met" and verdict not in ("faster", "no significant difference"):
+        basis = st.evidence.get("basis") if isinstance(st.evidence, dict) else None
+        if status == "met" and (
+            verdict not in ("faster", "no significant difference") or basis not in ("before_fix", "reference")
+        ):
             status = "unknown"
             line = f"· {_title(runbook, step_id)} measured, but not shown to keep its speed: {st.summary}"
         statuses.append(status)

@@ -287,7 +287,8 @@ class BenchMeasurement:
 
     @property
     def config(self) -> tuple[str, ...] | None:
-        """The arguments that decide what is measured: all but output format, repetitions and progress."""
+        """The arguments that decide how a test is measured: all but the choice of tests (``-p``/``-n``/``-pg``;
+        each row's test label says what it measured), output format, repetitions and progress."""
         if self.args is None:
             return None
         out: list[str] = []
@@ -360,7 +361,23 @@ class BenchMeasurement:
         return value if isinstance(value, Mapping) else None
 
 
-_NOT_CONFIG_VALUE = frozenset({"-o", "--output", "-oe", "--output-err", "-r", "--repetitions", "--delay", "--prio"})
+_NOT_CONFIG_VALUE = frozenset(
+    {
+        "-o",
+        "--output",
+        "-oe",
+        "--output-err",
+        "-r",
+        "--repetitions",
+        "--delay",
+        "--prio",
+        "-p",
+        "--n-prompt",
+        "-n",
+        "--n-gen",
+        "-pg",
+    }
+)
 _NOT_CONFIG_FLAG = frozenset({"--progress", "-v", "--verbose"})
 
 
@@ -620,7 +637,10 @@ def choose_baseline(
     else:
         basis, what = "earlier_run", "an earlier run"
     if not after_edit:
-        notes.append("no source was edited yet in this session: this compares the build with itself, not the fix")
+        notes.append(
+            "no source was edited in this session before this run: as far as the session knows, this compares the "
+            "build with itself, not the fix"
+        )
     else:
         notes.append("no run of this benchmark before the session's first edit")
     label = f"{what} ({pick.step}, run {pick.run_id})"

@@ -31,7 +31,8 @@ _TIMING_RE = re.compile(
     r"|total time)\s*=\s*(?P<ms>" + _NUM + r") ms(?:\s*/\s*(?P<n>\d+) (?P<unit>tokens|runs))?"
     r"(?:\s*\(\s*(?P<mspt>" + _NUM + r") ms per token,\s*(?P<tps>" + _NUM + r") tokens per second\))?"
 )
-_GENERATE_RE = re.compile(r"^generate: .*\bn_predict = (-?\d+)")
+# A mainline log may prefix each line with a timestamp and a level letter: "0.00.392.532 I generate: ...".
+_GENERATE_RE = re.compile(r"^(?:[\d.]+ [A-Z] )?generate: .*\bn_predict = (-?\d+)")
 
 # The first of these is the cause; the shell's "Aborted" comes after it.
 _CRASH_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -57,7 +58,7 @@ _END_RE = re.compile(r"\[end of text\]")
 _GATE_RE = re.compile(
     r"GGML_A|CUDA error|terminate called|fatal error|Segmentation fault|Bus error|Illegal instr"
     r"|Floating point|Aborted|argument|unknown value for|load model|loading model|GGUF file"
-    r"|^generate: |end of text|time ="
+    r"|generate: |end of text|time ="
 )
 
 CRASH_SIGNALS = frozenset({signals.SIGABRT, signals.SIGSEGV, signals.SIGBUS, signals.SIGILL, signals.SIGFPE})

@@ -69,7 +69,7 @@ class NumactlFailure:
             return f"numactl could not start the program: {self.line}"
         if self.kind == "usage":
             return f"numactl did not understand its options and printed its usage: {self.line}"
-        return f"numactl failed: {self.line} — {NODES_HINT}"
+        return f"numactl failed: {self.line} — check the numactl and numa_nodes variables ({NODES_HINT})"
 
     def as_json(self) -> dict[str, Any]:
         return {
