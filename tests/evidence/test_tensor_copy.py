@@ -155,3 +155,14 @@ def test_evidence_is_plain_json() -> None:
     evidence = tensor_copy.parse(read_fixture("diag_weight_copy.txt")).as_evidence()
     assert json.loads(json.dumps(evidence)) == evidence
     assert evidence["weights"] == 1 and evidence["first_weight"]["name"] == "blk.0.attn_q.weight"
+
+
+def test_the_whole_log_is_diagnosed_with_its_buffers_and_prompt() -> None:
+    from .real import ik
+
+    diagnosis = tensor_copy.diagnose_log(ik("diagnostic_run.log"))
+    assert diagnosis.cpu_layers == range(0, 9) and diagnosis.prompt_tokens == 696 and diagnosis.n_ubatch == 512
+    evidence = diagnosis.as_evidence()
+    assert evidence["weights_from_host"] == 162 and evidence["weights_from_nonhost"] == 0
+    assert evidence["during_prompt"] is True and evidence["cpu_layers"] == [0, 8]
+    assert evidence["summary"] == diagnosis.summary() and evidence["reading"] == diagnosis.lines()

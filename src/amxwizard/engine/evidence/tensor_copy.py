@@ -495,6 +495,13 @@ def diagnose(report: DiagnosticReport, use: BackendUse | None = None, prompt_tok
     )
 
 
+def diagnose_log(text: str) -> Diagnosis:
+    """The diagnosis of a whole run log: its copies read against the run's buffers, offload and prompt size."""
+    from . import backends, llama_cli  # llama_cli imports this module
+
+    return diagnose(parse(text), backends.parse(text), llama_cli.parse(text).prompt_tokens)
+
+
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     """Pre-filled answers for the analysis form, and why. A person's own answer always replaces these."""
