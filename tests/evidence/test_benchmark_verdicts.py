@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.evidence import criteria, llama_bench
 from amxwizard.engine.evidence.llama_bench import BenchMeasurement, BenchRow
 from amxwizard.runbook import RunbookFile
@@ -155,7 +156,7 @@ def _bench(kit: SessionKit, sandbox: Sandbox, step_id: str) -> None:
 
 def _edit(kit: SessionKit) -> None:
     kit.session.record(
-        "file_edited", step="2.B", path="ggml/src/ggml-backend.cpp", before_sha256="a", after_sha256="b", how="snippet"
+        ev.FileEdited(step="2.B", path="ggml/src/ggml-backend.cpp", before_sha256="a", after_sha256="b", how="snippet")
     )
 
 

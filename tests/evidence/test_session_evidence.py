@@ -122,12 +122,9 @@ def _bench(kit: SessionKit, runbook_file: RunbookFile, step_id: str, text: str) 
 
 def _edit(kit: SessionKit) -> None:
     kit.session.record(
-        "file_edited",
-        step="2.A",
-        path="/repo/ggml/src/ggml-backend.cpp",
-        before_sha256="a",
-        after_sha256="b",
-        how="snippet",
+        ev.FileEdited(
+            step="2.A", path="/repo/ggml/src/ggml-backend.cpp", before_sha256="a", after_sha256="b", how="snippet"
+        )
     )
 
 
