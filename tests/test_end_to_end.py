@@ -63,7 +63,7 @@ def test_nothing_runs_before_the_setup_is_accepted(walk: Walk) -> None:
 
 
 def test_phase_one_finds_the_weight_copy(walk: Walk) -> None:
-    for step in ("1.1", "1.2", "1.3", "1.4", "1.5"):
+    for step in ("1.1", "bench-pp-before", "bench-tg-before", "1.2", "1.3", "1.4", "1.5"):
         result = walk.step(step, "--yes")
         assert result.returncode == 0, result.stdout + result.stderr
     status = walk.status()
@@ -78,11 +78,12 @@ def test_phase_one_finds_the_weight_copy(walk: Walk) -> None:
     assert walk.step("1.6", "--accept-suggestions").returncode == 0
     answers = walk.status()["answers"]
     assert answers["tensor"] == "blk.0.attn_q.weight" and answers["dst_buffer"] == "CUDA0"
-    assert answers["recommended_approach"] == "A"
+    assert answers["recommended_approach"] == "B"  # a weight copied out of the AMX buffer: the scheduler's guard
 
 
 def test_the_stale_binary_is_caught_and_the_unfixed_build_crashes(walk: Walk) -> None:
-    assert walk.step("2.choose", "--accept-suggestions").returncode == 0  # takes the recommended approach
+    # The person's answer wins over the suggestion: approach A, which the stand-in build also counts as a fix.
+    assert walk.step("2.choose", "--answer", "approach=A", "--yes").returncode == 0
     assert walk.step("2.A", "--yes").returncode == 0
     warned = walk.step("test-1", "--yes")  # --yes alone does not run an old binary
     assert warned.returncode == 3 and "old binary" in warned.stderr
@@ -105,8 +106,10 @@ def test_after_a_rebuild_the_tests_and_benchmarks_pass_with_their_figures(walk: 
     assert test1["status"] == "passed" and test1["attempts"] == 2
     assert test1["evidence"]["tokens_generated"] == 1000 == test1["evidence"]["tokens_expected"]
     tg = status["steps"]["bench-tg"]["evidence"]
-    assert tg["test"] == "tg128" and tg["baseline"] == 61.24 and tg["level"] == "pass"
-    assert abs(tg["avg_ts"] - 61.24) < 3
+    assert tg["test"] == "tg128" and tg["basis"] == "before_fix" and tg["level"] == "pass"
+    assert tg["baseline_run"]["label"].startswith("before the fix (bench-tg-before")
+    assert tg["comparison"]["verdict"] == "no significant difference"
+    assert abs(tg["avg_ts"] - 61.24) < 3 and abs(tg["baseline"] - 61.24) < 3
     assert status["criteria"]["performance"]["status"] == "met"
     assert status["criteria"]["no-weight-copies"]["status"] == "met"
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +17,9 @@ from amxwizard.engine.evidence.verdict import Verdict
 from amxwizard.engine.session import Session
 from amxwizard.engine.state import SessionState
 from amxwizard.runbook import RunbookFile
+from amxwizard.runbook.models import BenchmarkStep, ShellStep, TestStep
+from amxwizard.runbook.templates import render_shell
+from amxwizard.runbook.variables import resolve
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "evidence"
 
@@ -100,3 +108,85 @@ def kit(tmp_path: Path, state_dir: Path, runbook_file: RunbookFile) -> Iterator[
         yield SessionKit(session, tmp_path)
     finally:
         session.close()
+
+
+LAUNCHER = """#!/bin/sh
+AMXWIZARD_STANDIN_BUILD="$(dirname "$0")/build-info.json" exec {python} -m amxwizard.rehearsal.{module} "$@"
+"""
+WORKING_FLAGS = {"numactl": "", "amx_flag": "", "fa_flag": "-fa on"}
+
+
+@dataclass
+class Sandbox:
+    """A build folder with the stand-in llama-cli and llama-bench, a stand-in model and a backup folder."""
+
+    repo: Path
+    model: Path
+    backup: Path
+    runbook: RunbookFile
+
+    def build(self, *, debug: bool, fixes: list[str], speed_factor: float = 1.0) -> None:
+        """Write the build-info.json the stand-in cmake would write (with a slowdown when asked)."""
+        info = {
+            "standin": True,
+            "debug_tensor_copy": debug,
+            "fixes": fixes,
+            "built_at": "2025-10-06T14:45:00",
+            "speed_factor": speed_factor,
+        }
+        (self.repo / "build" / "bin" / "build-info.json").write_text(json.dumps(info))
+
+    def script(self, step_id: str, **overrides: str) -> str:
+        """The step's commands rendered as the executor renders them."""
+        rb = self.runbook.model
+        step = rb.step(step_id)
+        # Step 1.5's helper script goes next to the backup folder, not to the seed's fixed /tmp path.
+        values = resolve(
+            rb,
+            {
+                "repo": str(self.repo),
+                "model": str(self.model),
+                "diag_script": str(self.backup.parent / "diag_test.sh"),
+                **overrides,
+            },
+            {"session_dir": str(self.repo.parent), "session_id": "test"},
+        )
+        if isinstance(step, TestStep | BenchmarkStep):
+            commands = [step.command]
+        else:
+            assert isinstance(step, ShellStep)
+            commands = step.commands
+        return "\n".join(render_shell(c, values, rb.args_variables) for c in commands)
+
+    def run_step(
+        self, step_id: str, env: dict[str, str] | None = None, **overrides: str
+    ) -> tuple[subprocess.CompletedProcess[str], str]:
+        """Run the step's command as the runner does (bash -o pipefail, in the repo, BACKUP_DIR exported)."""
+        result = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", self.script(step_id, **overrides)],
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "BACKUP_DIR": str(self.backup), **(env or {})},
+        )
+        return result, result.stdout + result.stderr
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, runbook_file: RunbookFile) -> Sandbox:
+    repo = tmp_path / "repo"
+    bin_dir = repo / "build" / "bin"
+    bin_dir.mkdir(parents=True)
+    for program, module in (("llama-cli", "llama_cli"), ("llama-bench", "llama_bench")):
+        launcher = bin_dir / program
+        launcher.write_text(LAUNCHER.format(python=sys.executable, module=module))
+        launcher.chmod(0o755)
+    model = tmp_path / "models" / "Qwen3-30B-A3B-Thinking-2507-Q4_0.gguf"
+    model.parent.mkdir()
+    model.write_bytes(b"GGUF stand-in model, never read")
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    box = Sandbox(repo, model, backup, runbook_file)
+    box.build(debug=False, fixes=[])
+    return box

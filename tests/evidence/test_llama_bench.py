@@ -1,10 +1,8 @@
-"""llama-bench output in markdown, CSV and JSON, and the benchmark verdict around a baseline."""
+"""llama-bench output in markdown, CSV and JSON (the verdicts are in test_benchmark_verdicts.py)."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from amxwizard.engine.evidence import llama_bench
 from amxwizard.engine.evidence._text import log_lines
@@ -67,59 +65,40 @@ def test_output_without_results() -> None:
     assert llama_bench.parse("error: invalid parameter for argument: --amx\nusage: llama-bench [options]\n") == []
 
 
-def _row(test: str, avg: float, sd: float) -> BenchRow:
-    return BenchRow(test, avg, sd)
+def test_real_ik_outputs_parse_to_the_same_figures() -> None:
+    """ik_llama.cpp's markdown (no threads column), CSV (a test column last) and JSON (samples listed)."""
+    from .real import ik
 
-
-@pytest.mark.parametrize(
-    ("avg", "sd", "level"),
-    [
-        (61.31, 0.42, "pass"),  # the same as before
-        (64.10, 0.40, "pass"),  # faster
-        (58.20, 0.10, "pass"),  # 4.96% slower: within 5% of 61.24 (3.06 t/s)
-        (58.10, 0.10, "warn"),  # 5.13% slower, by less than the noise (±0.20)
-        (57.80, 0.40, "warn"),  # beyond the tolerance, but by less than the measured noise
-        (57.50, 0.05, "fail"),  # beyond the tolerance, noise cannot explain it
-        (55.00, 0.40, "fail"),
-        (61.00, 4.00, "warn"),  # the measurement is too noisy to say
-    ],
-)
-def test_generation_against_the_baseline(runbook_file: RunbookFile, avg: float, sd: float, level: str) -> None:
-    verdict = llama_bench.judge_benchmark(
-        _step(runbook_file, "bench-tg"), [_row("pp512", 800, 5), _row("tg128", avg, sd)], 61.24, []
-    )
-    assert verdict.level == level, verdict.summary
-    assert verdict.status == ("failed" if level == "fail" else "passed")
-    assert verdict.findings == (["slow"] if level == "fail" else [])
-    assert f"{avg:.2f} ± {sd:.2f}" in verdict.summary and "61.24" in verdict.summary
-    assert verdict.evidence["reference"] == {"kind": "baseline", "avg_ts": 61.24, "stddev_ts": 0.0}
-    assert json.loads(json.dumps(verdict.evidence)) == verdict.evidence
-
-
-def test_prompt_processing_compares_with_the_earliest_earlier_run(runbook_file: RunbookFile) -> None:
-    step = _step(runbook_file, "bench-pp")
-    earlier = [_row("tg128", 61.0, 0.4), _row("pp512", 800.0, 6.0), _row("pp512", 700.0, 6.0)]
-    same = llama_bench.judge_benchmark(step, [_row("pp512", 795.0, 6.0)], None, earlier)
-    assert same.level == "pass" and "the earliest earlier run 800.00" in same.summary
-    slower = llama_bench.judge_benchmark(step, [_row("pp512", 600.0, 6.0)], None, earlier)
-    assert slower.level == "fail" and slower.findings == ["slow"]
-
-
-def test_no_earlier_run_passes_and_says_so(runbook_file: RunbookFile) -> None:
-    verdict = llama_bench.judge_benchmark(_step(runbook_file, "bench-pp"), [_row("pp512", 795.0, 6.0)], None, [])
-    assert verdict.status == "passed" and "no earlier run to compare" in verdict.summary
+    md, csv_rows, js = (llama_bench.parse(ik(name)) for name in ("bench_md.log", "bench_csv.log", "bench_json.log"))
+    assert [(r.test, r.avg_ts, r.stddev_ts, r.ngl, r.threads) for r in md] == [
+        ("pp512", 67426.59, 24326.16, 15, None),
+        ("tg128", 1176.89, 49.71, 15, None),
+    ]
+    assert [(r.test, r.avg_ts, r.model_filename, r.threads) for r in csv_rows] == [
+        ("pp512", 56005.440502, "/root/models/tiny24.gguf", 16),
+        ("tg128", 1179.910794, "/root/models/tiny24.gguf", 16),
+    ]
+    assert [(r.test, r.repetitions, r.model) for r in js] == [
+        ("pp512", 5, "llama ?B all F32"),
+        ("tg128", 5, "llama ?B all F32"),
+    ]
 
 
 def test_missing_metric_fails(runbook_file: RunbookFile) -> None:
-    verdict = llama_bench.judge_benchmark(_step(runbook_file, "bench-tg"), [_row("pp512", 795.0, 6.0)], 61.24, [])
+    rows = (BenchRow("pp512", 795.0, 6.0),)
+    current = llama_bench.BenchMeasurement("r1", "bench-tg", "2026-01-05T10:00:00Z", rows)
+    verdict = llama_bench.judge(_step(runbook_file, "bench-tg"), current, [], reference_tps=61.24)
     assert verdict.status == "failed" and "no tg128 result" in verdict.summary and "pp512" in verdict.summary
 
 
 def test_rejected_flag_in_the_output_is_flag_rejected(runbook_file: RunbookFile) -> None:
-    rows = llama_bench.parse("error: invalid parameter for argument: --amx\nusage: llama-bench [options]\n")
-    verdict = llama_bench.judge_benchmark(_step(runbook_file, "bench-tg"), rows, 61.24, [])
+    text = "error: invalid parameter for argument: --amx\nusage: llama-bench [options]\n"
+    rows = llama_bench.parse(text)
+    current = llama_bench.BenchMeasurement("r1", "bench-tg", "t", tuple(rows), trouble=rows.trouble)
+    verdict = llama_bench.judge(_step(runbook_file, "bench-tg"), current, [])
     assert verdict.status == "failed" and verdict.findings == ["flag_rejected"] and "amx_flag" in verdict.summary
-    plain = llama_bench.judge_benchmark(
-        _step(runbook_file, "bench-tg"), [], 61.24, [], log_text="error: invalid parameter for argument: --amx\n"
+    plain = llama_bench.judge(
+        _step(runbook_file, "bench-tg"), llama_bench.BenchMeasurement("r1", "bench-tg", "t", ()), [], log_text=text
     )
     assert plain.findings == ["flag_rejected"]
+    assert json.loads(json.dumps(plain.evidence)) == plain.evidence

@@ -3,87 +3,18 @@ by the evidence parsers."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from amxwizard.engine.evidence import llama_bench, llama_cli, tensor_copy
-from amxwizard.runbook import RunbookFile
-from amxwizard.runbook.models import BenchmarkStep, ShellStep, TestStep
-from amxwizard.runbook.templates import render_shell
-from amxwizard.runbook.variables import resolve
+from amxwizard.engine.evidence import backends, llama_bench, llama_cli, tensor_copy
+from amxwizard.runbook.models import BenchmarkStep, TestStep
 
-LAUNCHER = """#!/bin/sh
-AMXWIZARD_STANDIN_BUILD="$(dirname "$0")/build-info.json" exec {python} -m amxwizard.rehearsal.{module} "$@"
-"""
-WORKING_FLAGS = {"numactl": "", "amx_flag": "", "fa_flag": "-fa on"}
-
-
-@dataclass
-class Sandbox:
-    repo: Path
-    model: Path
-    backup: Path
-    runbook: RunbookFile
-
-    def build(self, *, debug: bool, fixes: list[str]) -> None:
-        info = {"standin": True, "debug_tensor_copy": debug, "fixes": fixes, "built_at": "2025-10-06T14:45:00"}
-        (self.repo / "build" / "bin" / "build-info.json").write_text(json.dumps(info))
-
-    def run_step(self, step_id: str, **overrides: str) -> tuple[subprocess.CompletedProcess[str], str]:
-        """Run the step's command as the runner does (bash -o pipefail, in the repo, BACKUP_DIR exported)."""
-        rb = self.runbook.model
-        step = rb.step(step_id)
-        # Step 1.5's helper script goes next to the backup folder, not to the seed's fixed /tmp path.
-        values = resolve(
-            rb,
-            {
-                "repo": str(self.repo),
-                "model": str(self.model),
-                "diag_script": str(self.backup.parent / "diag_test.sh"),
-                **overrides,
-            },
-            {"session_dir": str(self.repo.parent), "session_id": "test"},
-        )
-        if isinstance(step, TestStep | BenchmarkStep):
-            commands = [step.command]
-        else:
-            assert isinstance(step, ShellStep)
-            commands = step.commands
-        script = "\n".join(render_shell(c, values, rb.args_variables) for c in commands)
-        result = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", script],
-            cwd=self.repo,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "BACKUP_DIR": str(self.backup)},
-        )
-        return result, result.stdout + result.stderr
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path, runbook_file: RunbookFile) -> Sandbox:
-    repo = tmp_path / "repo"
-    bin_dir = repo / "build" / "bin"
-    bin_dir.mkdir(parents=True)
-    for program, module in (("llama-cli", "llama_cli"), ("llama-bench", "llama_bench")):
-        launcher = bin_dir / program
-        launcher.write_text(LAUNCHER.format(python=sys.executable, module=module))
-        launcher.chmod(0o755)
-    model = tmp_path / "models" / "Qwen3-30B-A3B-Thinking-2507-Q4_0.gguf"
-    model.parent.mkdir()
-    model.write_bytes(b"GGUF stand-in model, never read")
-    backup = tmp_path / "backup"
-    backup.mkdir()
-    box = Sandbox(repo, model, backup, runbook_file)
-    box.build(debug=False, fixes=[])
-    return box
+from .conftest import WORKING_FLAGS, Sandbox
+from .real import IK, ik
 
 
 def _test_step(sandbox: Sandbox, step_id: str) -> TestStep:
@@ -119,11 +50,12 @@ def test_long_prompt_without_a_fix_crashes_with_the_weight_copy_in_the_diagnosti
         "blk.0.attn_q.weight",
         "AMX",
         "CUDA0",
-        "MUL_MAT",
+        "NONE",  # the weight's own op, as the real logging prints it
     )
     assert len(report.activations) >= 2 and report.findings() == ["weight_copy"]
+    assert {c.src_buffer for c in report.activations} == {"CUDA_Host"}
     suggestion = tensor_copy.suggest(report)
-    assert suggestion.approach == "A" and suggestion.values["tensor"] == "blk.0.attn_q.weight"
+    assert suggestion.approach == "B" and suggestion.values["tensor"] == "blk.0.attn_q.weight"
     copies = (sandbox.backup / "tensor_copies.log").read_text(encoding="utf-8")
     assert tensor_copy.parse(copies).first_weight is not None  # the grep -A 10 extract reads the same
 
@@ -140,20 +72,34 @@ def test_test_1_completes_with_a_fix(sandbox: Sandbox) -> None:
     sandbox.build(debug=True, fixes=["A"])
     run, text, code = _judge(sandbox, "test-1", **WORKING_FLAGS)
     assert code == 0 and not run.crashed
-    assert run.tokens_generated == 1000 and run.timing_style == "llama_perf_context_print"
+    assert run.tokens_generated == 1000 and run.token_unit == "tokens" and run.timing_style == "main"
     assert run.eval_tps is not None and 60.0 < run.eval_tps < 62.0
     verdict = llama_cli.judge_test(_test_step(sandbox, "test-1"), run, code, None, text)
-    assert verdict.status == "passed", verdict.summary
+    assert verdict.status == "passed" and verdict.level == "pass", verdict.summary
+    assert "hybrid as intended: 15/49 layers on the GPU" in verdict.summary
     report = tensor_copy.parse(text)
     assert report.copies and not report.weights  # activations still move; no weight does
 
 
-@pytest.mark.parametrize("step_id", ["test-2", "test-3", "test-4"])
-def test_regression_modes_work_without_a_fix(sandbox: Sandbox, step_id: str) -> None:
+@pytest.mark.parametrize(
+    ("step_id", "mode", "offloaded"), [("test-2", "hybrid", 15), ("test-3", "cpu", 0), ("test-4", "gpu", 49)]
+)
+def test_regression_modes_work_without_a_fix(sandbox: Sandbox, step_id: str, mode: str, offloaded: int) -> None:
     run, text, code = _judge(sandbox, step_id, **WORKING_FLAGS)
     verdict = llama_cli.judge_test(_test_step(sandbox, step_id), run, code, None, text)
-    assert verdict.status == "passed", verdict.summary
+    assert verdict.status == "passed" and verdict.level == "pass", verdict.summary
     assert run.tokens_generated == 100
+    use = backends.parse(text)
+    assert (use.mode(), use.offloaded, use.layers) == (mode, offloaded, 49)
+    assert bool(use.amx_buffers) == (mode != "gpu")  # the fork keeps the CPU layers' weights in its AMX buffer
+
+
+def test_without_ngl_every_layer_is_offloaded_as_on_today_builds(sandbox: Sandbox) -> None:
+    args = ["-m", str(sandbox.model), "-n", "10", "-p", "Test prompt for CPU-only"]
+    env = {"AMXWIZARD_STANDIN_BUILD": str(sandbox.repo / "build" / "bin" / "build-info.json")}
+    result = _standin("llama_cli", *args, env=env)
+    assert result.returncode == 0
+    assert backends.parse(result.stderr).mode() == "gpu"
 
 
 def test_stress_prompt_is_long_enough_and_completes_with_a_fix(sandbox: Sandbox) -> None:
@@ -167,14 +113,15 @@ def test_stress_prompt_is_long_enough_and_completes_with_a_fix(sandbox: Sandbox)
 
 def test_amx_flag_is_rejected_before_anything_loads(sandbox: Sandbox) -> None:
     run, text, code = _judge(sandbox, "test-2", numactl="")
-    assert code == 1 and "error: invalid argument: --amx" in text and "llama_model_loader" not in text
+    assert code == 1 and "error: unknown argument: --amx" in text and "llama_model_loader" not in text
+    assert "usage: llama-cli [options]" in text  # the usage follows, as on ik_llama.cpp
     verdict = llama_cli.judge_test(_test_step(sandbox, "test-2"), run, code, None, text)
     assert verdict.findings == ["flag_rejected"] and "crash" not in verdict.findings
 
 
 def test_bare_fa_swallows_the_next_flag(sandbox: Sandbox) -> None:
     run, text, code = _judge(sandbox, "test-2", numactl="", amx_flag="")
-    assert code == 1 and "unknown value for --flash-attn: '-p'" in text
+    assert code == 1 and "error: invalid parameter for argument: -fa" in text
     assert run.flag == "-fa"
     verdict = llama_cli.judge_test(_test_step(sandbox, "test-2"), run, code, None, text)
     assert verdict.findings == ["flag_rejected"] and "-fa on" in verdict.summary
@@ -202,10 +149,13 @@ def test_help_lists_fa_with_a_value_and_no_amx() -> None:
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     assert lines[0].startswith("[stand-in] llama-cli")
-    fa = next(line for line in lines if line.startswith("-fa,"))
-    assert fa.startswith("-fa,   --flash-attn [on|off|auto]") and fa.index("set Flash Attention") == 40
+    real = ik("llama-cli_help.txt").splitlines()
+    for name in ("-fa, --flash-attn", "-ngl,  --gpu-layers", "-t,    --threads", "-m,    --model", "-op,   --offload"):
+        ours = next(line for line in lines if line.lstrip().startswith(name))
+        theirs = next(line for line in real if line.lstrip().startswith(name))
+        assert ours.split("  ")[:2] == theirs.split("  ")[:2], (ours, theirs)  # same names, same value notation
+    assert "  -fa, --flash-attn (auto|on|off|0|1)" in lines
     assert not any("--amx" in line for line in lines)
-    assert any(line.startswith("-ngl,  --gpu-layers, --n-gpu-layers N") for line in lines)
 
 
 def test_same_arguments_same_output(sandbox: Sandbox) -> None:
@@ -229,19 +179,19 @@ def test_benchmarks_through_the_runbook_commands(sandbox: Sandbox) -> None:
     assert pp_out.splitlines()[0].startswith("[stand-in] llama-bench")
     sandbox.run_step("bench-tg", **WORKING_FLAGS)
     rows = llama_bench.parse((sandbox.backup / "bench_generation.log").read_text(encoding="utf-8"))
-    assert [r.test for r in rows] == ["pp512", "tg128"] and rows[1].ngl == 15 and rows[1].threads == 64
+    assert [r.test for r in rows] == ["pp512", "tg128"] and rows[1].ngl == 15
     assert 60.5 < rows[1].avg_ts < 62.0 and 0 < rows[1].stddev_ts < 1.0
-    verdict = llama_bench.judge_benchmark(_bench_step(sandbox, "bench-tg"), rows, 61.24, pp_rows)
-    assert verdict.status == "passed" and verdict.level == "pass", verdict.summary
-    pp_verdict = llama_bench.judge_benchmark(_bench_step(sandbox, "bench-pp"), pp_rows, None, rows)
-    assert pp_verdict.level == "pass" and "earliest earlier run" in pp_verdict.summary
+    sandbox.run_step("bench-tg-before", **WORKING_FLAGS)
+    before = llama_bench.parse((sandbox.backup / "bench_generation_before.log").read_text(encoding="utf-8"))
+    assert [r.test for r in before] == ["tg128"]  # -p 0: a prompt batch would crash a build with the bug
 
 
 def test_bench_rejects_amx(sandbox: Sandbox) -> None:
     result, _ = sandbox.run_step("bench-tg", numactl="")
     text = (sandbox.backup / "bench_generation.log").read_text(encoding="utf-8")
     assert result.returncode == 1 and "error: invalid parameter for argument: --amx" in text
-    verdict = llama_bench.judge_benchmark(_bench_step(sandbox, "bench-tg"), llama_bench.parse(text), 61.24, [])
+    current = llama_bench.BenchMeasurement("r", "bench-tg", "t", ())
+    verdict = llama_bench.judge(_bench_step(sandbox, "bench-tg"), current, [], reference_tps=61.24, log_text=text)
     assert verdict.findings == ["flag_rejected"]
 
 
@@ -254,7 +204,8 @@ def test_bench_output_formats_parse_to_the_same_rows(sandbox: Sandbox, fmt: str)
     assert result.stderr.startswith("[stand-in] llama-bench")
     rows = llama_bench.parse(result.stdout)
     assert [r.test for r in rows] == ["pp512", "tg128"]
-    assert rows[1].ngl == 15 and rows[1].threads == 64 and 60.5 < rows[1].avg_ts < 62.0
+    assert rows[1].ngl == 15 and 60.5 < rows[1].avg_ts < 62.0
+    assert rows[1].threads == (None if fmt == "md" else 64)  # a CUDA build's table has no threads column
     if fmt != "md":
         json_or_csv = result.stdout
         assert "avg_ts" in json_or_csv and "[stand-in]" not in json_or_csv  # machine output stays clean
@@ -266,3 +217,42 @@ def test_bench_missing_model_fails_like_the_real_one(sandbox: Sandbox) -> None:
     assert "main: error: failed to load model" in result.stderr
     rows = llama_bench.parse(result.stdout + result.stderr)
     assert rows == [] and rows.trouble is not None and rows.trouble.load_error is not None
+
+
+def _shape(line: str) -> str:
+    """A line with its numbers, names and paths replaced, to compare how lines are built, not what they say. The
+    stand-in is a fork with an AMX backend: its AMX buffer and system_info's AMX_INT8 are the fork's additions."""
+    line = line.replace("AMX_INT8 = 1 | ", "")
+    line = re.sub(r"\b[0-9a-f]{7,8}\b", "HASH", line)
+    line = re.sub(r"\b(?:AMX|CPU|CUDA_Host|CUDA\d)\b", "BUF", line)
+    line = re.sub(r"Device \d+: [^,]+,", "Device N: NAME,", line)
+    line = re.sub(r"\d+(?:\.\d+)?", "#", line)
+    return re.sub(r"\s+", " ", line).strip()
+
+
+SHAPED = re.compile(
+    r"buffer size =|offloaded \d+/\d+ layers|offloading \d+ repeating|Device \d+:|found \d+ CUDA devices"
+    r"|using device|eval time =|total time =|n_ubatch|n_layer  |^system_info|^Log (?:start|end)$|^main: build"
+)
+
+
+def test_standin_output_has_the_shape_of_the_real_captures(sandbox: Sandbox) -> None:
+    """Every line the parsers read, as the stand-in prints it, is built like a line of a real ik capture."""
+    sandbox.build(debug=False, fixes=["B"])
+    real = {_shape(line) for name in ("hybrid_fixed.log", "gpu_ngl99.log") for line in ik(name).splitlines()}
+    real |= {_shape(line) for line in ik("bench_md.log").splitlines()}
+    checked = 0
+    for step_id in ("test-2", "test-4", "bench-tg"):
+        _, output = sandbox.run_step(step_id, **WORKING_FLAGS)
+        for line in output.splitlines():
+            if SHAPED.search(line):
+                checked += 1
+                assert _shape(line) in real, line
+        if step_id == "bench-tg":
+            table = [line for line in output.splitlines() if line.startswith("|")]
+            assert _shape(table[0]) in real and _shape(table[1]) in real  # same columns as ik's llama-bench
+    assert checked >= 25
+    assert (IK / "llama-bench_help.txt").is_file()
+    help_text = _standin("llama_bench", "--help").stdout
+    assert "  -fa, --flash-attn <0|1>             (default: 1)" in help_text
+    assert "  -fa, --flash-attn <0|1>             (default: 1)" in ik("llama-bench_help.txt")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from amxwizard.engine.evidence import tensor_copy
 from amxwizard.engine.evidence._text import log_lines
 
@@ -20,16 +22,18 @@ def test_weight_copy_is_found_with_its_line() -> None:
         "AMX",
         "CUDA0",
         4718592,
-        "MUL_MAT",
+        "NONE",
     )
+    assert first.from_host is False and first.is_bug and not first.is_offload
     assert first.flagged and first.slow_path
     assert tensor_copy.MARKER in lines[first.line - 1]
     assert "blk.0.attn_q.weight" in lines[first.line]
     assert [c.name for c in report.weights] == ["blk.0.attn_q.weight"]
     assert report.buffer_pairs == {"CPU → CUDA0": 2, "AMX → CUDA0": 1}
-    assert report.ops == {"NONE": 1, "ADD": 1, "MUL_MAT": 1}
+    assert report.ops == {"NONE": 2, "ADD": 1}
     assert report.findings() == ["weight_copy"]
-    assert "blk.0.attn_q.weight AMX → CUDA0 (MUL_MAT)" in report.headline()
+    assert "1 weight copy out of a non-host buffer (the bug: AMX → CUDA0 ×1)" in report.headline()
+    assert "first: blk.0.attn_q.weight AMX → CUDA0 at line" in report.headline()  # a weight's NONE op is not shown
 
 
 def test_suggestion_prefills_the_form_from_the_first_weight_copy() -> None:
@@ -38,11 +42,30 @@ def test_suggestion_prefills_the_form_from_the_first_weight_copy() -> None:
     assert suggestion.values["tensor"] == "blk.0.attn_q.weight"
     assert suggestion.values["src_buffer"] == "AMX"
     assert suggestion.values["dst_buffer"] == "CUDA0"
-    assert suggestion.values["op"] == "MUL_MAT"
-    assert suggestion.values["approach"] == "A" == suggestion.approach
-    assert "VNNI" in suggestion.values["root_cause"]
+    assert suggestion.values["op"] == tensor_copy.OP_NOT_LOGGED  # never "NONE", which is the weight's own op
+    assert suggestion.values["approach"] == "B" == suggestion.approach
+    assert "cannot be read back" in suggestion.values["root_cause"]
     assert suggestion.line == report.first_weight.line  # type: ignore[union-attr]
-    assert "copies weights like any other tensor" in suggestion.reason
+    assert "the weight's buffer must be a host buffer" in suggestion.reason
+    assert "Approach A only turns this copy into an assert (still an abort)" in suggestion.reason
+
+
+def test_a_weight_out_of_a_host_buffer_is_designed_offload() -> None:
+    text = BLOCK.format(name="blk.2.ffn_up.weight", op="NONE").replace("Src buffer: AMX", "Src buffer: CPU_Mapped")
+    report = tensor_copy.parse(text)
+    assert report.offloaded_weights and not report.bug_weights
+    assert report.findings() == ["weight_offload"]
+    assert "out of host buffers (CPU_Mapped → CUDA0 ×1: the scheduler's designed op offload)" in report.headline()
+    suggestion = tensor_copy.suggest(report)
+    assert suggestion.approach is None and "approach" not in suggestion.values
+
+
+@pytest.mark.parametrize(
+    ("buffer", "host"),
+    [("CPU", True), ("CPU_Mapped", True), ("CUDA_Host", True), ("AMX", False), ("CPU_REPACK", False), ("CUDA0", False)],
+)
+def test_host_buffers_are_the_ones_the_cpu_reads_as_they_are(buffer: str, host: bool) -> None:
+    assert tensor_copy.TensorCopy(1, "blk.0.attn_q.weight", buffer, "CUDA0").from_host is host
 
 
 def test_log_without_weight_copies_suggests_nothing() -> None:
@@ -77,7 +100,7 @@ def test_weight_the_filter_would_miss_is_unknown_weight_name() -> None:
     assert [c.is_weight for c in report.copies] == [True, False]
     assert report.findings() == ["weight_copy", "unknown_weight_name"]
     suggestion = tensor_copy.suggest(report)
-    assert suggestion.approach == "A"
+    assert suggestion.approach == "B"
     assert "blk.3.ssm_a" in suggestion.reason and "name patterns" in suggestion.reason
 
 
@@ -132,3 +155,14 @@ def test_evidence_is_plain_json() -> None:
     evidence = tensor_copy.parse(read_fixture("diag_weight_copy.txt")).as_evidence()
     assert json.loads(json.dumps(evidence)) == evidence
     assert evidence["weights"] == 1 and evidence["first_weight"]["name"] == "blk.0.attn_q.weight"
+
+
+def test_the_whole_log_is_diagnosed_with_its_buffers_and_prompt() -> None:
+    from .real import ik
+
+    diagnosis = tensor_copy.diagnose_log(ik("diagnostic_run.log"))
+    assert diagnosis.cpu_layers == range(0, 9) and diagnosis.prompt_tokens == 696 and diagnosis.n_ubatch == 512
+    evidence = diagnosis.as_evidence()
+    assert evidence["weights_from_host"] == 162 and evidence["weights_from_nonhost"] == 0
+    assert evidence["during_prompt"] is True and evidence["cpu_layers"] == [0, 8]
+    assert evidence["summary"] == diagnosis.summary() and evidence["reading"] == diagnosis.lines()

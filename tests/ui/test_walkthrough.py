@@ -47,6 +47,13 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         await pilot.press("r")
         await settle(pilot, app)
         assert _status(app, "1.1") is StepStatus.PASSED
+
+        # The benchmarks before the fix, on the build as it is, before any edit: what phase 4 compares with.
+        for step_id in ("bench-pp-before", "bench-tg-before"):
+            assert _selected(app) == step_id
+            await pilot.press("r")
+            await settle(pilot, app)
+            assert _status(app, step_id) is StepStatus.PASSED, app.session.state.step(step_id).summary
         assert _selected(app) == "1.2"
 
         # 1.2 and 1.3: r shows the diff, y applies it.

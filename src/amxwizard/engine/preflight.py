@@ -480,7 +480,7 @@ def command_invocations(script: str, step: str, cwd: Path) -> list[Invocation]:
 
 # --- --help, the llama.cpp way --------------------------------------------------------------------------------
 
-_VALUE_TOKEN = r"(?:<[^>]*>|\[[^\]]*\]|\{[^}]*\}|[A-Z][A-Z0-9_]*(?:\|[A-Z0-9_]+)*(?![\w-]))"
+_VALUE_TOKEN = r"(?:<[^>]*>|\[[^\]]*\]|\{[^}]*\}|\([^)]*\)|[A-Z][A-Z0-9_]*(?:\|[A-Z0-9_]+)*(?![\w-]))"
 _FLAG_RE = re.compile(r"(-{1,2}[A-Za-z0-9][\w.+-]*)(?:[ =](" + _VALUE_TOKEN + r"(?: " + _VALUE_TOKEN + r")*))?")
 
 

@@ -18,6 +18,11 @@ BUILD_ENV = "AMXWIZARD_STANDIN_BUILD"
 BUILD_NUMBER = 6423
 BUILD_COMMIT = "5f0d3e1c"
 COMPILER = "cc (GCC) 13.3.0 for x86_64-linux-gnu"
+# The GPU the stand-ins report, as ggml_cuda_init and nvidia-smi name it.
+GPU_NAME = "NVIDIA RTX 6000 Ada Generation"
+GPU_CC = "8.9"
+GPU_VRAM_MIB = 48647
+GPU_FREE_MIB = 47650
 
 # The model every runbook command loads, as llama.cpp describes it. The file itself is never read.
 MODEL_ARCH = "qwen3moe"
@@ -25,10 +30,10 @@ MODEL_TYPE = "qwen3moe 30B.A3B Q4_0"
 MODEL_SIZE = 17_373_395_968  # bytes, "16.18 GiB"
 MODEL_PARAMS = 30_532_122_624
 N_LAYER = 48
-GPU_ONLY_NGL = 99  # from here on every layer is on the GPU and the AMX buffer is not used
-# The crash needs a prompt batch big enough for the scheduler to move a matmul (with its weight) to the GPU.
-# The seed calls its long prompt "200+ tokens"; by words x 1.3 that prompt estimates to ~150, so the line sits lower.
-LONG_PROMPT_TOKENS = 128
+GPU_ONLY_NGL = N_LAYER + 1  # the repeating layers and the output layer: from here on the AMX buffer is not used
+# The crash needs a prompt micro-batch big enough for the scheduler to move a CPU layer's matrix multiply (with its
+# weight) to the GPU: 32 tokens, the CUDA backend's op-offload threshold, as on the real builds.
+OFFLOAD_MIN_BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class Build:
     fixes: tuple[str, ...] = ()
     path: str = ""
     found: bool = False
+    speed_factor: float = 1.0  # a rehearsal can make a build slower (0.8: 20% slower) to see a regression caught
 
     @property
     def fixed(self) -> bool:
@@ -58,7 +64,11 @@ def load_build() -> Build:
     if not isinstance(data, dict):
         return Build(path=path)
     fixes = data.get("fixes") or []
-    return Build(bool(data.get("debug_tensor_copy")), tuple(str(f) for f in fixes if isinstance(f, str)), path, True)
+    factor = data.get("speed_factor", 1.0)
+    speed = float(factor) if isinstance(factor, int | float) and 0 < factor <= 10 else 1.0
+    return Build(
+        bool(data.get("debug_tensor_copy")), tuple(str(f) for f in fixes if isinstance(f, str)), path, True, speed
+    )
 
 
 def rng(*parts: object) -> random.Random:
@@ -78,10 +88,24 @@ def estimate_tokens(text: str) -> int:
 
 
 def mode_of(ngl: int) -> str:
-    """``cpu``, ``hybrid`` (some layers on the GPU, the rest in the AMX buffer) or ``gpu``."""
-    if ngl <= 0:
+    """``cpu``, ``hybrid`` (some layers on the GPU, the rest in the AMX buffer) or ``gpu``. A negative ``-ngl``
+    (the default) offloads every layer, as today's builds do."""
+    if ngl == 0:
         return "cpu"
-    return "gpu" if ngl >= GPU_ONLY_NGL else "hybrid"
+    return "gpu" if ngl < 0 or ngl >= GPU_ONLY_NGL else "hybrid"
+
+
+def offloaded_layers(ngl: int) -> int:
+    """How many of the ``N_LAYER + 1`` layers ``-ngl`` puts on the GPU."""
+    return N_LAYER + 1 if ngl < 0 else min(ngl, N_LAYER + 1)
+
+
+def cuda_init_lines() -> list[str]:
+    """ggml_cuda_init's report of the GPU, as the CUDA build prints it first thing."""
+    return [
+        "ggml_cuda_init: found 1 CUDA devices:",
+        f"  Device 0: {GPU_NAME}, compute capability {GPU_CC}, VMM: yes, VRAM: {GPU_VRAM_MIB} MiB",
+    ]
 
 
 class Out:

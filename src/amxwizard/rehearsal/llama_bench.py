@@ -1,10 +1,11 @@
 """STAND-IN for ``llama-bench``, for rehearsals only: it loads no model and every number it prints is simulated.
 
-``python -m amxwizard.rehearsal.llama_bench ARGS`` prints what llama-bench prints: the markdown table
-(``| model | size | params | backend | ngl | threads | test | t/s |``) by default, or ``-o csv|json|jsonl|sql``
-with llama-bench's field names. ``-p 512 -n 128`` gives ``pp512`` and ``tg128`` rows, ``-n 0`` only ``pp512``.
-In hybrid mode tg128 is about 61.3 ± 0.4 t/s and pp512 about 800 t/s. An unknown flag (``--amx``) is
-``error: invalid parameter for argument: --amx`` and exit 1; ``-m`` must name an existing file.
+``python -m amxwizard.rehearsal.llama_bench ARGS`` prints what ik_llama.cpp's llama-bench built with CUDA prints
+(shaped like ``tests/fixtures/real/ik-cuda/bench_*.log``): the CUDA device lines on stderr, then the markdown table
+(``| model | size | params | backend | ngl | test | t/s |``) by default, or ``-o csv|json|jsonl|sql`` with the
+same field names. ``-p 512 -n 128`` gives ``pp512`` and ``tg128`` rows, ``-n 0`` only ``pp512``. In hybrid mode tg128
+is about 61.3 ± 0.4 t/s and pp512 about 800 t/s (times the build's ``speed_factor``). An unknown flag (``--amx``) is
+``error: invalid parameter for argument: --amx``, the usage, and exit 1; ``-m`` must name an existing file.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "-n": ("n_gen", "ints"),
     "--n-gen": ("n_gen", "ints"),
     "-pg": ("pg", "str"),
-    "-d": ("n_depth", "ints"),
-    "--n-depth": ("n_depth", "ints"),
     "-b": ("n_batch", "ints"),
     "--batch-size": ("n_batch", "ints"),
     "-ub": ("n_ubatch", "ints"),
@@ -45,10 +44,6 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "--cache-type-v": ("type_v", "strs"),
     "-t": ("n_threads", "ints"),
     "--threads": ("n_threads", "ints"),
-    "-C": ("cpu_mask", "strs"),
-    "--cpu-mask": ("cpu_mask", "strs"),
-    "--cpu-strict": ("cpu_strict", "ints"),
-    "--poll": ("poll", "ints"),
     "-ngl": ("n_gpu_layers", "ints"),
     "--n-gpu-layers": ("n_gpu_layers", "ints"),
     "-sm": ("split_mode", "strs"),
@@ -66,13 +61,11 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "-ts": ("tensor_split", "strs"),
     "--tensor-split": ("tensor_split", "strs"),
     "-ot": ("override_tensor", "str"),
-    "--override-tensors": ("override_tensor", "str"),
-    "-nopo": ("no_op_offload", "ints"),
-    "--no-op-offload": ("no_op_offload", "ints"),
     "-r": ("repetitions", "int"),
+    "-w": ("warmup", "ints"),
+    "--warmup": ("warmup", "ints"),
+    "--override-tensor": ("override_tensor", "str"),
     "--repetitions": ("repetitions", "int"),
-    "--prio": ("prio", "int"),
-    "--delay": ("delay", "int"),
     "--numa": ("numa", "str"),
     "-o": ("output", "str"),
     "--output": ("output", "str"),
@@ -80,62 +73,56 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "--output-err": ("output_err", "str"),
     "-v": ("verbose", "flag"),
     "--verbose": ("verbose", "flag"),
-    "--progress": ("progress", "flag"),
     "-h": ("help", "flag"),
     "--help": ("help", "flag"),
 }
-_FORMATS = ("csv", "json", "jsonl", "md", "sql")
+_FORMATS = ("csv", "json", "jsonl", "md", "sql")  # jsonl: mainline only, kept for the parser tests
 
 USAGE = """usage: llama-bench [options]
 
 options:
   -h, --help
-  --numa <distribute|isolate|numactl>       numa mode (default: disabled)
-  -r, --repetitions <n>                     number of times to repeat each test (default: 5)
-  --prio <0|1|2|3>                          process/thread priority (default: 0)
-  --delay <0...N> (seconds)                 delay between each test (default: 0)
-  -o, --output <csv|json|jsonl|md|sql>      output format printed to stdout (default: md)
-  -oe, --output-err <csv|json|jsonl|md|sql> output format printed to stderr (default: none)
-  -v, --verbose                             verbose output
-  --progress                                print test progress indicators
+  -m, --model <filename>              (default: models/7B/ggml-model-q4_0.gguf)
+  -p, --n-prompt <n>                  (default: 512)
+  -n, --n-gen <n>                     (default: 128)
+  -pg <pp,tg>                         (default: )
+  -b, --batch-size <n>                (default: 2048)
+  -ub, --ubatch-size <n>              (default: 512)
+  -ctk, --cache-type-k <t>            (default: f16)
+  -ctv, --cache-type-v <t>            (default: f16)
+  -t, --threads <n>                   (default: {threads})
+  -ngl, --n-gpu-layers <n>            (default: 999)
+  -sm, --split-mode <none|layer|graph>(default: layer)
+  -mg, --main-gpu <i>                 (default: 0)
+  -nkvo, --no-kv-offload <0|1>        (default: 0)
+  -fa, --flash-attn <0|1>             (default: 1)
+  -mmp, --mmap <0|1>                  (default: 1)
+  --numa <distribute|isolate|numactl> (default: disabled)
+  -embd, --embeddings <0|1>           (default: 0)
+  -ts, --tensor-split <ts0/ts1/..>    (default: 0)
+  -r, --repetitions <n>               (default: 5)
+  -o, --output <csv|json|md|sql>      (default: md)
+  -oe, --output-err <csv|json|md|sql> (default: none)
+  -v, --verbose                       (default: 0)
+  -w, --warmup <0|1>                  (default: 1)
+  -ot, --override-tensor pattern      (default: none)
 
-test parameters:
-  -m, --model <filename>                    (default: models/7B/ggml-model-q4_0.gguf)
-  -p, --n-prompt <n>                        (default: 512)
-  -n, --n-gen <n>                           (default: 128)
-  -pg <pp,tg>                               (default: )
-  -d, --n-depth <n>                         (default: 0)
-  -b, --batch-size <n>                      (default: 2048)
-  -ub, --ubatch-size <n>                    (default: 512)
-  -ctk, --cache-type-k <t>                  (default: f16)
-  -ctv, --cache-type-v <t>                  (default: f16)
-  -t, --threads <n>                         (default: 128)
-  -C, --cpu-mask <hex,hex>                  (default: 0x0)
-  --cpu-strict <0|1>                        (default: 0)
-  --poll <0...100>                          (default: 50)
-  -ngl, --n-gpu-layers <n>                  (default: 99)
-  -sm, --split-mode <none|layer|row>        (default: layer)
-  -mg, --main-gpu <i>                       (default: 0)
-  -nkvo, --no-kv-offload <0|1>              (default: 0)
-  -fa, --flash-attn <0|1>                   (default: 0)
-  -mmp, --mmap <0|1>                        (default: 1)
-  -embd, --embeddings <0|1>                 (default: 0)
-  -ts, --tensor-split <ts0/ts1/..>          (default: 0)
-  -ot --override-tensors <tensor name pattern>=<buffer type>;...
-                                            (default: disabled)
-  -nopo, --no-op-offload <0|1>              (default: 0)
-
-Multiple values can be given for each parameter by separating them with ','
-or by specifying the parameter multiple times. Ranges can be given as
-'first-last' or 'first-last+step' or 'first-last*mult'.
+Multiple values can be given for each parameter by separating them with ',' or by specifying the parameter \
+multiple times.
 """
 
 CSV_FIELDS = (
     "build_commit",
     "build_number",
+    "cuda",
+    "vulkan",
+    "metal",
+    "sycl",
+    "rpc",
+    "gpu_blas",
+    "blas",
     "cpu_info",
     "gpu_info",
-    "backends",
     "model_filename",
     "model_type",
     "model_size",
@@ -143,9 +130,6 @@ CSV_FIELDS = (
     "n_batch",
     "n_ubatch",
     "n_threads",
-    "cpu_mask",
-    "cpu_strict",
-    "poll",
     "type_k",
     "type_v",
     "n_gpu_layers",
@@ -153,19 +137,35 @@ CSV_FIELDS = (
     "main_gpu",
     "no_kv_offload",
     "flash_attn",
+    "mla_attn",
+    "attn_max_batch",
+    "ser",
+    "reuse",
     "tensor_split",
-    "tensor_buft_overrides",
     "use_mmap",
     "embeddings",
-    "no_op_offload",
+    "repack",
+    "mqkv",
+    "muge",
+    "defer_experts",
+    "fused_moe",
+    "grouped_er",
+    "no_fused_up_gate",
+    "use_thp",
+    "no_ooae",
+    "rcache",
+    "sas",
+    "max_gpu",
+    "cuda_params",
+    "override_tensor",
     "n_prompt",
     "n_gen",
-    "n_depth",
     "test_time",
     "avg_ns",
     "stddev_ns",
     "avg_ts",
     "stddev_ts",
+    "test",
 )
 _INT_FIELDS = {
     "build_number",
@@ -174,17 +174,40 @@ _INT_FIELDS = {
     "n_batch",
     "n_ubatch",
     "n_threads",
-    "cpu_strict",
-    "poll",
     "n_gpu_layers",
     "main_gpu",
+    "mla_attn",
+    "attn_max_batch",
+    "max_gpu",
     "n_prompt",
     "n_gen",
-    "n_depth",
     "avg_ns",
     "stddev_ns",
 }
-_BOOL_FIELDS = {"no_kv_offload", "flash_attn", "use_mmap", "embeddings", "no_op_offload"}
+_BOOL_FIELDS = {
+    "cuda",
+    "vulkan",
+    "metal",
+    "sycl",
+    "gpu_blas",
+    "blas",
+    "no_kv_offload",
+    "flash_attn",
+    "reuse",
+    "use_mmap",
+    "embeddings",
+    "repack",
+    "mqkv",
+    "muge",
+    "defer_experts",
+    "fused_moe",
+    "grouped_er",
+    "no_fused_up_gate",
+    "use_thp",
+    "no_ooae",
+    "rcache",
+    "sas",
+}
 _FLOAT_FIELDS = {"avg_ts", "stddev_ts"}
 
 
@@ -319,7 +342,8 @@ def _measure(
         mean, sd = tg_mean, 0.4
     else:
         mean, sd = (n_prompt + n_gen) / (n_prompt / pp_mean + n_gen / tg_mean), 1.0
-    rng = s.rng("llama-bench", model, ngl, threads, n_prompt, n_gen, ",".join(build.fixes), *extra)
+    mean, sd = mean * build.speed_factor, sd * build.speed_factor
+    rng = s.rng("llama-bench", model, ngl, threads, n_prompt, n_gen, ",".join(build.fixes), build.speed_factor, *extra)
     tokens = n_prompt + n_gen
     return [round(1e9 * tokens / max(1.0, rng.gauss(mean, sd))) for _ in range(max(1, reps))]
 
@@ -329,14 +353,14 @@ def _md_row(cells: list[tuple[str, int]]) -> str:
 
 
 def markdown(results: list[Result]) -> str:
-    """llama-bench's markdown table (header, separator, one row per result) and its build footer."""
+    """llama-bench's markdown table (header, separator, one row per result) and its build footer. A CUDA build
+    shows no threads column, as ik_llama.cpp's does."""
     widths = [
         ("model", -30),
         ("size", 10),
         ("params", 10),
         ("backend", -10),
         ("ngl", 3),
-        ("threads", 7),
         ("test", 13),
         ("t/s", 16),
     ]
@@ -348,7 +372,6 @@ def markdown(results: list[Result]) -> str:
             f"{s.MODEL_PARAMS / 1e9:.2f} B",
             "CUDA",
             str(r.ngl),
-            str(r.threads),
             r.test,
             f"{r.avg_ts:.2f} ± {r.stddev_ts:.2f}",
         ]
@@ -360,9 +383,15 @@ def _values(r: Result, test_time: str) -> dict[str, object]:
     return {
         "build_commit": s.BUILD_COMMIT,
         "build_number": s.BUILD_NUMBER,
+        "cuda": 1,
+        "vulkan": 0,
+        "metal": 0,
+        "sycl": 0,
+        "rpc": "0",
+        "gpu_blas": 1,
+        "blas": 0,
         "cpu_info": "Intel(R) Xeon(R) Platinum 8480+",
-        "gpu_info": "NVIDIA RTX 6000 Ada Generation",
-        "backends": "CUDA",
+        "gpu_info": s.GPU_NAME,
         "model_filename": r.model,
         "model_type": s.MODEL_TYPE,
         "model_size": s.MODEL_SIZE,
@@ -370,9 +399,6 @@ def _values(r: Result, test_time: str) -> dict[str, object]:
         "n_batch": r.n_batch,
         "n_ubatch": r.n_ubatch,
         "n_threads": r.threads,
-        "cpu_mask": "0x0",
-        "cpu_strict": 0,
-        "poll": 50,
         "type_k": "f16",
         "type_v": "f16",
         "n_gpu_layers": r.ngl,
@@ -380,19 +406,35 @@ def _values(r: Result, test_time: str) -> dict[str, object]:
         "main_gpu": 0,
         "no_kv_offload": 0,
         "flash_attn": r.flash_attn,
+        "mla_attn": 3,
+        "attn_max_batch": 0,
+        "ser": "-1,0",
+        "reuse": 1,
         "tensor_split": "0.00",
-        "tensor_buft_overrides": "none",
         "use_mmap": 1,
         "embeddings": 0,
-        "no_op_offload": 0,
+        "repack": 0,
+        "mqkv": 0,
+        "muge": 0,
+        "defer_experts": 0,
+        "fused_moe": 1,
+        "grouped_er": 0,
+        "no_fused_up_gate": 0,
+        "use_thp": 0,
+        "no_ooae": 0,
+        "rcache": 0,
+        "sas": 0,
+        "max_gpu": 0,
+        "cuda_params": "",
+        "override_tensor": "",
         "n_prompt": r.n_prompt,
         "n_gen": r.n_gen,
-        "n_depth": 0,
         "test_time": test_time,
         "avg_ns": r.avg_ns,
         "stddev_ns": r.stddev_ns,
         "avg_ts": r.avg_ts,
         "stddev_ts": r.stddev_ts,
+        "test": r.test,
     }
 
 
@@ -434,7 +476,7 @@ def render(results: list[Result], fmt: str, test_time: str) -> str:
         pairs = [f'"{f}": {_json_value(f, row[f])}' for f in CSV_FIELDS]
         samples = (
             f'"samples_ns": [ {", ".join(str(n) for n in r.samples_ns)} ]',
-            f'"samples_ts": [ {", ".join(f"{t:.6f}" for t in r.samples_ts)} ]',
+            f'"samples_ts": [ {", ".join(f"{t:g}" for t in r.samples_ts)} ]',
         )
         if fmt == "jsonl":
             objects.append("{" + ", ".join([*pairs, *samples]) + "}")
@@ -454,20 +496,24 @@ def run(argv: Sequence[str], out: s.Out | None = None) -> int:
         p = parse_args(argv)
     except ArgError as exc:
         out.label(LABEL, stdout=False)
+        for line in s.cuda_init_lines():
+            out.stderr(line + "\n")
         out.stderr(f"error: invalid parameter for argument: {exc}\n")
-        out.stdout(USAGE)
+        out.stdout(USAGE.format(threads=os.cpu_count() or 1))
         return 1
     fmt = p.single.get("output", "md")
     out.label(LABEL, stdout=fmt == "md")
     if "help" in p.flags:
-        out.stdout(USAGE)
+        out.stdout(USAGE.format(threads=os.cpu_count() or 1))
         return 0
+    for line in s.cuda_init_lines():  # the CUDA build reports its GPU before anything else, on stderr
+        out.stderr(line + "\n")
     build = s.load_build()
     models = p.strs("model", ["models/7B/ggml-model-q4_0.gguf"])
     prompts, gens = p.ints("n_prompt", [512]), p.ints("n_gen", [128])
-    ngls, threads_list = p.ints("n_gpu_layers", [99]), p.ints("n_threads", [os.cpu_count() or 1])
+    ngls, threads_list = p.ints("n_gpu_layers", [999]), p.ints("n_threads", [os.cpu_count() or 1])
     batches, ubatches = p.ints("n_batch", [2048]), p.ints("n_ubatch", [512])
-    flash = p.ints("flash_attn", [0])
+    flash = p.ints("flash_attn", [1])
     reps = int(p.single.get("repetitions", "5"))
     header_printed = False
     results: list[Result] = []

@@ -1,22 +1,25 @@
 """STAND-IN for ``llama-cli``, for rehearsals only: it loads no model and every number it prints is simulated.
 
-``python -m amxwizard.rehearsal.llama_cli ARGS`` behaves, as far as the runbook can tell, like today's llama-cli
-built from the sandbox (``$AMXWIZARD_STANDIN_BUILD`` names the stand-in build's ``build-info.json``):
+``python -m amxwizard.rehearsal.llama_cli ARGS`` behaves, as far as the runbook can tell, like ik_llama.cpp's
+llama-cli built with CUDA from a fork that has an AMX backend (``$AMXWIZARD_STANDIN_BUILD`` names the stand-in
+build's ``build-info.json``); what it prints is shaped like the real captures in ``tests/fixtures/real``:
 
-- flags are parsed the way llama.cpp's ``common/arg.cpp`` does: an unknown flag (``--amx``) is
-  ``error: invalid argument: --amx`` and exit 1 before anything loads; ``-fa`` takes a value (``on|off|auto``),
-  so a bare ``-fa`` swallows the next word and fails on it;
-- ``-m`` must name an existing file, else the loader's errors and exit 1;
-- hybrid mode (``-ngl`` 1-98) with a long prompt and no fix in the build aborts after prompt processing with a
-  ``GGML_ASSERT`` (SIGABRT), printing the ``[TENSOR_COPY_DEBUG]`` blocks first when the debug define is built in;
-- otherwise it generates exactly ``-n`` tokens and prints llama.cpp's timing lines (generation ≈ 61 t/s hybrid).
+- flags are parsed the way ik_llama.cpp does: an unknown flag (``--amx``) is ``error: unknown argument: --amx``
+  and a missing or bad value (a bare ``-fa``) ``error: invalid parameter for argument: -fa``, each followed by
+  the usage and exit 1, before anything loads; ``--help`` writes ``-fa, --flash-attn (auto|on|off|0|1)``;
+- without ``-ngl`` every layer is offloaded (today's default); the log says so: ``offloaded K/N layers to GPU``,
+  buffers ``CPU``, ``AMX`` (the CPU layers' weights), ``CUDA0``, ``CUDA_Host``, and the CUDA device lines;
+- hybrid mode with a long prompt and no fix in the build aborts after prompt processing with a ``GGML_ASSERT``
+  (SIGABRT), printing the ``[TENSOR_COPY_DEBUG]`` blocks first when the debug define is built in — the weight
+  copied out of the AMX buffer to CUDA0 last;
+- otherwise it generates exactly ``-n`` tokens and prints ``main: eval time = ... / N tokens`` (N counts every
+  generated token, as ik_llama.cpp does); generation ≈ 61 t/s hybrid.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,7 +29,7 @@ LABEL = (
     "[stand-in] llama-cli for amxwizard rehearsal — NOT the real program: no model is loaded and every "
     "number below is simulated"
 )
-_TRUTHY, _FALSEY, _AUTO = {"on", "enabled", "1", "true"}, {"off", "disabled", "0", "false"}, {"auto", "-1"}
+_TRUTHY, _FALSEY, _AUTO = {"on", "1"}, {"off", "0"}, {"auto"}
 _WORDS = (
     "the",
     "model",
@@ -78,184 +81,185 @@ _WORDS = (
 
 @dataclass(frozen=True, slots=True)
 class Opt:
+    """One option: the words that name it, its help line's left column as ik_llama.cpp prints it, its text."""
+
     args: tuple[str, ...]
-    hint: str | None
+    head: str
     help: str
     kind: str = "flag"  # flag, int, float, str, fa
     dest: str = ""
-    env: str | None = None
-    group: str = "common"
+    group: str = "general"
 
 
 OPTIONS: tuple[Opt, ...] = (
-    Opt(("-h", "--help", "--usage"), None, "print usage and exit", dest="help"),
-    Opt(("--version",), None, "show version and build info", dest="version"),
+    Opt(("-h", "--help", "--usage"), "-h,    --help, --usage", "print usage and exit", dest="help"),
+    Opt(("--version",), "       --version", "show version and build info", dest="version"),
+    Opt(("-v", "--verbose"), "-v,    --verbose", "print verbose information", dest="verbose"),
+    Opt(("-s", "--seed"), "-s,    --seed SEED", "RNG seed (default: -1, use random seed for < 0)", "int", "seed"),
     Opt(
         ("-t", "--threads"),
-        "N",
-        "number of CPU threads to use during generation (default: -1)",
+        "-t,    --threads N",
+        "number of threads to use during generation (default: 16)",
         "int",
         "threads",
-        "LLAMA_ARG_THREADS",
     ),
     Opt(
         ("-tb", "--threads-batch"),
-        "N",
+        "-tb,   --threads-batch N",
         "number of threads to use during batch and prompt processing (default: same as --threads)",
         "int",
         "threads_batch",
     ),
     Opt(
         ("-c", "--ctx-size"),
-        "N",
-        "size of the prompt context (default: 4096, 0 = loaded from model)",
+        "-c,    --ctx-size N",
+        "size of the prompt context (default: 0, 0 = loaded from model)",
         "int",
         "ctx",
-        "LLAMA_ARG_CTX_SIZE",
     ),
     Opt(
         ("-n", "--predict", "--n-predict"),
-        "N",
-        "number of tokens to predict (default: -1, -1 = infinity)",
+        "-n,    --predict N",
+        "number of tokens to predict (default: -1, -1 = infinity, -2 = until context filled)",
         "int",
         "n_predict",
-        "LLAMA_ARG_N_PREDICT",
     ),
-    Opt(("-b", "--batch-size"), "N", "logical maximum batch size (default: 2048)", "int", "batch", "LLAMA_ARG_BATCH"),
+    Opt(("-b", "--batch-size"), "-b,    --batch-size N", "logical maximum batch size (default: 2048)", "int", "batch"),
     Opt(
-        ("-ub", "--ubatch-size"), "N", "physical maximum batch size (default: 512)", "int", "ubatch", "LLAMA_ARG_UBATCH"
+        ("-ub", "--ubatch-size"),
+        "-ub,   --ubatch-size N",
+        "physical maximum batch size (default: 512)",
+        "int",
+        "ubatch",
     ),
-    Opt(("--keep",), "N", "number of tokens to keep from the initial prompt (default: 0, -1 = all)", "int", "keep"),
+    Opt(
+        ("--keep",),
+        "       --keep N",
+        "number of tokens to keep from the initial prompt (default: 0, -1 = all)",
+        "int",
+        "keep",
+    ),
+    Opt(
+        ("-no-fa", "--no-flash-attn"),
+        "-no-fa, --no-flash-attn",
+        "disable Flash Attention (default: enabled)",
+        dest="no_flash_attn",
+    ),
     Opt(
         ("-fa", "--flash-attn"),
-        "[on|off|auto]",
-        "set Flash Attention use ('on', 'off', or 'auto', default: 'auto')",
+        "-fa, --flash-attn (auto|on|off|0|1)",
+        "set Flash Attention (default: on)",
         "fa",
         "flash_attn",
-        "LLAMA_ARG_FLASH_ATTN",
     ),
-    Opt(("-p", "--prompt"), "PROMPT", "prompt to start generation with; for system message, use -sys", "str", "prompt"),
-    Opt(("-f", "--file"), "FNAME", "a file containing the prompt (default: none)", "str", "file"),
+    Opt(("-p", "--prompt"), "-p,    --prompt PROMPT", "prompt to start generation with", "str", "prompt"),
+    Opt(("-f", "--file"), "-f,    --file FNAME", "a file containing the prompt (default: none)", "str", "file"),
     Opt(
         ("-e", "--escape"),
-        None,
+        "-e,    --escape",
         "process escapes sequences (\\n, \\r, \\t, \\', \\\", \\\\) (default: true)",
         dest="escape",
     ),
-    Opt(("--no-warmup",), None, "skip warming up the model with an empty run", dest="no_warmup"),
     Opt(
-        ("--mlock",),
-        None,
-        "force system to keep model in RAM rather than swapping or compressing",
-        dest="mlock",
-        env="LLAMA_ARG_MLOCK",
+        ("-cnv", "--conversation"),
+        "-cnv,  --conversation",
+        "run in conversation mode, does not print special tokens and suffix/prefix",
+        dest="conversation",
     ),
     Opt(
-        ("--no-mmap",),
-        None,
-        "do not memory-map model (slower load but may reduce pageouts if not using mlock)",
-        dest="no_mmap",
-        env="LLAMA_ARG_NO_MMAP",
+        ("-i", "--interactive"), "-i,    --interactive", "run in interactive mode (default: false)", dest="interactive"
+    ),
+    Opt(("--no-warmup",), "       --no-warmup", "skip warming up the model with an empty run", dest="no_warmup"),
+    Opt(("--temp",), "       --temp N", "temperature (default: 0.8)", "float", "temp", "sampling"),
+    Opt(("--top-k",), "       --top-k N", "top-k sampling (default: 40, 0 = disabled)", "int", "top_k", "sampling"),
+    Opt(
+        ("--top-p",), "       --top-p N", "top-p sampling (default: 0.9, 1.0 = disabled)", "float", "top_p", "sampling"
     ),
     Opt(
-        ("--numa",),
-        "TYPE",
-        "attempt optimizations that help on some NUMA systems\n- distribute: spread execution "
-        "evenly over all nodes\n- isolate: only spawn threads on CPUs on the node that execution started on\n"
-        "- numactl: use the CPU map provided by numactl\nif run without this previously, it is recommended to drop "
-        "the system page cache before using this",
-        "str",
-        "numa",
-        "LLAMA_ARG_NUMA",
+        ("--min-p",), "       --min-p N", "min-p sampling (default: 0.1, 0.0 = disabled)", "float", "min_p", "sampling"
     ),
-    Opt(
-        ("-ot", "--override-tensor"),
-        "<tensor name pattern>=<buffer type>,...",
-        "override tensor buffer type",
-        "str",
-        "override_tensor",
-    ),
-    Opt(
-        ("-ngl", "--gpu-layers", "--n-gpu-layers"),
-        "N",
-        "max. number of layers to store in VRAM (default: -1)",
-        "int",
-        "ngl",
-        "LLAMA_ARG_N_GPU_LAYERS",
-    ),
-    Opt(
-        ("-sm", "--split-mode"),
-        "{none,layer,row}",
-        "how to split the model across multiple GPUs, one of:\n- none: "
-        "use one GPU only\n- layer (default): split layers and KV across GPUs\n- row: split rows across GPUs",
-        "str",
-        "split_mode",
-        "LLAMA_ARG_SPLIT_MODE",
-    ),
-    Opt(
-        ("-mg", "--main-gpu"),
-        "INDEX",
-        "the GPU to use for the model (with split-mode = none), or for intermediate "
-        "results and KV (with split-mode = row) (default: 0)",
-        "int",
-        "main_gpu",
-        "LLAMA_ARG_MAIN_GPU",
-    ),
-    Opt(
-        ("-m", "--model"),
-        "FNAME",
-        "model path (default: `models/$filename` with filename from `--hf-file` or "
-        "`--model-url` if set, otherwise models/7B/ggml-model-f16.gguf)",
-        "str",
-        "model",
-        "LLAMA_ARG_MODEL",
-    ),
-    Opt(
-        ("-v", "--verbose", "--log-verbose"),
-        None,
-        "Set verbosity level to infinity (i.e. log all messages, useful for debugging)",
-        dest="verbose",
-    ),
-    Opt(("--log-disable",), None, "Log disable", dest="log_disable"),
-    Opt(("-s", "--seed"), "SEED", "RNG seed (default: -1, use random seed for -1)", "int", "seed", group="sampling"),
-    Opt(("--temp",), "N", "temperature (default: 0.8)", "float", "temp", group="sampling"),
-    Opt(("--top-k",), "N", "top-k sampling (default: 40, 0 = disabled)", "int", "top_k", group="sampling"),
-    Opt(("--top-p",), "N", "top-p sampling (default: 0.9, 1.0 = disabled)", "float", "top_p", group="sampling"),
-    Opt(("--min-p",), "N", "min-p sampling (default: 0.1, 0.0 = disabled)", "float", "min_p", group="sampling"),
     Opt(
         ("--repeat-penalty",),
-        "N",
+        "       --repeat-penalty N",
         "penalize repeat sequence of tokens (default: 1.0, 1.0 = disabled)",
         "float",
         "repeat_penalty",
-        group="sampling",
+        "sampling",
     ),
     Opt(
-        ("-sys", "--system-prompt"),
-        "PROMPT",
-        "system prompt to use with model (if applicable, depending on chat template)",
+        ("--mlock",),
+        "       --mlock",
+        "force system to keep model in RAM rather than swapping or compressing",
+        dest="mlock",
+        group="backend",
+    ),
+    Opt(
+        ("--no-mmap",),
+        "       --no-mmap",
+        "do not memory-map model (slower load but may reduce pageouts if not using mlock)",
+        dest="no_mmap",
+        group="backend",
+    ),
+    Opt(
+        ("--numa",),
+        "       --numa TYPE",
+        "attempt optimizations that help on some NUMA systems\n  - distribute: spread execution evenly over all "
+        "nodes\n  - isolate: only spawn threads on CPUs on the node that execution started on\n  - numactl: use the "
+        "CPU map provided by numactl",
         "str",
-        "system_prompt",
-        group="example",
+        "numa",
+        "backend",
     ),
     Opt(
-        ("-cnv", "--conversation"),
-        None,
-        "run in conversation mode:\n- does not print special tokens and suffix/"
-        "prefix\n- interactive mode is also enabled\n(default: auto enabled if chat template is available)",
-        dest="conversation",
-        group="example",
+        ("-ngl", "--gpu-layers"), "-ngl,  --gpu-layers N", "number of layers to store in VRAM", "int", "ngl", "backend"
     ),
     Opt(
-        ("-no-cnv", "--no-conversation"),
-        None,
-        "force disable conversation mode (default: false)",
-        dest="no_conversation",
-        group="example",
+        ("-sm", "--split-mode"),
+        "-sm,   --split-mode SPLIT_MODE",
+        "how to split the model across multiple GPUs, one of:\n  - none: use one GPU only\n  - layer (default): "
+        "split layers and KV across GPUs",
+        "str",
+        "split_mode",
+        "backend",
     ),
-    Opt(("-i", "--interactive"), None, "run in interactive mode (default: false)", dest="interactive", group="example"),
+    Opt(
+        ("-op", "--offload-policy"),
+        "-op,   --offload-policy POLICY",
+        "set per-layer offload policy as layer_id,0|1 pairs, comma-separated",
+        "str",
+        "offload_policy",
+        "backend",
+    ),
+    Opt(
+        ("-mg", "--main-gpu"),
+        "-mg,   --main-gpu i",
+        "the GPU to use for the model (with split-mode = none),\nor for intermediate results and KV (with "
+        "split-mode = row) (default: 0)",
+        "int",
+        "main_gpu",
+        "backend",
+    ),
+    Opt(
+        ("-ot", "--override-tensor"),
+        "-ot,   --override-tensor NAME",
+        "override tensor buffer type as tensor_name=buft, comma-separated",
+        "str",
+        "override_tensor",
+        "model",
+    ),
+    Opt(
+        ("-m", "--model"),
+        "-m,    --model FNAME",
+        "model path (default: models/$filename with filename from --hf-file\nor --model-url if set, otherwise "
+        "models/7B/ggml-model-f16.gguf)",
+        "str",
+        "model",
+        "model",
+    ),
+    Opt(("--log-disable",), "       --log-disable", "Disable trace logs", dest="log_disable", group="logging"),
 )
 _BY_ARG = {a: o for o in OPTIONS for a in o.args}
+_HELP_COLUMN = 34  # ik_llama.cpp starts the help text in column 35
 
 
 class ArgError(Exception):
@@ -278,76 +282,56 @@ class Params:
 
 
 def option_text(opt: Opt) -> str:
-    """One option the way llama.cpp's ``common_arg::to_string`` lays it out (help at column 40, 70 wide)."""
-    first, rest = opt.args[0], opt.args[1:]
-    head = first if not rest else f"{first}, ".ljust(7) + ", ".join(rest)
-    if opt.hint:
-        head += f" {opt.hint}"
-    head = head + "\n" + " " * 40 if len(head) > 37 else head.ljust(40)
-    text = opt.help + (f"\n(env: {opt.env})" if opt.env else "")
-    lines = [
-        w
-        for part in text.split("\n")
-        for w in (textwrap.wrap(part, 70, break_long_words=False, break_on_hyphens=False) or [""])
-    ]
-    return head + lines[0] + "\n" + "".join(" " * 40 + line + "\n" for line in lines[1:])
+    """One option the way ik_llama.cpp's usage lays it out: the names from column 3, the help from column 35
+    (on the next line when the names run past it), continuation lines indented to the help column."""
+    head = "  " + opt.head
+    head = head + "\n" + " " * _HELP_COLUMN if len(head) >= _HELP_COLUMN else head.ljust(_HELP_COLUMN)
+    lines = opt.help.split("\n")
+    return head + lines[0] + "\n" + "".join(" " * _HELP_COLUMN + line + "\n" for line in lines[1:])
 
 
-def usage() -> str:
-    """``--help`` as llama.cpp prints it: common, sampling and example-specific options, then examples."""
-    groups = {"common": "common params", "sampling": "sampling params", "example": "example-specific params"}
-    parts = []
-    for key, title in groups.items():
-        parts.append(f"----- {title} -----\n\n" + "".join(option_text(o) for o in OPTIONS if o.group == key))
-    text = "\n\n".join(parts)
-    return (
-        text + "\n\nexample usage:\n\n"
-        '  text generation:     llama-cli -m your_model.gguf -p "I believe the meaning of life is" -n 128 '
-        "-no-cnv\n\n"
-        '  chat (conversation): llama-cli -m your_model.gguf -sys "You are a helpful assistant"\n\n'
-    )
-
-
-def _value_error(arg: str, opt: Opt, message: str) -> ArgError:
-    return ArgError(
-        f'error while handling argument "{arg}": {message}\n\nusage:\n{option_text(opt)}\n\n'
-        "to show complete usage, run with -h"
-    )
+def usage(program: str = "llama-cli") -> str:
+    """``--help`` as ik_llama.cpp prints it: a usage line, then the options by group."""
+    groups = ("general", "sampling", "backend", "model", "logging")
+    parts = [f"usage: {program} [options]\n"]
+    for group in groups:
+        parts.append(f"{group}:\n\n" + "".join(option_text(o) for o in OPTIONS if o.group == group))
+    return "\n".join(parts) + "\n"
 
 
 def parse_args(argv: Sequence[str]) -> Params:
-    """Left to right like llama.cpp: the first unknown flag or bad value raises :class:`ArgError`."""
+    """Left to right like ik_llama.cpp: an unknown flag is ``error: unknown argument: X``; a missing or bad value
+    is ``error: invalid parameter for argument: X``."""
     params = Params()
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg.startswith("--"):
-            arg = arg.replace("_", "-")
         opt = _BY_ARG.get(arg)
         if opt is None:
-            raise ArgError(f"error: invalid argument: {arg}")
+            raise ArgError(f"error: unknown argument: {arg}")
         if opt.kind == "flag":
             params.values[opt.dest] = True
             i += 1
             continue
+        invalid = ArgError(f"error: invalid parameter for argument: {arg}")
         if i + 1 >= len(argv):
-            raise _value_error(arg, opt, "expected value for argument")
+            raise invalid
         value = argv[i + 1]
         i += 2
         if opt.kind == "int":
             try:
                 params.values[opt.dest] = int(value)
             except ValueError:
-                raise _value_error(arg, opt, "stoi") from None
+                raise invalid from None
         elif opt.kind == "float":
             try:
                 params.values[opt.dest] = float(value)
             except ValueError:
-                raise _value_error(arg, opt, "stof") from None
+                raise invalid from None
         elif opt.kind == "fa":
             if value not in _TRUTHY | _FALSEY | _AUTO:
-                raise _value_error(arg, opt, f"error: unknown value for --flash-attn: '{value}'\n")
-            params.values[opt.dest] = "enabled" if value in _TRUTHY else "disabled" if value in _FALSEY else "auto"
+                raise invalid
+            params.values[opt.dest] = "on" if value in _TRUTHY else "off" if value in _FALSEY else "auto"
         else:
             params.values[opt.dest] = value
     return params
@@ -382,81 +366,87 @@ def _kv_lines(model: str) -> list[str]:
     return out
 
 
-def _load_lines(p: Params, model: str, ngl: int, mode: str, threads: int) -> list[str]:
+CPU_BUFFER_MIB = 166.92  # token embeddings: always in the CPU buffer
+
+
+def _load_lines(p: Params, model: str, ngl: int, mode: str, threads: int, seed: int) -> list[str]:
+    """What ik_llama.cpp prints from start to generation: build, GPU, metadata, buffers, context, system info.
+
+    This stand-in is a fork with an AMX backend: the weights of the layers left on the CPU go to the AMX buffer.
+    """
     ctx, batch, ubatch = p.get_int("ctx", 4096), p.get_int("batch", 2048), p.get_int("ubatch", 512)
-    offloaded = min(max(ngl, 0), s.N_LAYER + 1)
+    offloaded = s.offloaded_layers(ngl)
+    layers = s.N_LAYER + 1
     lines = [
-        f"build: {s.BUILD_NUMBER} ({s.BUILD_COMMIT}) with {s.COMPILER}",
-        "main: llama backend init",
-        "main: load the model and apply lora adapter, if any",
+        "Log start",
+        f"main: build = {s.BUILD_NUMBER} ({s.BUILD_COMMIT})",
+        f"main: built with {s.COMPILER}",
+        f"main: seed  = {seed}",
+        *s.cuda_init_lines(),
+        f"CUDA0: using device CUDA0 - {s.GPU_FREE_MIB} MiB free",
     ]
-    if mode != "cpu":
-        lines.append(
-            "llama_model_load_from_file_impl: using device CUDA0 (NVIDIA RTX 6000 Ada Generation) - 47650 MiB free"
-        )
     lines += _kv_lines(model)
     lines += [
-        "print_info: file format = GGUF V3 (latest)",
-        "print_info: file type   = Q4_0",
-        f"print_info: file size   = {s.gib(s.MODEL_SIZE)} (4.55 BPW)",
-        f"print_info: arch             = {s.MODEL_ARCH}",
-        f"print_info: n_layer          = {s.N_LAYER}",
-        "print_info: n_expert         = 128",
-        "print_info: n_expert_used    = 8",
-        "print_info: model type       = 30B.A3B",
-        f"print_info: model params     = {s.MODEL_PARAMS / 1e9:.2f} B",
-        "load_tensors: loading model tensors, this can take a while... (mmap = true)",
-        f"load_tensors: offloading {min(offloaded, s.N_LAYER)} repeating layers to GPU",
-        f"load_tensors: offloaded {offloaded}/{s.N_LAYER + 1} layers to GPU",
+        "llm_load_print_meta: format           = GGUF V3 (latest)",
+        f"llm_load_print_meta: arch             = {s.MODEL_ARCH}",
+        f"llm_load_print_meta: n_layer          = {s.N_LAYER}",
+        "llm_load_print_meta: n_expert         = 128",
+        "llm_load_print_meta: n_expert_used    = 8",
+        "llm_load_print_meta: model type       = 30B.A3B",
+        "llm_load_print_meta: model ftype      = Q4_0",
+        f"llm_load_print_meta: model params     = {s.MODEL_PARAMS / 1e9:.3f} B",
+        f"llm_load_print_meta: model size       = {s.MODEL_SIZE / 1024**3:.3f} GiB (4.552 BPW) ",
+        "llm_load_tensors: ggml ctx size =    0.51 MiB",
     ]
+    repeating = min(offloaded, s.N_LAYER)
+    if repeating:
+        lines.append(f"llm_load_tensors: offloading {repeating} repeating layers to GPU")
+    if offloaded > s.N_LAYER:
+        lines.append("llm_load_tensors: offloading non-repeating layers to GPU")
+    lines.append(f"llm_load_tensors: offloaded {offloaded}/{layers} layers to GPU")
     total_mib = s.MODEL_SIZE / 1024**2
-    gpu_mib = total_mib * offloaded / (s.N_LAYER + 1)
-    if gpu_mib:
-        lines.append(f"load_tensors:        CUDA0 model buffer size = {gpu_mib:10.2f} MiB")
-    if mode != "gpu":
-        lines.append(f"load_tensors:          AMX model buffer size = {total_mib - gpu_mib - 166.92:10.2f} MiB")
+    layer_mib = (total_mib - CPU_BUFFER_MIB) / layers
+    lines.append(f"llm_load_tensors:        CPU buffer size = {CPU_BUFFER_MIB:10.2f} MiB")
+    if offloaded < layers:
+        lines.append(f"llm_load_tensors:        AMX buffer size = {layer_mib * (layers - offloaded):10.2f} MiB")
+    if offloaded:
+        lines.append(f"llm_load_tensors:      CUDA0 buffer size = {layer_mib * offloaded:10.2f} MiB")
     lines += [
-        "load_tensors:   CPU_Mapped model buffer size =     166.92 MiB",
-        "llama_context: constructing llama_context",
-        "llama_context: n_seq_max     = 1",
-        f"llama_context: n_ctx         = {ctx}",
-        f"llama_context: n_batch       = {batch}",
-        f"llama_context: n_ubatch      = {ubatch}",
-        f"llama_context: flash_attn    = {p.get_str('flash_attn', 'auto')}",
-        "llama_context: freq_base     = 10000000.0",
-        "llama_context: freq_scale    = 1",
+        "." * 98,
+        f"llama_init_from_model: n_ctx         = {ctx}",
+        f"llama_init_from_model: n_batch       = {batch}",
+        f"llama_init_from_model: n_ubatch      = {ubatch}",
+        f"llama_init_from_model: flash_attn    = {0 if p.get_str('flash_attn', 'on') == 'off' else 1}",
+        "llama_init_from_model: freq_base     = 10000000.0",
+        "llama_init_from_model: freq_scale    = 1",
     ]
     kv_mib = ctx / 4096 * 384
-    gpu_share = offloaded / (s.N_LAYER + 1)
-    if gpu_share:
-        lines.append(f"llama_kv_cache:      CUDA0 KV buffer size = {kv_mib * gpu_share:8.2f} MiB")
+    gpu_share = repeating / s.N_LAYER
     if gpu_share < 1:
-        lines.append(f"llama_kv_cache:        CPU KV buffer size = {kv_mib * (1 - gpu_share):8.2f} MiB")
-    if mode != "cpu":
-        lines += [
-            "llama_context:      CUDA0 compute buffer size =   300.75 MiB",
-            "llama_context:  CUDA_Host compute buffer size =    12.01 MiB",
-        ]
-    else:
-        lines.append("llama_context:        CPU compute buffer size =   300.75 MiB")
-    splits = 2 if mode == "hybrid" else 1
+        lines.append(f"llama_kv_cache_init:  CUDA_Host KV buffer size = {kv_mib * (1 - gpu_share):8.2f} MiB")
+    if gpu_share:
+        lines.append(f"llama_kv_cache_init:      CUDA0 KV buffer size = {kv_mib * gpu_share:8.2f} MiB")
+    splits = 1 if mode == "gpu" else 2 if mode == "cpu" else 2 + 2 * (s.N_LAYER - repeating)
     lines += [
-        "llama_context: graph nodes  = 3079",
-        f"llama_context: graph splits = {splits} (with bs={ubatch}), {splits} (with bs=1)",
-        f"main: llama threadpool init, n_threads = {threads}",
-        f"system_info: n_threads = {threads} (n_threads_batch = {threads}) / 128 | CUDA : ARCHS = 890 | "
-        "USE_GRAPHS = 1 | PEER_MAX_BATCH_SIZE = 128 | CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | "
-        "F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | "
-        "AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 |",
+        f"llama_init_from_model: KV self size  = {kv_mib:7.2f} MiB, K (f16): {kv_mib / 2:7.2f} MiB, "
+        f"V (f16): {kv_mib / 2:7.2f} MiB",
+        "llama_init_from_model:  CUDA_Host  output buffer size =     0.58 MiB",
+        "llama_init_from_model:      CUDA0 compute buffer size =   300.75 MiB",
+        "llama_init_from_model:  CUDA_Host compute buffer size =    12.01 MiB",
+        "llama_init_from_model: graph nodes  = 2165",
+        f"llama_init_from_model: graph splits = {splits}",
         "",
-        f"sampler seed: {p.get_int('seed', 1234) & 0xFFFFFFFF}",
-        "sampler params: ",
+        f"system_info: n_threads = {threads} / 128 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | AVX512 = 1 | "
+        "AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | FMA = 1 | NEON = 0 | SVE = 0 | "
+        "ARM_FMA = 0 | F16C = 1 | FP16_VA = 0 | WASM_SIMD = 0 | SSE3 = 1 | SSSE3 = 1 | VSX = 0 | MATMUL_INT8 = 0 | ",
+        "sampling: ",
         "\trepeat_last_n = 64, repeat_penalty = 1.000, frequency_penalty = 0.000, presence_penalty = 0.000",
-        "\ttop_k = 40, top_p = 0.950, min_p = 0.050, xtc_probability = 0.000, xtc_threshold = 0.100, "
-        "typical_p = 1.000, temp = 0.800",
-        "sampler chain: logits -> logit-bias -> penalties -> dry -> top-k -> typical -> top-p -> min-p -> "
-        "xtc -> temp-ext -> dist ",
-        f"generate: n_ctx = {ctx}, n_batch = {batch}, n_predict = {p.get_int('n_predict', -1)}, n_keep = 0",
+        "\ttop_k = 40, tfs_z = 1.000, top_p = 0.950, min_p = 0.050, typical_p = 1.000, temp = 0.800",
+        "sampling order: ",
+        "CFG -> Penalties -> dry -> top_k -> tfs_z -> typical_p -> top_p -> min_p -> xtc -> top_n_sigma -> "
+        "temperature ",
+        f"generate: n_ctx = {ctx}, n_batch = {batch}, n_predict = {p.get_int('n_predict', -1)}, n_keep = 1",
+        "",
         "",
     ]
     return lines
@@ -477,13 +467,14 @@ def copy_block(name: str, src: str, dst: str, size: int, op: str, weight: bool, 
     return text
 
 
-def _activation_copies(n_tokens: int) -> list[str]:
+def _activation_copies(n_tokens: int, first_gpu_layer: int) -> list[str]:
+    """The copies every hybrid run makes: inputs and the last CPU layer's output, into the GPU's buffers."""
     embd = 2048 * 4 * n_tokens
-    first_gpu_layer = s.N_LAYER - 15
     return [
-        copy_block("inp_pos", "CPU", "CUDA0", 4 * n_tokens, "NONE", False, False),
-        copy_block(f"l_out-{first_gpu_layer - 1}", "CPU", "CUDA0", embd, "ADD", False, False),
-        copy_block("KQ_mask", "CPU", "CUDA0", 4 * 256 * n_tokens, "NONE", False, False),
+        copy_block("inp_embd", "CUDA_Host", "CUDA0", embd, "GET_ROWS", False, False),
+        copy_block("inp_pos", "CUDA_Host", "CUDA0", 4 * n_tokens, "NONE", False, False),
+        copy_block("KQ_mask", "CUDA_Host", "CUDA0", 4 * 256 * n_tokens, "NONE", False, False),
+        copy_block(f"l_out-{first_gpu_layer - 1}", "CUDA_Host", "CUDA0", embd, "ADD", False, False),
     ]
 
 
@@ -497,6 +488,16 @@ def _abort() -> None:
     os.abort()
 
 
+def _timing(what: str, ms: float, n: int, unit: str = "tokens") -> str:
+    """``main: prompt eval time = ... / N tokens (...)`` as ik_llama.cpp prints it: N counts every token."""
+    label = f"main: {what:>16} = {ms:10.2f} ms / {n:5d} {unit}"
+    if what == "total time":
+        return label
+    if n == 0:
+        return f"{label} ({'nan':>8} ms per token, {'nan':>8} tokens per second)"
+    return f"{label} ({ms / n:8.2f} ms per token, {n / ms * 1000:8.2f} tokens per second)"
+
+
 def run(argv: Sequence[str], out: s.Out | None = None) -> int:
     """Behave like ``llama-cli argv``; returns the exit status (a crash does not return)."""
     out = out or s.Out()
@@ -505,6 +506,7 @@ def run(argv: Sequence[str], out: s.Out | None = None) -> int:
         p = parse_args(argv)
     except ArgError as exc:
         out.stderr(f"{exc}\n")
+        out.stdout(usage())
         return 1
     if p.values.get("help"):
         out.stdout(usage())
@@ -512,16 +514,15 @@ def run(argv: Sequence[str], out: s.Out | None = None) -> int:
     if p.values.get("version"):
         out.stderr(f"version: {s.BUILD_NUMBER} ({s.BUILD_COMMIT})\nbuilt with {s.COMPILER}\n")
         return 0
-    model = p.get_str("model")
-    if not model:
-        out.stderr("error: --model is required\n\n")
-        return 1
     build = s.load_build()
     if s.BUILD_ENV in os.environ and not build.found:
         out.stderr(f"[stand-in] build info {build.path!r} is missing or unreadable: behaving as an unpatched build\n")
+    model = p.get_str("model") or "models/7B/ggml-model-f16.gguf"
     if not os.path.isfile(model):
         return s.model_load_failure(
-            out, model, f"common_init_from_params: failed to load model '{model}'\nmain: error: unable to load model"
+            out,
+            model,
+            f"llama_init_from_gpt_params: error: failed to load model '{model}'\nmain: error: unable to load model",
         )
     prompt = p.get_str("prompt")
     if p.get_str("file"):
@@ -531,26 +532,32 @@ def run(argv: Sequence[str], out: s.Out | None = None) -> int:
         except OSError:
             out.stderr(f"error: failed to open file '{p.get_str('file')}'\n")
             return 1
-    ngl, threads = p.get_int("ngl", 0), p.get_int("threads", 64)
+    ngl, threads = p.get_int("ngl", -1), p.get_int("threads", 64)
     mode = s.mode_of(ngl)
     n_predict, ctx = p.get_int("n_predict", -1), p.get_int("ctx", 4096)
+    ubatch = p.get_int("ubatch", 512)
     prompt_tokens = s.estimate_tokens(prompt) if prompt else 1
-    key = ("llama-cli", *argv, ",".join(build.fixes), build.debug_tensor_copy)
+    key = ("llama-cli", *argv, ",".join(build.fixes), build.debug_tensor_copy, build.speed_factor)
+    seed = p.get_int("seed", -1)
+    seed = seed if seed >= 0 else int(s.jitter(2**31 - 1, *key, "seed")) & 0x7FFFFFFF
 
-    for line in _load_lines(p, model, ngl, mode, threads):
+    for line in _load_lines(p, model, ngl, mode, threads, seed):
         out.stderr(line + "\n")
     if prompt_tokens > ctx - 4:
         out.stderr(f"main: error: prompt is too long ({prompt_tokens} tokens, max {ctx - 4})\n")
         return 1
-    out.stdout(prompt)
+    out.stdout(" " + prompt)
 
-    long_prompt = prompt_tokens > s.LONG_PROMPT_TOKENS
+    # Op offload: a prompt micro-batch of 32 tokens or more sends the CPU layers' matrix multiplies to the GPU, with
+    # their weights. Those sit in the AMX buffer here, which cannot be read back: without a fix the copy dies.
+    cpu_layers = s.N_LAYER - min(s.offloaded_layers(ngl), s.N_LAYER)
+    big_batch = min(prompt_tokens, ubatch) >= s.OFFLOAD_MIN_BATCH
     if mode == "hybrid" and build.debug_tensor_copy:
-        for block in _activation_copies(prompt_tokens):
+        for block in _activation_copies(prompt_tokens, cpu_layers):
             out.stderr(block)
-    if mode == "hybrid" and long_prompt and not build.fixed:
+    if mode == "hybrid" and big_batch and not build.fixed:
         if build.debug_tensor_copy:
-            out.stderr(copy_block("blk.0.attn_q.weight", "AMX", "CUDA0", 4718592, "MUL_MAT", True, True))
+            out.stderr(copy_block("blk.0.attn_q.weight", "AMX", "CUDA0", 4718592, "NONE", True, True))
         out.stderr(
             "ggml/src/ggml-cpu/amx/amx.cpp:142: GGML_ASSERT(!qtype_has_amx_kernels(tensor->type)) failed\n"
             "ptrace: Operation not permitted.\nNo stack.\nThe program is not being run.\n"
@@ -558,8 +565,9 @@ def run(argv: Sequence[str], out: s.Out | None = None) -> int:
         _abort()
 
     speeds = {"cpu": (300.0, 39.0), "hybrid": (800.0, 61.0), "gpu": (2900.0, 104.0)}[mode]
-    pp_tps = speeds[0] * min(1.0, 0.25 + prompt_tokens / 128) + s.jitter(speeds[0] * 0.02, *key, "pp")
-    tg_tps = speeds[1] + s.jitter(0.4, *key, "tg")
+    factor = build.speed_factor
+    pp_tps = factor * (speeds[0] * min(1.0, 0.25 + prompt_tokens / 128) + s.jitter(speeds[0] * 0.02, *key, "pp"))
+    tg_tps = factor * (speeds[1] + s.jitter(0.4, *key, "tg"))
     generated = 128 if n_predict < 0 else n_predict
     rng = s.rng(*key, "text")
     chunk: list[str] = []
@@ -570,31 +578,12 @@ def run(argv: Sequence[str], out: s.Out | None = None) -> int:
             chunk = []
     out.stdout("\n" + ("[end of text]\n" if n_predict < 0 else "") + "\n")
 
-    runs = max(generated - 1, 0)
     pp_ms = prompt_tokens / pp_tps * 1000
-    tg_ms = runs / tg_tps * 1000
-    sample_ms = generated * 0.046
-    load_ms = 4817.0 + s.jitter(150.0, *key, "load")
-
-    def per(ms: float, n: int) -> str:
-        if n == 0:
-            return f"({'nan':>8} ms per token, {'nan':>8} tokens per second)"
-        return f"({ms / n:8.2f} ms per token, {n / ms * 1000:8.2f} tokens per second)"
-
-    out.stderr(
-        f"llama_perf_sampler_print:    sampling time = {sample_ms:10.2f} ms / {generated:5d} runs   "
-        f"{per(sample_ms, generated)}\n"
-    )
-    out.stderr(f"llama_perf_context_print:        load time = {load_ms:10.2f} ms\n")
-    out.stderr(
-        f"llama_perf_context_print: prompt eval time = {pp_ms:10.2f} ms / {prompt_tokens:5d} tokens "
-        f"{per(pp_ms, prompt_tokens)}\n"
-    )
-    out.stderr(f"llama_perf_context_print:        eval time = {tg_ms:10.2f} ms / {runs:5d} runs   {per(tg_ms, runs)}\n")
-    out.stderr(
-        f"llama_perf_context_print:       total time = {pp_ms + tg_ms + sample_ms + 12.4:10.2f} ms / "
-        f"{prompt_tokens + runs:5d} tokens\n"
-    )
+    tg_ms = generated / tg_tps * 1000
+    out.stderr(_timing("prompt eval time", pp_ms, prompt_tokens) + "\n")
+    out.stderr(_timing("eval time", tg_ms, generated) + "\n")
+    out.stderr(_timing("total time", pp_ms + tg_ms + 0.4, prompt_tokens + generated) + "\n")
+    out.stderr("Log end\n")
     return 0
 
 

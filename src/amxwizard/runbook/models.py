@@ -318,14 +318,46 @@ class TestStep(StepBase):
     setup: list[str] = []
 
 
+class ReferenceMachine(Model):
+    """The machine a reference figure was measured on, as far as the runbook knows it. Only stated facts are
+    compared; an empty one is "not stated"."""
+
+    description: NonEmpty
+    cpu_model: str = Field(default="", description="text the CPU's model name contains")
+    cpu_flags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]] = Field(
+        default=[], description="CPU flags the machine has (amx_tile, ...)"
+    )
+    numa_nodes: list[Annotated[int, Field(ge=0)]] = Field(default=[], description="NUMA nodes the machine has")
+    gpu: str = Field(default="", description="text the GPU's name contains")
+
+
+class BenchmarkReference(Model):
+    """A figure from elsewhere (the runbook author's measurement): compared only on the same model and machine."""
+
+    tps: NonEmpty = Field(description="the figure in t/s (a template: {{ baseline_tps }})")
+    model: NonEmpty = Field(description="file name of the model it was measured with")
+    model_type: str = Field(default="", description="the model as llama-bench names it (qwen3moe 30B.A3B Q4_0)")
+    machine: ReferenceMachine
+    note: str = Field(default="", description="how the figure was measured")
+
+
 class BenchmarkStep(StepBase):
     kind: Literal["benchmark"]
     command: NonEmpty
     expect: NonEmpty
     metric: Annotated[str, StringConstraints(pattern=r"^(pp|tg)\d+$")]
-    baseline: str | None = None
+    reference: BenchmarkReference | None = None
+    before_fix: bool = Field(
+        default=False,
+        description="the measurement before any edit: later runs of the same benchmark are judged against it",
+    )
     tolerance_pct: float = Field(default=5.0, ge=0)
     timeout: int | None = Field(default=None, gt=0)
+
+    @property
+    def baseline(self) -> str | None:
+        """The reference figure's template (``{{ baseline_tps }}``), or ``None`` without a reference."""
+        return self.reference.tps if self.reference else None
 
 
 class CommitStep(StepBase):
@@ -382,7 +414,18 @@ class Phase(Model):
 CriterionCheck = Literal[
     "manual", "steps_passed", "no_weight_copies", "benchmark", "commit_made", "docs_updated", "backup_complete"
 ]
-Finding = Literal["crash", "build_failed", "slow", "weight_copy", "unknown_weight_name", "flag_rejected"]
+Finding = Literal[
+    "crash",
+    "build_failed",
+    "slow",
+    "weight_copy",
+    "weight_offload",
+    "unknown_weight_name",
+    "flag_rejected",
+    "numactl_failed",
+    "wrong_mode",
+]
+Requirement = Literal["amx"]
 
 
 class Criterion(Model):
@@ -390,6 +433,11 @@ class Criterion(Model):
     text: NonEmpty
     check: CriterionCheck = "manual"
     steps: list[StepId] = []
+    requires: list[Requirement] = Field(
+        default=[],
+        description="what the build must have for the criterion to apply at all ('amx': an AMX buffer in use in its "
+        "steps' runs); without it the criterion is not applicable on this build",
+    )
 
 
 class Trigger(Model):

@@ -50,7 +50,7 @@ def measured(runbook: m.Runbook, state: SessionState, read_log: ReadLog) -> Meas
     pp = tg = None
     pp_source = tg_source = ""
     for _, step in runbook.iter_steps():
-        if not isinstance(step, m.BenchmarkStep) or not state.attempt_runs(step.id):
+        if not isinstance(step, m.BenchmarkStep) or step.before_fix or not state.attempt_runs(step.id):
             continue
         row = _latest_row(state, step.id, step.metric, read_log)
         if row is None:
@@ -71,34 +71,45 @@ def measured(runbook: m.Runbook, state: SessionState, read_log: ReadLog) -> Meas
     return Measured(pp_tps, pp_ms, tg.avg_ts if tg else None, tg.stddev_ts if tg else None, pp_source, tg_source)
 
 
-def _baseline(runbook: m.Runbook, values: Mapping[str, str]) -> float | None:
-    from ...runbook.templates import TemplateError, render_text
-
-    for _, step in runbook.iter_steps():
-        if isinstance(step, m.BenchmarkStep) and step.baseline:
-            try:
-                return float(render_text(step.baseline, values))
-            except (TemplateError, ValueError):
-                return None
-    return None
+NO_BASELINE = "(nothing comparable)"
 
 
-def _tg_vs_baseline(runbook: m.Runbook, state: SessionState, tg: float | None, baseline: float | None) -> str:
-    if tg is None or baseline is None or baseline <= 0:
-        return NOT_MEASURED
-    delta = (tg - baseline) / baseline * 100
-    level = ""
-    for _, step in runbook.iter_steps():
-        if isinstance(step, m.BenchmarkStep) and step.baseline:
-            st = state.step(step.id)
-            tolerance = f"{step.tolerance_pct:g}%"
-            level = {
-                "pass": f"within the {tolerance} tolerance",
-                "warn": f"beyond {tolerance} but within noise",
-                "fail": f"outside the {tolerance} tolerance",
-            }.get(str(st.evidence.get("level", "")), "")
-            break
-    return f"{delta:+.1f}%" + (f", {level}" if level else "")
+def _tg_step(runbook: m.Runbook) -> m.BenchmarkStep | None:
+    """The token-generation benchmark after the fix (the one the documents quote)."""
+    return next(
+        (
+            s
+            for _, s in runbook.iter_steps()
+            if isinstance(s, m.BenchmarkStep) and not s.before_fix and s.metric.startswith("tg")
+        ),
+        None,
+    )
+
+
+def _baseline_text(runbook: m.Runbook, state: SessionState) -> tuple[str, str]:
+    """``(baseline figure, how the generation speed compares)`` from the tg benchmark's verdict: the figure it was
+    actually judged against (the run before the fix, or the comparable reference), never one it could not use."""
+    step = _tg_step(runbook)
+    if step is None or not state.step(step.id).runs:
+        return NOT_MEASURED, NOT_MEASURED
+    evidence = state.step(step.id).evidence
+    comparison = evidence.get("comparison")
+    baseline = evidence.get("baseline")
+    if not isinstance(comparison, Mapping) or not isinstance(baseline, int | float):
+        reference = evidence.get("reference")
+        if isinstance(reference, Mapping) and reference.get("comparable") is False:
+            return NO_BASELINE, (
+                f"not comparable: measured on {reference.get('measured_on')}, the reference is for "
+                f"{reference.get('reference_for')}"
+            )
+        return NO_BASELINE, "no run before the fix to compare with"
+    run = evidence.get("baseline_run")
+    label = run.get("label") if isinstance(run, Mapping) else ""
+    delta = comparison.get("delta_pct")
+    verdict = str(comparison.get("verdict", ""))
+    delta_text = f"{delta:+.1f}%" if isinstance(delta, int | float) else ""
+    text = ", ".join(p for p in (delta_text, verdict) if p)
+    return fmt_number(float(baseline)), text + (f" (vs {label})" if label else "")
 
 
 def _passed_detail(evidence: Mapping[str, object], summary: str) -> str:
@@ -137,18 +148,26 @@ def weight_copies(runbook: m.Runbook, state: SessionState, read_log: ReadLog) ->
     if not ran:
         return NOT_MEASURED
     found: list[str] = []
+    offload = 0
     seen_debug = []
     for step_id in ran:
         report = cached("tensor_copy", step_text(state, step_id, read_log), tensor_copy.parse)
         if report.copies:
             seen_debug.append(step_id)
-        found += [f"{c.name} {c.pair} in {step_id}" for c in report.weights]
+        found += [f"{c.name} {c.pair} in {step_id}" for c in report.bug_weights]
+        offload += len(report.offloaded_weights)
+    designed = f"; {offload} out of host buffers (the scheduler's designed op offload, not counted)" if offload else ""
     if found:
         more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
-        return f"{len(found)} weight cop{'y' if len(found) == 1 else 'ies'}: " + "; ".join(found[:3]) + more
+        return (
+            f"{len(found)} weight cop{'y' if len(found) == 1 else 'ies'} out of non-host buffers: "
+            + "; ".join(found[:3])
+            + more
+            + designed
+        )
     if not seen_debug:
         return f"not verifiable: no {tensor_copy.MARKER} output in the logs of {', '.join(ran)}"
-    return f"none (logs of {', '.join(seen_debug)} checked)"
+    return f"none out of non-host buffers (logs of {', '.join(seen_debug)} checked){designed}"
 
 
 def _session_date(state: SessionState, now: datetime | None) -> str:
@@ -190,14 +209,14 @@ def template_values(
         out.update(dict.fromkeys(("approach.id", "approach.letter", "approach.title", "approach.use_if"), NOT_CHOSEN))
     out.setdefault("answers.approach", out["approach.letter"])
     numbers = measured(runbook, state, read_log)
-    baseline = _baseline(runbook, values)
+    baseline, versus = _baseline_text(runbook, state)
     out.update(
         {
             "evidence.pp_tps": fmt_number(numbers.pp_tps),
             "evidence.pp_ms_per_token": fmt_number(numbers.pp_ms_per_token),
             "evidence.tg_tps": fmt_number(numbers.tg_tps),
-            "evidence.baseline_tps": fmt_number(baseline) if baseline is not None else NOT_MEASURED,
-            "evidence.tg_vs_baseline": _tg_vs_baseline(runbook, state, numbers.tg_tps, baseline),
+            "evidence.baseline_tps": baseline,
+            "evidence.tg_vs_baseline": versus,
             "evidence.tests_summary": tests_summary(runbook, state),
             "evidence.weight_copies": weight_copies(runbook, state, read_log),
         }

@@ -6,7 +6,9 @@ Timing lines come in three spellings with the same shape (older builds, newer bu
     llama_perf_context_print:        eval time = 16301.27 ms / 999 runs ( 16.32 ms per token, 61.28 tokens per second)
     common_perf_print:        eval time = ...
 
-llama-cli decodes every generated token but the last, so ``eval ... N runs`` means N + 1 tokens were generated.
+The generated-token count depends on the dialect: mainline llama.cpp decodes every generated token but the last
+and says ``eval time = ... / N runs`` (N + 1 tokens generated); ik_llama.cpp says ``main: eval time = ... / N tokens``
+and N already counts every generated token. The unit printed decides, never the program's name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal as signals
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import tensor_copy
+from . import backends, numactl, tensor_copy
 from ._text import LogLine, log_lines
 from .verdict import Verdict
 
@@ -29,7 +31,8 @@ _TIMING_RE = re.compile(
     r"|total time)\s*=\s*(?P<ms>" + _NUM + r") ms(?:\s*/\s*(?P<n>\d+) (?P<unit>tokens|runs))?"
     r"(?:\s*\(\s*(?P<mspt>" + _NUM + r") ms per token,\s*(?P<tps>" + _NUM + r") tokens per second\))?"
 )
-_GENERATE_RE = re.compile(r"^generate: .*\bn_predict = (-?\d+)")
+# A mainline log may prefix each line with a timestamp and a level letter: "0.00.392.532 I generate: ...".
+_GENERATE_RE = re.compile(r"^(?:[\d.]+ [A-Z] )?generate: .*\bn_predict = (-?\d+)")
 
 # The first of these is the cause; the shell's "Aborted" comes after it.
 _CRASH_CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -55,7 +58,7 @@ _END_RE = re.compile(r"\[end of text\]")
 _GATE_RE = re.compile(
     r"GGML_A|CUDA error|terminate called|fatal error|Segmentation fault|Bus error|Illegal instr"
     r"|Floating point|Aborted|argument|unknown value for|load model|loading model|GGUF file"
-    r"|^generate: |end of text|time ="
+    r"|generate: |end of text|time ="
 )
 
 CRASH_SIGNALS = frozenset({signals.SIGABRT, signals.SIGSEGV, signals.SIGBUS, signals.SIGILL, signals.SIGFPE})
@@ -69,7 +72,10 @@ _SIGNAL_KIND: dict[int, str] = {
 
 # What to do about flags today's builds refuse, by the flag as it was rejected.
 FLAG_HINTS = {
-    "--amx": "this build has no --amx flag (AMX is used when the build has it): set the amx_flag variable to empty",
+    "--amx": (
+        "this build has no --amx flag: set the amx_flag variable to empty (that does not turn AMX on: only a run "
+        "whose log lists an AMX buffer used AMX)"
+    ),
     "-fa": 'this build\'s -fa takes a value: set the fa_flag variable to "-fa on"',
     "--flash-attn": 'this build\'s --flash-attn takes a value: set the fa_flag variable to "-fa on"',
 }
@@ -83,6 +89,7 @@ class Timing:
     what: str
     ms: float
     count: int | None
+    unit: str | None
     ms_per_token: float | None
     tokens_per_second: float | None
     line: int
@@ -105,6 +112,7 @@ class CliRun:
     eval_tps: float | None = None
     eval_ms_per_token: float | None = None
     eval_runs: int | None = None
+    token_unit: str | None = None
     n_predict: int | None = None
     timing_style: str | None = None
     timing_line: LogLine | None = None
@@ -130,6 +138,7 @@ class CliRun:
             "eval_tps": self.eval_tps,
             "eval_ms_per_token": self.eval_ms_per_token,
             "eval_runs": self.eval_runs,
+            "token_unit": self.token_unit,
             "n_predict": self.n_predict,
             "timing_style": self.timing_style,
             "timing_line": located(self.timing_line),
@@ -160,6 +169,7 @@ def _timings(lines: list[str]) -> list[Timing]:
                     m.group("what"),
                     float(m.group("ms")),
                     int(m.group("n")) if m.group("n") else None,
+                    m.group("unit"),
                     _num(m.group("mspt")),
                     _num(m.group("tps")),
                     number,
@@ -213,7 +223,11 @@ def parse(text: str) -> CliRun:
             eval_ = timing
     tokens = None
     if eval_ is not None and eval_.count is not None:
-        tokens = eval_.count + 1 if (eval_.count or prompt is not None) else 0
+        tokens = eval_.count
+        # "N runs" (llama.cpp): the last generated token is sampled but never decoded, so it is not in N.
+        # "N tokens" (ik_llama.cpp): N counts every generated token already.
+        if eval_.unit != "tokens" and (eval_.count or prompt is not None):
+            tokens += 1
     shown = eval_ or prompt
     style = shown.style if shown is not None else None
     return CliRun(
@@ -230,6 +244,7 @@ def parse(text: str) -> CliRun:
         eval_tps=eval_.tokens_per_second if eval_ else None,
         eval_ms_per_token=eval_.ms_per_token if eval_ else None,
         eval_runs=eval_.count if eval_ else None,
+        token_unit=eval_.unit if eval_ else None,
         n_predict=n_predict,
         timing_style=style,
         timing_line=LogLine(eval_.line, lines[eval_.line - 1].strip()) if eval_ else None,
@@ -262,26 +277,55 @@ def flag_hint(flag: str | None) -> str:
 def judge_test(step: TestStep, run: CliRun, exit_code: int | None, signal: int | None, log_text: str) -> Verdict:
     """Pass or fail a test step on what its log shows, not on the exit status alone.
 
-    A rejected flag is ``flag_rejected`` (a runbook problem, not a crash); a crash is ``crash``; fewer tokens than
-    the step's ``tokens`` (the command's ``-n``) fail; so does a prompt shorter than ``min_prompt_tokens``. Weight
-    copies in the log are reported as findings without deciding the test.
+    numactl failing before llama-cli started is ``numactl_failed`` (numactl is named, not llama-cli); a rejected
+    flag is ``flag_rejected`` (a runbook problem, not a crash); a crash is ``crash``; fewer tokens than the step's
+    ``tokens`` (the command's ``-n``) fail; so does a prompt shorter than ``min_prompt_tokens``. The run must also
+    be the mode the step names (``hybrid``: some layers on the GPU, ``gpu``: all, ``cpu``: none): a log that shows
+    otherwise fails (``wrong_mode``); one that does not say passes with a warning that it cannot tell. Weight
+    copies are reported as findings without deciding the test.
     """
     report = tensor_copy.parse(log_text)
+    use = backends.parse(log_text)
+    mode = backends.check_mode(step.mode, use)
     evidence: dict[str, Any] = {
         **run.as_evidence(),
         "exit_code": exit_code,
         "signal": signal,
         "tokens_expected": step.tokens,
+        "backends": use.as_json(),
+        "mode_expected": step.mode,
+        "mode_check": {"ok": mode.ok, "summary": mode.summary},
     }
     if report.copies or report.blocked:
         compact = report.as_evidence()
         evidence["tensor_copy"] = {
-            k: compact[k] for k in ("copies", "weights", "first_weight", "unknown_weight_names", "blocked")
+            k: compact[k]
+            for k in (
+                "copies",
+                "weights",
+                "weights_from_nonhost",
+                "weights_from_host",
+                "weight_pairs",
+                "first_weight",
+                "unknown_weight_names",
+                "blocked",
+            )
         }
     copy_findings = report.findings()
-    copy_note = f"; weight copied: {report.weights[0].describe()}" if report.weights else ""
+    copy_note = ""
+    if report.bug_weights:
+        copy_note = f"; weight copied out of a non-host buffer: {report.bug_weights[0].describe()}"
+    elif report.offloaded_weights:
+        n = len(report.offloaded_weights)
+        copy_note = f"; {n} weight cop{'y' if n == 1 else 'ies'} out of host buffers (designed op offload)"
     sig = signal_of(exit_code, signal)
 
+    launcher = numactl.parse(log_text, exit_code)
+    if launcher is not None:
+        evidence["numactl"] = launcher.as_json()
+        return Verdict.make(
+            "fail", f"numactl failed before llama-cli started: {launcher.describe()}", ["numactl_failed"], evidence
+        )
     if run.flag_error is not None:
         return Verdict.make(
             "fail",
@@ -326,9 +370,12 @@ def judge_test(step: TestStep, run: CliRun, exit_code: int | None, signal: int |
             copy_findings,
             evidence,
         )
-    return Verdict.make(
-        "pass", f"completed: {run.tokens_generated}/{step.tokens} tokens{speed}{copy_note}", copy_findings, evidence
-    )
+    done = f"{run.tokens_generated}/{step.tokens} tokens{speed}"
+    if mode.ok is False:
+        return Verdict.make("fail", f"completed ({done}), but {mode.summary}", ["wrong_mode", *copy_findings], evidence)
+    if mode.ok is None:
+        return Verdict.make("warn", f"completed: {done}; {mode.summary}{copy_note}", copy_findings, evidence)
+    return Verdict.make("pass", f"completed: {done}; {mode.summary}{copy_note}", copy_findings, evidence)
 
 
 def _speeds(run: CliRun) -> str:

@@ -24,14 +24,9 @@ def judge(ctx: StepContext, step: m.BenchmarkStep) -> StepResult:
     early = stopped_early(ctx, step, 1)
     if early is not None:
         return early
-    runs = ctx.session.state.attempt_runs(step.id)
-    reason = stopped(runs, 1)
-    attempt = {r.run_id for r in runs}
-    previous = llama_bench.session_rows(ctx.session.state, ctx.read_log, test=step.metric, exclude=attempt)
-    log = ctx.step_log(step.id)
-    baseline = float(ctx.text(step.baseline)) if step.baseline else None
+    reason = stopped(ctx.session.state.attempt_runs(step.id), 1)
     # Judged even when the command failed: the log then says why (a rejected flag, a missing model).
-    verdict = llama_bench.judge_benchmark(step, llama_bench.parse(log), baseline, previous, log_text=log)
+    verdict = llama_bench.judge_step(step, ctx.runbook, ctx.session.state, ctx.read_log, ctx.values())
     status = StepStatus.FAILED if verdict.status == "failed" or reason else StepStatus.PASSED
     summary = verdict.summary if verdict.status == "failed" or not reason else f"{reason}; {verdict.summary}"
     return ctx.finish(step, status, summary, verdict.findings, verdict.evidence)
