@@ -163,11 +163,14 @@ def cuda_machine(timeout: float = NVIDIA_SMI_TIMEOUT, cuda_dirs: Sequence[Path] 
     return CudaMachine(nvcc, gpus, f"{len(gpus)} NVIDIA GPU{'s' if len(gpus) != 1 else ''} ({names})")
 
 
+def _reported(cache: Mapping[str, str]) -> list[str]:
+    """The options worth reporting, in reading order: CUDA, AMX (each GGML_AMX* set, or GGML_AMX), native, type."""
+    amx = sorted(n for n in cache if _AMX_OPTION_RE.match(n)) or ["GGML_AMX"]
+    return [REPORTED_OPTIONS[0], *amx, *REPORTED_OPTIONS[1:]]
+
+
 def _options_text(cache: Mapping[str, str]) -> str:
-    names = [*REPORTED_OPTIONS, *sorted(n for n in cache if _AMX_OPTION_RE.match(n))]
-    if not any(_AMX_OPTION_RE.match(n) for n in cache):
-        names.insert(1, "GGML_AMX")
-    return ", ".join(f"{name}={cache[name] if cache.get(name) else 'not set'}" for name in names)
+    return ", ".join(f"{name}={cache[name] if cache.get(name) else 'not set'}" for name in _reported(cache))
 
 
 def build_checks(
@@ -203,11 +206,7 @@ def build_checks(
             checks.extend(_options_checks(runbook, values, folder, machine))
             continue
         cache = folder.cache()
-        lines = tuple(
-            f"{folder.shown}CMakeCache.txt: {n}={v}"
-            for n, v in cache.items()
-            if n in REPORTED_OPTIONS or _AMX_OPTION_RE.match(n)
-        )
+        lines = tuple(f"{folder.shown}CMakeCache.txt: {n}={cache[n]}" for n in _reported(cache) if n in cache)
         finding = f"configured: {_options_text(cache)}"
         status: str = "ok"
         if machine.ready and not is_on(cache.get("GGML_CUDA")):

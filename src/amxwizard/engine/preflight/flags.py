@@ -37,6 +37,7 @@ NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 # --- reading --help -------------------------------------------------------------------------------------------
 
+DESCRIPTION_INDENT = 20  # flags start near the left margin; descriptions continue far to the right
 _NAME_RE = re.compile(r"-{1,2}[A-Za-z0-9][\w.+-]*")
 _CLOSERS = {"<": ">", "[": "]", "{": "}", "(": ")"}
 _CAPS_VALUE_RE = re.compile(r"[A-Z][A-Z0-9_]*(?:[,:][A-Z0-9_]+)*(?=\s{2,}|\s*$)")
@@ -57,7 +58,8 @@ class FlagSpec:
         if len(value) < 3 or value[0] not in _CLOSERS or value[-1] != _CLOSERS[value[0]]:
             return ()
         inner = value[1:-1]
-        parts = [p.strip() for p in re.split(r"[|,]", inner)]
+        # {a,b} lists choices with commas; elsewhere a comma joins the parts of one value (<pp,tg>, <i,f>)
+        parts = [p.strip() for p in re.split(r"[|,]" if value[0] == "{" else r"\|", inner)]
         if len(parts) < 2 or not all(_CHOICE_RE.match(p) for p in parts):
             return ()
         return tuple(parts)
@@ -136,6 +138,8 @@ def parse_help(text: str) -> dict[str, FlagSpec]:
         line = raw.strip()
         if not re.match(r"-{1,2}[A-Za-z0-9]", line):
             continue
+        if len(raw.expandtabs()) - len(raw.expandtabs().lstrip()) >= DESCRIPTION_INDENT:
+            continue  # a description that mentions a flag ("  --recurrent-ckpt-mode remains as an alias")
         spec = _help_line(line)
         if spec is None:
             continue

@@ -162,7 +162,7 @@ def _fix(
             words = split_args(values.get(name, ""))
         except TemplateError:
             continue
-        if named.text not in words:
+        if all(_with_list(w, named.text, "\0") == w for w in words):
             continue
         # a text variable the args variable's default is made from (numa_nodes in "numactl -N {{numa_nodes}}")
         default = runbook.variables[name].default_text
@@ -175,8 +175,19 @@ def _fix(
                 continue
             if re.search(r"\{\{\s*" + re.escape(text_name) + r"\s*\}\}", default) and from_default == values[name]:
                 return {text_name: wanted}
-        return {name: shlex.join([wanted if w == named.text else w for w in words])}
+        return {name: shlex.join([_with_list(w, named.text, wanted) for w in words])}
     return {}
+
+
+def _with_list(word: str, old: str, new: str) -> str:
+    """``word`` with the node list ``old`` replaced by ``new``: alone, or glued (``--membind=3``, ``-N3``)."""
+    if word == old:
+        return new
+    if word.startswith("--") and word.partition("=")[2] == old and word.partition("=")[0] in _NODE_OPTIONS:
+        return f"{word.partition('=')[0]}={new}"
+    if not word.startswith("--") and word[:2] in _NODE_OPTIONS and word[2:] == old:
+        return word[:2] + new
+    return word
 
 
 def numa_checks(

@@ -84,9 +84,9 @@ def amx_check(backend: AmxBackend, root: Path, cpu_flags: tuple[str, ...] | None
         return Check(
             "amx backend",
             "warn",
-            "no AMX backend: no AMX buffer type in the ggml sources "
-            f"({cache}); the runbook's crash cannot happen on this checkout, and AMX criteria will be not "
-            f"applicable (hybrid runs use CPU and GPU buffers only; {cpu})",
+            "no AMX backend: the runbook's crash cannot happen on this checkout; AMX criteria will be not "
+            f"applicable (no AMX buffer type in the ggml sources; {cache}; hybrid runs use CPU and GPU buffers "
+            f"only; {cpu})",
             evidence=evidence,
         )
     top = backend.buffer_types[0]

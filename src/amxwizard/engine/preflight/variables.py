@@ -38,6 +38,8 @@ def check_variable(name: str, var: Variable, value: str) -> tuple[Literal["ok", 
             first = shlex.split(value)[0]
         except (ValueError, IndexError):
             return "ok", ""
+        if first.startswith("-"):
+            return "ok", ""  # options for a program (-fa on, -DGGML_CUDA=ON), not a program to find
         found = shutil.which(str(expand_path(first))) is not None  # a path is checked as it stands
         return ("ok", "") if found else ("warn", f"{first} is not installed here (not on PATH)")
     return "ok", ""
