@@ -54,7 +54,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Walk:
 
 
 def test_phase_one_finds_the_weight_copy(walk: Walk) -> None:
-    for step in ("1.1", "1.2", "1.3", "1.4", "1.5"):
+    for step in ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5"):
         result = walk.step(step, "--yes")
         assert result.returncode == 0, result.stdout + result.stderr
     status = walk.status()
