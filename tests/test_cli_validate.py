@@ -37,7 +37,7 @@ def test_validate_the_shipped_runbook() -> None:
     lines = result.stdout.splitlines()
     model = load_runbook(ROOT / "runbook.yaml").model
     assert lines[0].startswith("runbook.yaml: AMX+GPU Scheduler Fix  (sha256 ")
-    assert "5 phases, 23 steps, 9 criteria, 4 checklist items, 4 troubleshooting entries" in lines[1]
+    assert "5 phases, 24 steps, 9 criteria, 4 checklist items, 4 troubleshooting entries" in lines[1]
 
     phases = _section(lines, "phases:")
     assert len(phases) == 5

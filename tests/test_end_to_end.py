@@ -63,7 +63,7 @@ def test_nothing_runs_before_the_setup_is_accepted(walk: Walk) -> None:
 
 
 def test_phase_one_finds_the_weight_copy(walk: Walk) -> None:
-    for step in ("1.1", "bench-pp-before", "bench-tg-before", "1.2", "1.3", "1.4", "1.5"):
+    for step in ("1.0", "1.1", "bench-pp-before", "bench-tg-before", "1.2", "1.3", "1.4", "1.5"):
         result = walk.step(step, "--yes")
         assert result.returncode == 0, result.stdout + result.stderr
     status = walk.status()

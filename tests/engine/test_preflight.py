@@ -295,7 +295,7 @@ def test_cli_missing_repo_and_model_and_tool(runbook_file: RunbookFile, tmp_path
     table = _lines(result.stdout)
     assert table["repo"] == ("fail", f"{tmp_path / 'nowhere'} does not exist (set --var repo=...)")
     assert table["model"][0] == "fail"
-    assert table["tool no-such-cmake-here"] == ("fail", "not found on PATH (steps 1.4, 5.2 run it)")
+    assert table["tool no-such-cmake-here"] == ("fail", "not found on PATH (steps 1.0, 1.4, 5.2 run it)")
     assert table["file ggml/src/ggml-backend.cpp"][0] == "fail"
     assert table["tool build/bin/llama-cli"][0] == "warn"  # not built yet
 

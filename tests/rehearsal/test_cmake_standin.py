@@ -87,13 +87,25 @@ def test_build_info_follows_the_sources(runbook_file: RunbookFile, sandbox: Sand
     assert info["debug_tensor_copy"] is False and info["fixes"] == ["A", "C"]
 
 
-def test_approach_b_is_recognised_by_its_weight_backend(sandbox: Sandbox) -> None:
+def test_approach_b_is_recognised_by_the_host_buffer_guard(runbook_file: RunbookFile, sandbox: Sandbox) -> None:
     source = sandbox.repo / "ggml" / "src" / "ggml-backend.cpp"
+    # a variable named like the seed's pseudo-code is not the fix (it used to be how B was recognised)
     source.write_text(
         source.read_text() + "\nstatic int pick(void) {\n    int weight_backend = 0;\n    return weight_backend;\n}\n"
     )
     assert cmake(sandbox, "--build", "build").returncode == 0
+    assert build_info(sandbox)["fixes"] == []
+    apply_step(runbook_file, sandbox, "2.B")
+    assert "&& ggml_backend_buffer_is_host(src->buffer)) {" in source.read_text()
+    assert cmake(sandbox, "--build", "build").returncode == 0
     assert build_info(sandbox)["fixes"] == ["B"]
+    # the guard in a comment is no guard
+    text = source.read_text().replace(
+        " && ggml_backend_buffer_is_host(src->buffer)) {", ") { // && is_host(src->buffer)"
+    )
+    source.write_text(text)
+    assert cmake(sandbox, "--build", "build").returncode == 0
+    assert build_info(sandbox)["fixes"] == []
 
 
 def test_usage_errors(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -146,7 +146,9 @@ def test_preflight_with_the_seed_flags_names_amx_rejected(runbook_file: RunbookF
     rejected = checks["flag llama-cli --amx"]
     assert rejected.status == "fail"
     assert rejected.finding.startswith("rejected: llama-cli --help does not list --amx")
-    assert checks["flag llama-cli -fa"].status == "warn"
+    # the stand-in llama-cli was asked, and refused the bare -fa: no longer a warning from --help alone
+    assert checks["flag llama-cli -fa"].status == "fail"
+    assert checks["fix llama-cli"].fixes == {"amx_flag": "", "fa_flag": "-fa on"}
 
 
 def test_preflight_cli_on_the_sandbox(runbook_file: RunbookFile, shared_sandbox: Sandbox) -> None:

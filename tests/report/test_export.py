@@ -159,7 +159,7 @@ def test_html_record_is_one_self_contained_page(full_session: PlayedSession, tmp
         assert ("span", {"id": f"row-{step_id}"}) in parsed.tags
     banner = [attrs for tag, attrs in parsed.tags if tag == "p" and "banner" in (attrs.get("class") or "")]
     assert banner == [{"class": "banner complete", "id": "state"}]
-    assert "COMPLETE — all 21 steps done" in text
+    assert "COMPLETE — all 22 steps done" in text
     assert "<on purpose?>" in text and ("on", {}) not in parsed.tags
     assert "@media print" in page
 
@@ -174,9 +174,9 @@ def test_unfinished_session_says_so_at_the_top(unfinished_session: PlayedSession
     assert title and title.group(1).startswith("UNFINISHED")
     first_paragraph = next(attrs for tag, attrs in parsed.tags if tag == "p")
     assert first_paragraph == {"class": "banner unfinished", "id": "state"}
-    # 1.1, the two before-the-fix benchmarks, 1.2-1.6, 2.choose, 2.A and test-1 are done; the approaches not
+    # 1.0, 1.1, the two before-the-fix benchmarks, 1.2-1.6, 2.choose, 2.A and test-1 are done; the approaches not
     # chosen are not needed.
-    assert '<p class="banner unfinished" id="state">UNFINISHED — 11 of 21 steps done; next: test-2 (' in page
+    assert '<p class="banner unfinished" id="state">UNFINISHED — 12 of 22 steps done; next: test-2 (' in page
     doc = load(report(unfinished_session, "json", tmp_path / "r.json"))
     assert doc["status"]["label"] == "UNFINISHED" and doc["status"]["next_step"] == "test-2"
     assert {s["id"]: s["status"] for s in doc["steps"]}["test-3"] == "pending"
@@ -222,7 +222,7 @@ def test_tui_api_builds_and_writes_a_live_session(state_dir: Path, runbook_file:
         session.record(ev.StepStarted(step="1.1"))
         session.record(ev.StepSkipped(step="1.1", reason="backed up by hand to the NAS"))
         record = build_record(session)
-        assert record.status.label == "UNFINISHED" and record.status.next_step == "bench-pp-before"
+        assert record.status.label == "UNFINISHED" and record.status.next_step == "1.0"  # the configure step
         assert record.skips[0].reason == "backed up by hand to the NAS"
         assert record.last_hash == session.state.last_hash
         for fmt in ("md", "html", "json"):

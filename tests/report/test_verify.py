@@ -170,7 +170,7 @@ TAMPERING: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
     ),
     ("forge", _forge, ["event 61 (step_finished, test-1)", "event 61 appears again at position 62"]),
     ("drop a key", _drop_key, ["event at position 6 (seq 6)", "has no 'prev'"]),
-    ("edit a section", _edit_section, ["section steps[12].runs[0].exit_code", "the record says 0, the events say 134"]),
+    ("edit a section", _edit_section, ["section steps[13].runs[0].exit_code", "the record says 0, the events say 134"]),
     ("edit an answer", _edit_answer, ["section answers[0].value", "'blk.0.attn_q.weight'"]),
     ("truncate", _truncate, ["last_hash", "events added or removed at the end"]),
     ("edit the runbook", _edit_runbook, ["runbook.text", "the runbook text was edited"]),

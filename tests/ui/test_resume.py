@@ -161,6 +161,7 @@ async def test_edit_in_editor_records_the_change_and_shows_the_diff(
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await accept_setup(pilot, app)
+        app.main.query_one(StepOutline).select_step("1.1")  # (1.0, the configure step, comes first)
         await pilot.press("r")  # 1.1: the backup comes before any edit
         await settle(pilot, app)
         app.main.query_one(StepOutline).select_step("2.B")
@@ -169,9 +170,15 @@ async def test_edit_in_editor_records_the_change_and_shows_the_diff(
         assert "+// edited by hand" in app.screen.diff
         edits = [e for e in session.state.edits if e["how"] == "editor"]
         assert len(edits) == 1 and edits[0]["path"].endswith("ggml-backend.cpp")
-        await pilot.press("escape", "r")  # a manual approach: running it verifies the edit
+        # Approach B is a change the wizard makes (the host-buffer guard); the hand edit stays under it.
+        await pilot.press("escape", "r")
+        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen), what="approach B's diff")
+        assert "&& ggml_backend_buffer_is_host(src->buffer)) {" in app.screen.diff
+        await pilot.press("y")
         await settle(pilot, app)
         assert session.state.step("2.B").status is StepStatus.PASSED
+        text = (world.sandbox.repo / "ggml" / "src" / "ggml-backend.cpp").read_text()
+        assert "// edited by hand" in text and "&& ggml_backend_buffer_is_host(src->buffer)) {" in text
     session.close()
 
 
@@ -310,6 +317,7 @@ async def test_an_editor_command_that_cannot_be_split_is_one_line_not_a_crash(
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await accept_setup(pilot, app)
+        app.main.query_one(StepOutline).select_step("1.1")  # (1.0, the configure step, comes first)
         await pilot.press("r")  # 1.1: the backup comes before any edit
         await settle(pilot, app)
         app.main.query_one(StepOutline).select_step("2.B")
@@ -325,6 +333,7 @@ async def test_keys_that_undo_work_ask_first(world: World) -> None:
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await accept_setup(pilot, app)
+        app.main.query_one(StepOutline).select_step("1.1")  # (1.0, the configure step, comes first)
         await pilot.press("r")  # 1.1
         await settle(pilot, app)
         events = session.state.last_seq

@@ -41,6 +41,14 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
         assert session.state.setup_accepted and session.state.accepted_values is not None
+        assert _selected(app) == "1.0"
+
+        # 1.0 configures build/ only where it is not configured: the sandbox's is, so it says so and moves on.
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert _status(app, "1.0") is StepStatus.PASSED
+        [configure_run] = session.state.step("1.0").runs
+        assert "already configured: nothing to do" in Path(session.state.runs[configure_run].log).read_text()
         assert _selected(app) == "1.1"
 
         # 1.1 backup: r, and the cursor moves on by itself.

@@ -17,6 +17,7 @@ from ..runbook.models import Edit, Step
 from ..runbook.templates import render_text
 from .confine import PathPolicy, confined_root
 from .fileio import UnsafePathError, atomic_write, expand_path, read_file, shown_path, unified_diff
+from .ggml_tree import WEIGHTS_USAGE, read_scheduler
 from .source import Directive, FunctionSpan, ScannedSource, locate_function, scan
 
 C_LANGUAGES = frozenset({"c", "cpp", "cuda"})
@@ -98,7 +99,25 @@ def plan_edit(edit: Edit, text: str, path: str | Path = "the file") -> PlannedEd
         return _plan_insert(edit, text, where)
     if edit.action == "remove_ifdef":
         return _plan_remove_ifdef(edit, text, where)
+    if edit.action == "extend_condition":
+        return _plan_extend_condition(edit, text, where)
     return _plan_remove_lines(edit, text, where)
+
+
+def edit_function(edit: Edit, text: str, src: ScannedSource | None = None) -> FunctionSpan | None:
+    """The function an edit works in: by its name, or, for a ``find_by`` edit whose name this checkout does not
+    have (a fork renamed it), by what it does. ``None`` when neither finds it. This is also where an editor opens
+    for the person to make the change by hand."""
+    if not edit.function and edit.find_by is None:
+        return None
+    if edit.language not in C_LANGUAGES:
+        return None
+    src = src or scan(text)
+    span = locate_function(text, edit.function, src) if edit.function else None
+    if span is None and edit.find_by == "op_offload_decision":
+        placement = read_scheduler(text, src)
+        span = placement.function if placement is not None else None
+    return span
 
 
 def _function_span(edit: Edit, text: str, where: str, src: ScannedSource | None) -> FunctionSpan | str:
@@ -111,10 +130,8 @@ def _function_span(edit: Edit, text: str, where: str, src: ScannedSource | None)
 
 
 def _plan_manual(edit: Edit, text: str, where: str) -> PlannedEdit:
-    line = None
-    if edit.function and edit.language in C_LANGUAGES:
-        span = locate_function(text, edit.function)
-        line = span.start_line if span else None
+    span = edit_function(edit, text)
+    line = span.start_line if span else None
     what = edit.where or "the change the runbook describes"
     return PlannedEdit(text, line, f"edit by hand in your editor: {what}")
 
@@ -219,6 +236,116 @@ def _attached_comment_start(src: ScannedSource, span: FunctionSpan) -> int:
             break
         line -= 1
     return src.line_start(line)
+
+
+# --- extending a condition -----------------------------------------------------------------------------------
+
+_TOP_LEVEL_OR_RE = re.compile(r"\|\||\?")
+
+
+def _depth_zero(masked: str, pattern: re.Pattern[str]) -> bool:
+    """Whether ``pattern`` matches ``masked`` outside every parenthesis."""
+    depth = 0
+    for i, c in enumerate(masked):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and pattern.match(masked, i):
+            return True
+    return False
+
+
+def _plan_extend_condition(edit: Edit, text: str, where: str) -> PlannedEdit:
+    require = (edit.require or "").strip()
+    if edit.language not in C_LANGUAGES:
+        return PlannedEdit(text, None, "", f"extend_condition works on C, C++ and CUDA files, not {edit.language}")
+    src = scan(text)
+    if edit.find_by == "op_offload_decision":
+        placement = read_scheduler(text, src)
+        if placement is None:
+            return PlannedEdit(
+                text,
+                None,
+                "",
+                f"no scheduler decision found in {where}: no loop over an op's sources that checks "
+                f"{WEIGHTS_USAGE} (is this the file where the scheduler picks backends?)",
+            )
+        function = placement.function
+        renamed = (
+            f" (found by what it does; the runbook names {edit.function})"
+            if edit.function and edit.function != function.name
+            else ""
+        )
+        inside = f"{function.name} (lines {function.lines}){renamed}"
+        decision = placement.offload
+        if decision is None:
+            return PlannedEdit(
+                text,
+                placement.weights_line,
+                f"nothing to apply: {inside} runs an op with a weight where the weight is "
+                f"(line {placement.weights_line}) and never offloads it",
+            )
+        require = re.sub(r"\bsrc\b", decision.src_name, require)
+        if decision.guarded:
+            return PlannedEdit(
+                text,
+                decision.guard_line,
+                f"already applied: the op-offload condition in {inside} already requires a host buffer "
+                f"(line {decision.guard_line})",
+            )
+        line, start, end = decision.line, decision.start, decision.end
+    else:
+        span = locate_function(text, edit.function or "", src)
+        if span is None:
+            return PlannedEdit(text, None, "", f"function {edit.function} not found in {where}")
+        inside = f"{span.name} (lines {span.lines})"
+        regex = re.compile(edit.condition or "", re.MULTILINE)
+        found = [
+            (s, e)
+            for s, e in _conditions(src, span.body_start, span.body_end)
+            if regex.search(" ".join(text[s:e].split()))
+        ]
+        if len(found) != 1:
+            lines = ", ".join(str(src.line_of(s)) for s, _ in found)
+            what = f"{len(found)} conditions (lines {lines})" if found else "no condition"
+            return PlannedEdit(text, None, "", f"/{edit.condition}/ matches {what} in {inside} of {where}")
+        start, end = found[0]
+        line = src.line_of(start)
+        if " ".join(require.split()) in " ".join(text[start:end].split()):
+            return PlannedEdit(text, line, f"already applied: the condition at line {line} requires {require}")
+    old = text[start:end]
+    body = old.rstrip()
+    tail = old[len(body) :]
+    if _depth_zero(src.masked[start : start + len(body)], _TOP_LEVEL_OR_RE):
+        body = f"({body})"
+    new_condition = f"{body} && {require}{tail}"
+    new_text = text[:start] + new_condition + text[end:]
+    return PlannedEdit(
+        new_text,
+        line,
+        f"the condition at line {line} in {inside} now also requires {require}: "
+        f"if ({' '.join(old.split())}) becomes if ({' '.join(new_condition.split())})",
+    )
+
+
+def _conditions(src: ScannedSource, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The conditions of the ``if`` statements between ``lo`` and ``hi``: offsets inside their parentheses."""
+    masked = src.masked
+    out = []
+    for m in re.finditer(r"\bif\s*\(", masked[:hi]):
+        if m.start() < lo:
+            continue
+        depth = 0
+        for i in range(m.end() - 1, hi):
+            if masked[i] == "(":
+                depth += 1
+            elif masked[i] == ")":
+                depth -= 1
+                if depth == 0:
+                    out.append((m.end(), i))
+                    break
+    return out
 
 
 # --- removing conditionals ------------------------------------------------------------------------------------

@@ -342,6 +342,29 @@ def locate_function(text: str, name: str, scanned: ScannedSource | None = None) 
     return spans[0] if spans else None
 
 
+_CALLED_NAME_RE = re.compile(r"((?:\w+\s*::\s*)*(?<![\w.])[A-Za-z_]\w*)\s*(?:<[^;{}()]*>)?\s*\(")
+
+
+def enclosing_function(text: str, offset: int, scanned: ScannedSource | None = None) -> FunctionSpan | None:
+    """The function definition whose body holds ``offset`` (the outermost one: a lambda is not a function here),
+    or ``None`` when ``offset`` is outside every function body. This is how a function is found by what it does
+    (a statement in it) rather than by its name, which forks rename."""
+    src = scanned or scan(text)
+    masked = src.brace_masked
+    pairs = src._brace_pairs
+    for opener in sorted(o for o, c in pairs.items() if o < offset < c):
+        header_start = max(masked.rfind(";", 0, opener), masked.rfind("{", 0, opener), masked.rfind("}", 0, opener))
+        header = masked[header_start + 1 : opener]
+        for m in _CALLED_NAME_RE.finditer(header):
+            name = re.sub(r"\s+", "", m.group(1)).rpartition("::")[2]
+            if name in _KEYWORDS:
+                continue
+            for span in locate_all(text, name, src):
+                if span.body_start == opener:
+                    return span
+    return None
+
+
 # --- bracket balance ------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 It does not compile anything. A build reads the C/C++/CUDA sources, fails the way a compiler would when brackets
 do not pair up (``file:line:col: error: ...``, exit 2), and otherwise writes ``build/bin/llama-cli`` and
 ``build/bin/llama-bench`` launchers for the stand-in programs plus ``build/bin/build-info.json``, which tells them
-what the sources contain (the debug logging, and which fixes are in).
+what the sources contain (the debug logging, and which fixes are in: "A" the weight-copy assert, "B" the scheduler's
+host-buffer guard on the op offload, "C" the CUDA cpy_tensor check).
 
 Usage, as the runbook calls it::
 
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..engine.fileio import atomic_write
+from ..engine.ggml_tree import find_scheduler
 from ..engine.source import check_balance, locate_function, scan
 
 VERSION = "cmake version 3.28.3 (amxwizard rehearsal stand-in)"
@@ -215,8 +217,9 @@ def build_info(source_dir: Path) -> dict[str, object]:
     span = locate_function(backend_text, "ggml_backend_tensor_copy", backend)
     if span and re.search(r"\bggml_tensor_is_weight\s*\(\s*src\s*\)", backend.masked[span.body_start : span.body_end]):
         fixes.append("A")
-    if re.search(r"\bweight_backend\b", backend.masked):
-        fixes.append("B")
+    scheduler = find_scheduler(source_dir)
+    if scheduler is not None and scheduler.placement.offload is not None and scheduler.placement.offload.guarded:
+        fixes.append("B")  # the scheduler offloads an op with a weight only out of a host buffer
     if "non-host source buffer" in cuda_text:
         fixes.append("C")
     return {

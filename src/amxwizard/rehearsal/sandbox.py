@@ -1,7 +1,9 @@
 """A throwaway git repository shaped like ik_llama.cpp, with stand-in tools, to rehearse the runbook on.
 
 Nothing here is the real project: the sources are short stand-ins written for rehearsal, shaped so that every edit
-of the runbook applies (the functions sit at other lines than the runbook says, as they do in today's tree), the
+of the runbook applies (the functions sit at other lines than the runbook says, as they do in today's tree). The
+sandbox is a fork with an AMX buffer type (``ggml-amx.cpp``) whose scheduler, shaped like ik_llama.cpp's, offloads
+ops with weights without a host-buffer guard: the checkout the runbook's crash needs, and approach B fixes. The
 model file is a GGUF header and a label, and ``cmake``, ``numactl``, ``llama-cli`` and ``llama-bench`` are small
 Python programs that behave enough like the real ones for the wizard to be walked end to end.
 """
@@ -131,6 +133,7 @@ if (GGML_CUDA)
 endif()
 
 if (GGML_AMX)
+    list(APPEND GGML_SOURCES ggml-amx.cpp)
     add_compile_definitions(GGML_USE_AMX)
 endif()
 
@@ -435,16 +438,19 @@ void ggml_backend_tensor_copy_async(ggml_backend_t backend_src, ggml_backend_t b
 #define GGML_SCHED_MAX_BACKENDS 16
 #endif
 
+#define SET_CAUSE(node, ...)
+
 struct ggml_backend_sched {{
     int n_backends;
     ggml_backend_t backends[GGML_SCHED_MAX_BACKENDS];
     ggml_backend_buffer_type_t bufts[GGML_SCHED_MAX_BACKENDS];
+    bool op_offload;
     bool debug;
 }};
 
 // the highest-priority backend that can use the buffer the tensor lives in, and run the op
 static int ggml_backend_sched_backend_from_buffer(ggml_backend_sched_t sched, const struct ggml_tensor * tensor, const struct ggml_tensor * op) {{
-    ggml_backend_buffer_t buffer = tensor->buffer;
+    ggml_backend_buffer_t buffer = tensor->view_src ? tensor->view_src->buffer : tensor->buffer;
     if (buffer == NULL) {{
         return -1;
     }}
@@ -464,26 +470,108 @@ static int ggml_backend_sched_backend_from_buffer(ggml_backend_sched_t sched, co
     return -1;
 }}
 
+// ops the GPU may take from the CPU when the batch is large enough (it decides, in offload_op)
+static bool ggml_backend_sched_offload_enabled(ggml_backend_sched_t sched, enum ggml_op op) {{
+    return sched->op_offload && op != GGML_OP_NONE;
+}}
+
 // returns the backend that should run the node, based on where its inputs are
 static int ggml_backend_sched_backend_id_from_cur(ggml_backend_sched_t sched, struct ggml_tensor * tensor) {{
     // pre-allocated tensors stay on their backend
     int cur_backend_id = ggml_backend_sched_backend_from_buffer(sched, tensor, tensor);
     if (cur_backend_id != -1) {{
+        SET_CAUSE(tensor, "1.dst");
         return cur_backend_id;
     }}
 
+    // graph inputs start on the last backend (the CPU)
+    if (tensor->flags & GGML_TENSOR_FLAG_INPUT) {{
+        SET_CAUSE(tensor, "1.inp");
+        return sched->n_backends - 1;
+    }}
+
     // operations with weights run, preferably, where the weights are
+    bool offload_enabled = ggml_backend_sched_offload_enabled(sched, tensor->op);
     for (int i = 0; i < GGML_MAX_SRC; i++) {{
         const struct ggml_tensor * src = tensor->src[i];
         if (src == NULL) {{
             continue;
         }}
         if (src->buffer != NULL && src->buffer->usage == GGML_BACKEND_BUFFER_USAGE_WEIGHTS) {{
-            return ggml_backend_sched_backend_from_buffer(sched, src, tensor);
+            int src_backend_id = ggml_backend_sched_backend_from_buffer(sched, src, tensor);
+            // a backend with a higher priority may want the op (for a large batch): the weight is copied there
+            if (offload_enabled && src_backend_id == sched->n_backends - 1) {{
+                for (int b = 0; b < src_backend_id; b++) {{
+                    if (ggml_backend_supports_op(sched->backends[b], tensor) && ggml_backend_offload_op(sched->backends[b], tensor)) {{
+                        SET_CAUSE(tensor, "1.off");
+                        return b;
+                    }}
+                }}
+            }}
+            SET_CAUSE(tensor, "1.wgt%d", i);
+            return src_backend_id;
         }}
     }}
 
     return -1;
+}}
+"""  # noqa: E501
+
+GGML_AMX_CPP = f"""\
+// {STANDIN_NOTE}.
+// Shaped like an AMX buffer type for the CPU backend: weights are repacked into the VNNI tile layout when they
+// are loaded, so the buffer holds no plain copy of them and cannot be read back (get_tensor does nothing).
+
+#include "ggml-backend-impl.h"
+#include "ggml-impl.h"
+
+#include <cstring>
+
+static const char * ggml_backend_amx_buffer_type_get_name(ggml_backend_buffer_type_t buft) {{
+    return "AMX";
+
+    GGML_UNUSED(buft);
+}}
+
+static bool ggml_backend_amx_buffer_type_is_host(ggml_backend_buffer_type_t buft) {{
+    // not host memory as far as other backends are concerned: its contents are in the VNNI layout
+    return false;
+
+    GGML_UNUSED(buft);
+}}
+
+static void ggml_backend_amx_buffer_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor * tensor, const void * data, size_t offset, size_t size) {{
+    // repack the weight into VNNI tiles as it is loaded
+    ggml_amx_repack(tensor, data, offset, size);
+
+    GGML_UNUSED(buffer);
+}}
+
+static void ggml_backend_amx_buffer_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor * tensor, void * data, size_t offset, size_t size) {{
+    // the VNNI layout cannot be turned back into the original tensor
+    GGML_ASSERT(false && "AMX buffers cannot be read back");
+
+    GGML_UNUSED(buffer);
+    GGML_UNUSED(tensor);
+    GGML_UNUSED(data);
+    GGML_UNUSED(offset);
+    GGML_UNUSED(size);
+}}
+
+ggml_backend_buffer_type_t ggml_backend_amx_buffer_type(void) {{
+    static struct ggml_backend_buffer_type ggml_backend_buffer_type_amx = {{
+        /* .iface = */ {{
+            /* .get_name       = */ ggml_backend_amx_buffer_type_get_name,
+            /* .alloc_buffer   = */ ggml_backend_amx_buffer_type_alloc_buffer,
+            /* .get_alignment  = */ ggml_backend_amx_buffer_type_get_alignment,
+            /* .get_max_size   = */ NULL,
+            /* .get_alloc_size = */ ggml_backend_amx_buffer_type_get_alloc_size,
+            /* .is_host        = */ ggml_backend_amx_buffer_type_is_host,
+        }},
+        /* .context = */ NULL,
+    }};
+
+    return &ggml_backend_buffer_type_amx;
 }}
 """  # noqa: E501
 
@@ -613,7 +701,11 @@ def _history() -> list[tuple[str, str, dict[str, str]]]:
         "/* .cpy_tensor      = */ ggml_backend_cuda_buffer_cpy_tensor,",
         "/* .cpy_tensor      = */ NULL,",
     )
-    cmake_before = _without(GGML_CMAKELISTS, "if (GGML_AMX)\n    add_compile_definitions(GGML_USE_AMX)\nendif()\n\n")
+    cmake_before = _without(
+        GGML_CMAKELISTS,
+        "if (GGML_AMX)\n    list(APPEND GGML_SOURCES ggml-amx.cpp)\n"
+        "    add_compile_definitions(GGML_USE_AMX)\nendif()\n\n",
+    )
     return [
         (
             "2025-09-22T10:14:03+00:00",
@@ -635,6 +727,7 @@ def _history() -> list[tuple[str, str, dict[str, str]]]:
             {
                 "ggml/src/CMakeLists.txt": GGML_CMAKELISTS,
                 "ggml/src/ggml.c": GGML_C + AMX_C_ADDITION,
+                "ggml/src/ggml-amx.cpp": GGML_AMX_CPP,
                 "AMX_GPU_HYBRID_SCHEDULER_FIX.md": FIX_DOC,
             },
         ),

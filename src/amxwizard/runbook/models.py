@@ -6,11 +6,12 @@ decided in :mod:`amxwizard.runbook.load` (validation) and :mod:`amxwizard.runboo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=40)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
@@ -119,6 +120,23 @@ class ChecklistItem(Model):
 # --- edits to source files ----------------------------------------------------------------------------------
 
 
+def _balanced(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        raise ValueError(f"/{pattern}/ is not a valid regular expression: {exc}") from None
+    return pattern
+
+
 class Anchor(Model):
     """Where an insertion goes: after/before a regex (inside the function, if one is named) or a fixed place."""
 
@@ -127,6 +145,11 @@ class Anchor(Model):
     at: Literal["before_function", "end_of_file"] | None = None
     last: bool = False
 
+    @field_validator("after", "before")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        return None if value is None else _compiles(value)
+
     @model_validator(mode="after")
     def _exactly_one(self) -> Anchor:
         if sum(x is not None for x in (self.after, self.before, self.at)) != 1:
@@ -134,20 +157,32 @@ class Anchor(Model):
         return self
 
 
+FindBy = Literal["op_offload_decision"]
+
+
 class Edit(Model):
-    """One change to one file, as the seed describes it, and how the wizard can apply it."""
+    """One change to one file, as the seed describes it, and how the wizard can apply it.
+
+    ``extend_condition`` adds ``&& require`` to one ``if`` condition: the one ``condition`` (a regular expression)
+    matches in ``function``, or, with ``find_by: op_offload_decision``, the scheduler's decision to offload an op
+    whose source is a weight, wherever it is and whatever the function is called (the word ``src`` in ``require``
+    then names that decision's source tensor). When the condition already requires it, there is nothing to do.
+    """
 
     file: NonEmpty
     function: str | None = None
     claimed_lines: str | None = Field(default=None, pattern=r"^~?\d+(-\d+)?$")
     language: Literal["cpp", "c", "cuda", "cmake", "text"] = "cpp"
-    action: Literal["insert", "remove_ifdef", "remove_lines", "manual"]
+    action: Literal["insert", "remove_ifdef", "remove_lines", "manual", "extend_condition"]
     where: str = ""
     snippet: str = ""
     insert: str | None = None
     anchor: Anchor | None = None
     macro: ShellName | None = None
     lines: list[NonEmpty] = []  # an empty entry would match every blank line of the file
+    find_by: FindBy | None = None
+    condition: str | None = None
+    require: str | None = None
 
     @model_validator(mode="after")
     def _action_fields(self) -> Edit:
@@ -159,7 +194,28 @@ class Edit(Model):
             raise ValueError("a 'remove_lines' edit needs 'lines'")
         if self.anchor is not None and self.anchor.at == "before_function" and not self.function:
             raise ValueError("anchor 'before_function' needs 'function'")
+        if self.action == "extend_condition":
+            if not (self.require or "").strip():
+                raise ValueError("an 'extend_condition' edit needs 'require' (what the condition must also require)")
+            if self.find_by is None and not (self.condition and self.function):
+                raise ValueError("an 'extend_condition' edit needs 'find_by', or 'function' and 'condition'")
+        elif self.require is not None or self.condition is not None:
+            raise ValueError("'require' and 'condition' belong to an 'extend_condition' edit")
+        if self.find_by is not None and self.language not in ("c", "cpp", "cuda"):
+            raise ValueError(f"'find_by' reads C, C++ or CUDA code, not {self.language}")
         return self
+
+    @field_validator("condition")
+    @classmethod
+    def _condition_compiles(cls, value: str | None) -> str | None:
+        return None if value is None else _compiles(value)
+
+    @field_validator("require")
+    @classmethod
+    def _require_balanced(cls, value: str | None) -> str | None:
+        if value is not None and not _balanced(value):
+            raise ValueError(f"unbalanced parentheses in {value!r}")
+        return value
 
     @property
     def text_to_insert(self) -> str:

@@ -10,7 +10,8 @@ the quoting context the placeholder sits in, found by scanning the command the w
 - an unquoted here-document (text): backslash-escape ``\\ $ `` and refuse a value that would end it;
 - a ``#`` comment: newlines shown as ``\\n``.
 
-Placeholders in backticks, ``${...}`` or command substitution inside a here-document are refused at validate time.
+Placeholders in backticks, ``${...}``, ``$'...'`` (whose backslash escapes would change the value) or command
+substitution inside a here-document are refused at validate time.
 A variable of type ``args`` (a list of flags such as ``-fa on``) is split like a shell would and each word quoted;
 it may only stand where words are read (bare, or in a quoted here-document).
 """
@@ -21,7 +22,8 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+
+from .shell import Context, ShellSyntaxError, lex
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)?)\s*\}\}")
 
@@ -34,19 +36,7 @@ class TemplateError(ValueError):
         self.offset = offset
 
 
-class Context(StrEnum):
-    BARE = "bare"
-    DOUBLE = "double-quoted"
-    SINGLE = "single-quoted"
-    SCRIPT_HEREDOC = "quoted here-document"
-    TEXT_HEREDOC = "here-document"
-    COMMENT = "comment"
-    BACKTICK = "backticks"
-    PARAM = "${...}"
-    HEREDOC_SUBST = "command substitution in a here-document"
-
-
-_UNSAFE = {Context.BACKTICK, Context.PARAM, Context.HEREDOC_SUBST}
+_UNSAFE = {Context.BACKTICK, Context.PARAM, Context.HEREDOC_SUBST, Context.ANSI_C}
 _WORD_CONTEXTS = {Context.BARE, Context.SCRIPT_HEREDOC}
 
 
@@ -184,170 +174,17 @@ def _escape(slot: Slot, value: str, is_args: bool) -> str:
 
 # --- the scanner -------------------------------------------------------------------------------------------
 
-_WORD_BREAK = set(" \t\n;|&()<>")
-_HEREDOC_RE = re.compile(r"<<(-?)[ \t]*(\\?(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s;|&<>()]+))")
-
 
 def shell_slots(template: str) -> list[Slot]:
-    """Find every placeholder in a shell template with its quoting context.
+    """Find every placeholder in a shell template with its quoting context (read by :mod:`.shell`, the same
+    reader preflight uses to find the programs a command runs).
 
     Raises :class:`TemplateError` for an unterminated quote or here-document.
     """
-    matches = {m.start(): m for m in PLACEHOLDER_RE.finditer(template)}
-    slots: list[Slot] = []
-    stack: list[Context] = [Context.BARE]
-    depth: list[int] = [0]  # parenthesis depth per command substitution level
-    pending: list[tuple[str, bool, bool]] = []  # here-documents opened on this line
-    pending_at = 0  # where the first of them was opened
-    opened: list[int] = [0]  # where each context on the stack began, so "unterminated" can point there
-    word_start = True
-    i, n = 0, len(template)
-    last = 0
-    while i < n:
-        # A pass opens or closes at most one context, at the position that pass started from.
-        if len(stack) > len(opened):
-            opened.append(last)
-        del opened[len(stack) :]
-        last = i
-        m = matches.get(i)
-        if m is not None:
-            slots.append(Slot(m.group(1), m.start(), m.end(), stack[-1]))
-            i = m.end()
-            word_start = False
-            continue
-        c = template[i]
-        top = stack[-1]
-        if top is Context.SINGLE:
-            if c == "'":
-                stack.pop()
-            i += 1
-            continue
-        if top in (Context.DOUBLE, Context.BACKTICK, Context.PARAM):
-            closer = {Context.DOUBLE: '"', Context.BACKTICK: "`", Context.PARAM: "}"}[top]
-            if c == "\\":
-                i += 2
-            elif c == closer:
-                stack.pop()
-                i += 1
-            elif top is not Context.BACKTICK and template.startswith("$(", i):
-                stack.append(Context.BARE)
-                depth.append(0)
-                i += 2
-            elif top is Context.DOUBLE and c == "`":
-                stack.append(Context.BACKTICK)
-                i += 1
-            elif top is Context.DOUBLE and template.startswith("${", i):
-                stack.append(Context.PARAM)
-                i += 2
-            else:
-                i += 1
-            continue
-        # bare, at top level or inside $( )
-        if c == "\\":
-            i += 2
-            word_start = False
-            continue
-        if c == "'":
-            stack.append(Context.SINGLE)
-        elif c == '"':
-            stack.append(Context.DOUBLE)
-        elif c == "`":
-            stack.append(Context.BACKTICK)
-        elif template.startswith("${", i):
-            stack.append(Context.PARAM)
-            i += 2
-            word_start = False
-            continue
-        elif template.startswith("$(", i):
-            stack.append(Context.BARE)
-            depth.append(0)
-            i += 2
-            word_start = True
-            continue
-        elif c == "(" and len(stack) > 1:
-            depth[-1] += 1
-        elif c == ")" and len(stack) > 1:
-            if depth[-1] == 0:
-                stack.pop()
-                depth.pop()
-                i += 1
-                word_start = False
-                continue
-            depth[-1] -= 1
-        elif c == "#" and word_start:
-            end = template.find("\n", i)
-            end = n if end < 0 else end
-            for pos in sorted(p for p in matches if i < p < end):
-                mm = matches[pos]
-                slots.append(Slot(mm.group(1), mm.start(), mm.end(), Context.COMMENT))
-            i = end
-            continue
-        elif template.startswith("<<", i) and not template.startswith("<<<", i):
-            hd = _HEREDOC_RE.match(template, i)
-            if hd:
-                word = hd.group(2)
-                quoted = any(q in word for q in "'\"\\")
-                pending_at = i if not pending else pending_at
-                pending.append((re.sub(r"['\"\\]", "", word), quoted, hd.group(1) == "-"))
-                i = hd.end()
-                word_start = False
-                continue
-        elif c == "\n" and pending:
-            try:
-                i = _heredoc_bodies(template, i + 1, pending, matches, slots)
-            except TemplateError as exc:
-                raise TemplateError(str(exc), pending_at) from None
-            pending = []
-            word_start = True
-            continue
-        word_start = c in _WORD_BREAK
-        i += 1
-    if len(stack) > len(opened):
-        opened.append(last)
-    if len(stack) > 1:
-        what = "$( )" if stack[-1] is Context.BARE else stack[-1]  # a bare context above the bottom is a $( )
-        raise TemplateError(f"unterminated {what} (bash would refuse this command)", opened[len(stack) - 1])
-    if pending:
-        raise TemplateError(f"here-document {pending[0][0]!r} is never closed", pending_at)
-    return slots
-
-
-def _heredoc_bodies(
-    template: str, i: int, pending: list[tuple[str, bool, bool]], matches: dict[int, re.Match[str]], slots: list[Slot]
-) -> int:
-    """Consume here-document bodies starting at ``i``; returns the index after the last delimiter line."""
-    n = len(template)
-    for delimiter, quoted, strip_tabs in pending:
-        while True:
-            if i >= n:
-                raise TemplateError(f"here-document {delimiter!r} is never closed", n)
-            end = template.find("\n", i)
-            end = n if end < 0 else end
-            line = template[i:end]
-            if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-                i = end + 1
-                break
-            ctx = Context.SCRIPT_HEREDOC if quoted else Context.TEXT_HEREDOC
-            subst_depth, in_backtick = 0, False
-            j = i
-            while j < end:
-                m = matches.get(j)
-                if m is not None:
-                    inside = (subst_depth or in_backtick) and not quoted
-                    slots.append(
-                        Slot(m.group(1), m.start(), m.end(), Context.HEREDOC_SUBST if inside else ctx, delimiter)
-                    )
-                    j = m.end()
-                    continue
-                if not quoted:
-                    if template.startswith("$(", j):
-                        subst_depth += 1
-                    elif template[j] == "`":
-                        in_backtick = not in_backtick
-                    elif template[j] == ")" and subst_depth:
-                        subst_depth -= 1
-                    elif template[j] == "\\":
-                        j += 1
-                j += 1
-            i = end + 1
-    return min(i, n)
+    spans = {m.start(): m.end() for m in PLACEHOLDER_RE.finditer(template)}
+    try:
+        lexed = lex(template, opaque=spans, strict=True)
+    except ShellSyntaxError as exc:
+        raise TemplateError(str(exc), exc.offset) from None
+    names = {m.start(): m.group(1) for m in PLACEHOLDER_RE.finditer(template)}
+    return [Slot(names[s.start], s.start, s.end, s.context, s.delimiter) for s in lexed.spans]
