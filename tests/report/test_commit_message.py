@@ -102,3 +102,25 @@ def test_claims_are_checked_when_the_runbook_loads(
         load_text(runbook_file.text.replace(old, new, 1))
     assert any(message in str(p) for p in caught.value.problems), caught.value.problems
     assert all(str(p).startswith("runbook.yaml:") for p in caught.value.problems)
+
+
+def test_the_record_shows_the_claims_a_commit_was_made_without(
+    state_dir: Path, runbook_file: RunbookFile, tmp_path: Path
+) -> None:
+    from amxwizard.report import build_record, render
+
+    with Session.create(state_dir, runbook_file, {"repo": str(tmp_path)}) as session:
+        session.record(
+            "commit_made",
+            sha="a" * 40,
+            subject="Fix AMX+GPU hybrid mode crash with long prompts",
+            files=["ggml/src/ggml-backend.cpp"],
+            message_sha256="b" * 64,
+            unproven_acknowledged=["long_prompts", "no_regressions"],
+        )
+        record = build_record(session)
+    assert record.repo.commit is not None
+    assert record.repo.commit["unproven_acknowledged"] == ["long_prompts", "no_regressions"]
+    md = render(record, "md")
+    assert "> **Committed with unproven claims**, acknowledged by `" in md
+    assert "`long_prompts`, `no_regressions`. The message says what was measured instead of each." in md

@@ -236,3 +236,17 @@ def test_gits_ssh_signing_key_is_used_when_no_key_is_given(
         "--no-sign)"
     )
     assert os.environ.get("GIT_CONFIG_GLOBAL") != str(config)
+
+
+def test_events_appended_after_the_signed_head_are_not_covered(signed_json: Path, tmp_path: Path) -> None:
+    from .forge import append
+
+    doc = load(signed_json)
+    head = doc["signatures"][0]["seq"]
+    forged = reseal(append(doc, "note", text="the GPU-only test passed too (trust me)"))
+    done = cli("verify", str(save(tmp_path / "late.json", forged)))
+    assert done.returncode == 1
+    assert first_line(done) == (
+        f"not verified: event {head + 1} (note): event {head + 1} recorded after the head the operator signed "
+        f"(event {head}): not covered by the operator's signature"
+    )

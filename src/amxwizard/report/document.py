@@ -535,7 +535,8 @@ def _commit(record: Record) -> tuple[Block, ...]:
         blocks.append(
             Paragraph(
                 (
-                    Strong("Committed with unproven claims, acknowledged by "),
+                    Strong("Committed with unproven claims"),
+                    T(", acknowledged by "),
                     C(commit.get("by", "")),
                     T(": "),
                     *join((C(x),) for x in acknowledged),

@@ -152,11 +152,6 @@ def signature_sentence(record: Record) -> str:
     return f"events 1–{last} signed by {keys}; verify with --allowed-signers FILE to know whose keys they are"
 
 
-def criterion_mark(verdict: str, ticked: bool | None) -> bool:
-    """Whether a criterion counts as met: the evidence engine's verdict (a person's tick is its own line)."""
-    return verdict in ("met", "not_applicable")
-
-
 def _get(d: Any, key: str) -> Any:
     return d.get(key) if isinstance(d, Mapping) else None
 

@@ -85,8 +85,11 @@ def _inline(part: Inline) -> str:
     if isinstance(part, Code):
         return code(part.text) if part.text else fmt.NONE
     if isinstance(part, Strong):
-        inner = _inline(Text(part.text))
-        return f"**{inner}**" if inner.strip() else inner
+        core = part.text.strip()
+        if not core:
+            return _inline(Text(part.text))
+        lead, trail = part.text[: len(part.text) - len(part.text.lstrip())], part.text[len(part.text.rstrip()) :]
+        return f"{lead}**{_inline(Text(core))}**{trail}"  # ** next to a space would not be emphasis
     return _inline(part.inner)
 
 

@@ -470,6 +470,19 @@ def _check_signatures(doc: dict[str, Any], events: Sequence[Event], allowed: Pat
             operator_principals.add(result.principal)
         covered = max(covered, event.seq)
 
+    if covered:
+        # The operator signs the head of the session when the record is written; a session event after it was added
+        # to the record later, by someone who could not sign it.
+        after = [e for e in session_events if e.seq > covered]
+        if after:
+            span = f"event {after[0].seq}" if len(after) == 1 else f"events {after[0].seq}–{after[-1].seq}"
+            problems.append(
+                Mismatch(
+                    _event_name(events, after[0].seq),
+                    f"{span} recorded after the head the operator signed (event {covered}): not covered by the "
+                    "operator's signature",
+                )
+            )
     reviewer_cover: set[int] = set()  # events a good reviewer signature covers (their head, and the sign-off itself)
     for ev in events:
         if ev.kind != SIGNOFF_KIND:
