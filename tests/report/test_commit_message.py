@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.claims import commit_message
 from amxwizard.engine.session import Session
 from amxwizard.runbook import RunbookError, RunbookFile, load_text
@@ -34,7 +35,7 @@ def test_a_message_built_with_no_test_run_claims_nothing_and_lists_every_claim(
     state_dir: Path, runbook_file: RunbookFile, tmp_path: Path
 ) -> None:
     with Session.create(state_dir, runbook_file, {"repo": str(tmp_path)}) as session:
-        session.record("field_answered", step="5.3", field="solution_details", value="a weight filter")
+        session.record(ev.FieldAnswered(step="5.3", field="solution_details", value="a weight filter"))
         message = commit_message(runbook_file.model, session.state, session.values(), _no_log)
     for sentence in PROVEN_SENTENCES:
         assert sentence not in message.text, sentence
@@ -111,12 +112,17 @@ def test_the_record_shows_the_claims_a_commit_was_made_without(
 
     with Session.create(state_dir, runbook_file, {"repo": str(tmp_path)}) as session:
         session.record(
-            "commit_made",
-            sha="a" * 40,
-            subject="Fix AMX+GPU hybrid mode crash with long prompts",
-            files=["ggml/src/ggml-backend.cpp"],
-            message_sha256="b" * 64,
-            unproven_acknowledged=["long_prompts", "no_regressions"],
+            ev.CommitMade(
+                sha="a" * 40,
+                subject="Fix AMX+GPU hybrid mode crash with long prompts",
+                files=["ggml/src/ggml-backend.cpp"],
+                message_sha256="b" * 64,
+                session_trailer="",
+                chain_trailer="",
+                repo=str(tmp_path),
+                found_by_trailer=False,
+                unproven_acknowledged=["long_prompts", "no_regressions"],
+            )
         )
         record = build_record(session)
     assert record.repo.commit is not None

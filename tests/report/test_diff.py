@@ -51,7 +51,7 @@ def bench_session(root: Path, runbook_file: RunbookFile, tg: tuple[float, float]
     overrides = {**sandbox.overrides, **({"ngl": ngl} if ngl else {})}
     with Session.create(root / "state", runbook_file, overrides) as session:
         ex = StepExecutor(session, nice=0)
-        session.record("setup_accepted", values=session.values())
+        session.accept_setup()
         assert ex.run("1.1", confirmed=True).status.value == "passed"
         tool = sandbox.repo / "build" / "bin" / "llama-bench"
         tool.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from amxwizard.engine import events as ev
 from amxwizard.engine.docs import begin_marker, end_marker, plan_update, render_content
 from amxwizard.engine.evidence.context import template_values
 from amxwizard.engine.mdsafe import close_fences, inline
@@ -32,10 +33,10 @@ def test_answers_and_notes_cannot_make_headings_or_code_in_the_record(
     state_dir: Path, runbook_file: RunbookFile, tmp_path: Path
 ) -> None:
     with Session.create(state_dir, runbook_file, {"repo": str(tmp_path)}) as session:
-        session.record("field_answered", step="1.6", field="root_cause", value=HOSTILE)
-        session.record("approach_chosen", step="2.choose", approach="2.A", reason=HOSTILE)
-        session.record("step_skipped", step="1.1", reason=HOSTILE)
-        session.record("note", text=HOSTILE)
+        session.record(ev.FieldAnswered(step="1.6", field="root_cause", value=HOSTILE))
+        session.record(ev.ApproachChosen(step="2.choose", approach="2.A", reason=HOSTILE))
+        session.record(ev.StepSkipped(step="1.1", reason=HOSTILE))
+        session.record(ev.Note(text=HOSTILE))
         record = build_record(session)
     md = render(record, "md")
     found = headings(md)
@@ -63,7 +64,7 @@ def test_answers_cannot_change_the_structure_of_the_documents_the_wizard_updates
     old = target.read_text(encoding="utf-8")
     doc = next(d for d in _docs_step(runbook_file).documents if d.section == "Current Status")
     with Session.create(state_dir, runbook_file, {"repo": str(tmp_path)}) as session:
-        session.record("field_answered", step="1.6", field="root_cause", value=HOSTILE)
+        session.record(ev.FieldAnswered(step="1.6", field="root_cause", value=HOSTILE))
         values = template_values(runbook_file.model, session.state, session.values(), lambda run_id: "", markdown=True)
     body = render_content(doc.content, values)
     plan = plan_update(target, doc.section, body)
