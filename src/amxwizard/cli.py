@@ -105,18 +105,63 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the reviewer's record of the session")
     _add_runbook_arg(p)
     _add_session_args(p)
-    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--format", choices=("md", "html", "json"), default="md", help="md (default), html or json")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.add_argument("--session", metavar="ID", help="the session to report (default: the latest for the runbook)")
+    p.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        help="SSH key to sign the chain head with (default: git's user.signingkey when gpg.format=ssh)",
+    )
+    p.add_argument("--no-sign", action="store_true", help="write the record unsigned even if git names a signing key")
 
-    p = sub.add_parser("verify", help="check a JSON record's hash chain and logs")
-    p.add_argument("report_file", metavar="REPORT.json")
-    p.add_argument("--logs", help="folder with the session's run logs")
+    p = sub.add_parser(
+        "verify",
+        help="check a JSON record: format, hash chain, every derived section, signatures, commit anchor, logs",
+    )
+    p.add_argument("report_file", metavar="REPORT.json", help="the JSON record to check")
+    p.add_argument("--logs", metavar="DIR", help="folder with the session's run logs (checks each log's sha256)")
+    p.add_argument(
+        "--allowed-signers",
+        metavar="FILE",
+        help="git's allowed-signers file: every event must be covered by a signature from a key it names",
+    )
+    p.add_argument(
+        "--repo", metavar="PATH", help="the repository the session committed to: its Runbook-Chain trailer is checked"
+    )
 
     p = sub.add_parser("signoff", help="append a reviewer's sign-off to a JSON record")
-    p.add_argument("report_file", metavar="REPORT.json")
-    p.add_argument("--reviewer", required=True)
-    p.add_argument("--note", default="")
+    p.add_argument("report_file", metavar="REPORT.json", help="the JSON record to sign off (rewritten in place)")
+    p.add_argument("--reviewer", required=True, help="the reviewer's name, as the record will show it")
+    p.add_argument("--note", default="", help="what the reviewer looked at, or any remark")
+    p.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        help="SSH key to sign the sign-off with (default: git's user.signingkey when gpg.format=ssh)",
+    )
+    p.add_argument("--no-sign", action="store_true", help="sign off without a signature even if git names a key")
+    p.add_argument("--self", action="store_true", help="the reviewer is the operator (the record shows a self-review)")
+    p.add_argument("--md", metavar="FILE", help="also write the signed-off record as Markdown to FILE")
+    p.add_argument("--html", metavar="FILE", help="also write the signed-off record as HTML to FILE")
+
+    p = sub.add_parser("check", help="tick (or untick) a pre-implementation checklist item, running its check")
+    p.add_argument("item", metavar="ITEM", help="the checklist item's id (pre-1, pre-2, ...)")
+    _add_runbook_arg(p)
+    _add_session_args(p)
+    p.add_argument("--note", default="", help="why it is confirmed (required when its check does not pass)")
+    p.add_argument("--untick", action="store_true", help="take the tick back")
+
+    p = sub.add_parser("diff", help="compare two records or sessions: variables, fingerprints, verdicts, benchmarks")
+    p.add_argument("a", metavar="A", help="a JSON record, a session folder, or a session id (with --state-dir)")
+    p.add_argument("b", metavar="B", help="the other one (the 'after' side: its benchmarks are compared against A's)")
+    p.add_argument("--runbook", help="runbook for sessions (default: ./runbook.yaml, else the bundled one)")
+    p.add_argument(
+        "--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, else $XDG_STATE_HOME/amxwizard)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output instead of Markdown")
+    p.add_argument(
+        "--tolerance", type=float, default=5.0, metavar="PCT", help="difference that matters, in percent (default 5)"
+    )
     return parser
 
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from amxwizard.engine.session import Session
-from amxwizard.runbook.models import ApproachStep
+from amxwizard.runbook.models import ApproachStep, CommitStep
+from amxwizard.runbook.templates import render_text
 from tests.conftest import FIXTURES, ROOT
 
 FINISH = FIXTURES / "finish"
@@ -61,7 +62,7 @@ def template_values(session: Session) -> dict[str, str]:
     """Every dotted name the 5.3 message and 5.4 documents use, as the step executor would fill them."""
     approach = session.runbook.model.step("2.A")
     assert isinstance(approach, ApproachStep)
-    return {
+    values = {
         **session.values(),
         "answers.tensor": "blk.0.attn_q.weight",
         "answers.src_buffer": "AMX",
@@ -88,3 +89,8 @@ def template_values(session: Session) -> dict[str, str]:
         "session.date": "2025-10-07",
         "session.backup_dir": str(session.dir / "backups" / "amx-scheduler-fix-20251007-101500"),
     }
+    # Every claim of the commit message as the evidence would prove it (engine.claims decides it in the wizard).
+    commit = session.runbook.model.step("5.3")
+    assert isinstance(commit, CommitStep)
+    values.update({f"claims.{c.id}": render_text(c.sentence, values) for c in commit.claims})
+    return values

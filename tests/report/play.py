@@ -10,10 +10,12 @@ tables and HTML.
 from __future__ import annotations
 
 from amxwizard.engine import events as ev
+from amxwizard.engine.checklist import tick
 from amxwizard.engine.executor import StepExecutor, StepResult
 from amxwizard.engine.preflight import check_checklist_item
 from amxwizard.engine.session import Session
 from amxwizard.rehearsal.sandbox import Sandbox, build_sandbox
+from amxwizard.report.machine import observe_machine
 
 __all__ = ["CHOSEN", "CRASH_FIRST", "SKIPPED", "Sandbox", "make_sandbox", "play", "run_logs"]
 
@@ -27,20 +29,27 @@ def make_sandbox(root: object) -> Sandbox:
     return build_sandbox(root)  # type: ignore[arg-type]
 
 
-def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) -> None:
-    """Walk the runbook as a person would, stopping before ``stop_before``."""
+def play(
+    session: Session,
+    sandbox: Sandbox,
+    *,
+    stop_before: str | None = None,
+    skips: dict[str, str] | None = None,
+    checklist: bool = True,
+    finish: bool = True,
+) -> None:
+    """Walk the runbook as a person would, stopping before ``stop_before``; ``skips`` (default: test-4) are skipped
+    with their reasons. ``checklist=False`` leaves the checklist unticked, ``finish=False`` the session open."""
+    skips = SKIPPED if skips is None else skips
     ex = StepExecutor(session, nice=0)
     rb = session.runbook.model
+    # What the session records when it is opened (the machine it runs on), as the wizard does.
+    session.record(observe_machine())
     session.accept_setup()
-    for item in rb.checklist:
+    for item in rb.checklist if checklist else []:
         check = check_checklist_item(item, ex.values())
-        ex.tick_checklist(
-            item.id,
-            True,
-            "confirmed with the team lead"
-            if item.check.kind == "manual"
-            else f"{item.check.kind}: {check.status} — {check.finding}",
-        )
+        note = "" if check.status == "ok" else f"checked by hand: {check.finding}"
+        tick(session, item.id, note="confirmed with the team lead" if item.check.kind == "manual" else note)
     ex.answer("1.6", "root_cause", ROOT_CAUSE)
     ex.answer("5.3", "solution_details", "Skip weight tensors in ggml_backend_tensor_copy")
     ex.answer("5.3", "backend_changes", "added ggml_tensor_is_weight() and a guard")
@@ -48,8 +57,8 @@ def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) 
     for _, step in rb.iter_steps():
         if step.id == stop_before:
             return
-        if step.id in SKIPPED:
-            ex.skip(step.id, SKIPPED[step.id])
+        if step.id in skips:
+            ex.skip(step.id, skips[step.id])
             continue
         if step.id == "2.choose":
             ex.answer(step.id, "approach", CHOSEN.split(".")[1])
@@ -65,7 +74,8 @@ def play(session: Session, sandbox: Sandbox, *, stop_before: str | None = None) 
     ex.tick_criterion("documented", True, "both documents updated")
     ex.tick_criterion("performance", True, "tg128 within a few tenths of 61.24")
     session.record(ev.Note(text="Reviewer: the GPU-only test was skipped on purpose, see its reason."))
-    session.finish()
+    if finish:
+        session.finish()
 
 
 def run_logs(session: Session) -> int:

@@ -86,15 +86,20 @@ def test_json_record_holds_the_whole_chain(
         events = [e.as_dict() for e in store.events()]
     finally:
         store.close()
-    assert doc["format"] == "amxwizard-record" and doc["version"] == 1
+    assert doc["format"] == "amxwizard-record" and doc["format_version"] == 2
     assert doc["events"] == events
     assert doc["last_hash"] == events[-1]["hash"] == doc["session"]["last_hash"]
     assert doc["runbook"]["sha256"] == runbook_file.sha256 == doc["runbook"]["recorded_sha256"]
     assert doc["runbook"]["text"] == runbook_file.text
-    assert doc["status"]["complete"] is True and doc["status"]["label"] == "COMPLETE"
+    # test-4 was skipped: the criteria that need it are unmet, so the record is not COMPLETE, and says why.
+    assert doc["status"]["complete"] is False and doc["status"]["label"] == "INCOMPLETE: 4 criteria unmet"
+    assert doc["status"]["counts"] == "18 passed, 3 skipped of 21"
     assert [s["id"] for s in doc["steps"]] == list(full_session.step_ids)
     assert doc["signoffs"] == [] and doc["warnings"] == []
-    assert set(doc["machine"]) >= {"hostname", "kernel", "cpu_model", "cpu_flags", "gpus", "gpu_query"}
+    assert set(doc["machine"]) >= {"hostname", "kernel", "cpu_model", "cpu_flags", "gpus", "gpu_query", "numa_nodes"}
+    observed = next(e for e in events if e["kind"] == "machine_observed")
+    assert doc["machine"]["event"] == observed["seq"] and doc["machine"]["cpu_model"] == observed["data"]["cpu_model"]
+    assert doc["signatures"] == []
 
 
 def test_json_record_derives_what_happened(full_session: PlayedSession, full_json: Path) -> None:
@@ -129,9 +134,10 @@ def test_json_record_derives_what_happened(full_session: PlayedSession, full_jso
 def test_markdown_record(full_session: PlayedSession, full_json: Path, tmp_path: Path) -> None:
     md = report(full_session, "md", tmp_path / "record.md").read_text(encoding="utf-8")
     doc = load(full_json)
-    head = md.splitlines()[:3]
+    head = md.splitlines()[:5]
     assert head[0] == "# Record: AMX+GPU Scheduler Fix"
-    assert head[2].startswith("**State: COMPLETE**")
+    assert head[2].startswith("**State: INCOMPLETE: 4 criteria unmet** — 18 passed, 3 skipped of 21 steps")
+    assert head[4].startswith("> **Unsigned**: the hash chain shows the events agree with each other")
     for step_id in full_session.step_ids:
         assert f"| `{step_id}` |" in md, step_id
     for step in doc["steps"]:
@@ -158,8 +164,8 @@ def test_html_record_is_one_self_contained_page(full_session: PlayedSession, tmp
         assert step_id in text, step_id
         assert ("span", {"id": f"row-{step_id}"}) in parsed.tags
     banner = [attrs for tag, attrs in parsed.tags if tag == "p" and "banner" in (attrs.get("class") or "")]
-    assert banner == [{"class": "banner complete", "id": "state"}]
-    assert "COMPLETE — all 22 steps done" in text
+    assert banner == [{"class": "banner incomplete", "id": "state"}]
+    assert "State: INCOMPLETE: 4 criteria unmet — 18 passed, 3 skipped of 21 steps" in text
     assert "<on purpose?>" in text and ("on", {}) not in parsed.tags
     assert "@media print" in page
 
@@ -167,23 +173,24 @@ def test_html_record_is_one_self_contained_page(full_session: PlayedSession, tmp
 def test_unfinished_session_says_so_at_the_top(unfinished_session: PlayedSession, tmp_path: Path) -> None:
     md = report(unfinished_session, "md", tmp_path / "r.md").read_text(encoding="utf-8")
     state_line = md.splitlines()[2]
-    assert state_line.startswith("**State: UNFINISHED**") and "next: test-2" in state_line
+    assert state_line.startswith("**State: INCOMPLETE: ") and "next: test-2" in state_line
+    assert "10 steps not done" in state_line and "9 passed, 2 skipped, 10 pending of 21 steps" in state_line
     page = report(unfinished_session, "html", tmp_path / "r.html").read_text(encoding="utf-8")
     parsed = parse_html(page)
     title = re.search(r"<title>(.*?)</title>", page)
-    assert title and title.group(1).startswith("UNFINISHED")
+    assert title and title.group(1).startswith("INCOMPLETE")
     first_paragraph = next(attrs for tag, attrs in parsed.tags if tag == "p")
-    assert first_paragraph == {"class": "banner unfinished", "id": "state"}
-    # 1.0, 1.1, the two before-the-fix benchmarks, 1.2-1.6, 2.choose, 2.A and test-1 are done; the approaches not
-    # chosen are not needed.
-    assert '<p class="banner unfinished" id="state">UNFINISHED — 12 of 22 steps done; next: test-2 (' in page
+    assert first_paragraph == {"class": "banner incomplete", "id": "state"}
+    # 1.1-1.6, 2.choose, 2.A and test-1 passed; the approaches not chosen are skipped by the choice.
+    assert " — 9 passed, 2 skipped, 10 pending of 21 steps; next: test-2 (" in page
     doc = load(report(unfinished_session, "json", tmp_path / "r.json"))
-    assert doc["status"]["label"] == "UNFINISHED" and doc["status"]["next_step"] == "test-2"
+    assert doc["status"]["label"].startswith("INCOMPLETE: ") and doc["status"]["next_step"] == "test-2"
     assert {s["id"]: s["status"] for s in doc["steps"]}["test-3"] == "pending"
     done = cli("verify", str(tmp_path / "r.json"), "--logs", str(unfinished_session.dir / "runs"))
     assert done.returncode == 0, done.stdout
     played = unfinished_session
     assert done.stdout.splitlines()[0] == f"verified: {played.events} events, {played.logs} logs"
+    assert "not verified: who wrote the chain: the record is unsigned" in done.stdout
 
 
 def test_report_defaults_to_markdown_on_stdout(full_session: PlayedSession) -> None:
@@ -222,14 +229,14 @@ def test_tui_api_builds_and_writes_a_live_session(state_dir: Path, runbook_file:
         session.record(ev.StepStarted(step="1.1"))
         session.record(ev.StepSkipped(step="1.1", reason="backed up by hand to the NAS"))
         record = build_record(session)
-        assert record.status.label == "UNFINISHED" and record.status.next_step == "1.0"  # the configure step
+        assert record.status.label.startswith("INCOMPLETE: checklist 0/4, ") and record.status.next_step == "1.2"
         assert record.skips[0].reason == "backed up by hand to the NAS"
         assert record.last_hash == session.state.last_hash
         for fmt in ("md", "html", "json"):
             path = write_record(record, fmt, tmp_path / f"live.{fmt}")
             assert path.read_text(encoding="utf-8") == render(record, fmt)
         parse_html((tmp_path / "live.html").read_text(encoding="utf-8"))
-        assert "UNFINISHED" in (tmp_path / "live.md").read_text(encoding="utf-8").splitlines()[2]
+        assert "INCOMPLETE" in (tmp_path / "live.md").read_text(encoding="utf-8").splitlines()[2]
 
 
 def test_a_changed_runbook_is_flagged_not_hidden(state_dir: Path, runbook_file: RunbookFile) -> None:

@@ -40,7 +40,7 @@ def test_verify_without_logs_checks_the_chain_only(full_session: PlayedSession, 
     done = cli("verify", str(full_json))
     assert done.returncode == 0
     assert first_line(done) == f"verified: {full_session.events} events, 0 logs"
-    assert "logs not checked" in done.stdout
+    assert "log files not checked" in done.stdout
 
 
 @pytest.mark.parametrize("layout", ["flat", "session-folder"])

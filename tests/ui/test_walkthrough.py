@@ -181,6 +181,11 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         await pilot.press("escape", "f")
         await wait_until(pilot, lambda: isinstance(app.screen, RecordScreen), what="the record")
         await wait_until(pilot, lambda: app.screen.shown, what="the record's state")
-        assert app.screen.complete
+        # Every step and criterion is done, but the walk never confirmed the pre-implementation checklist: the
+        # record is not COMPLETE and says exactly that (issue 14, "COMPLETE means complete").
+        assert not app.screen.complete
+        from amxwizard.report import build_record
+
+        assert build_record(session).status.label == "INCOMPLETE: checklist 0/4"
 
     session.close()

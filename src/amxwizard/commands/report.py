@@ -1,4 +1,8 @@
-"""``amxwizard report [--format md|html|json] [-o FILE]``: the reviewer's record of a session."""
+"""``amxwizard report [--format md|html|json] [-o FILE] [--sign-key KEY]``: the reviewer's record of a session.
+
+The record is signed over its chain head with the engineer's SSH key (``--sign-key``, else git's
+``user.signingkey`` when ``gpg.format=ssh``); without one it says *unsigned* at the top.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ def _session(args: argparse.Namespace) -> Session:
 
 def run(args: argparse.Namespace) -> int:
     from ..report import RecordError, build_record, render, write_record
+    from ..report.signing import sign_record, signing_key
+    from ..report.sshsig import SigningError
 
     session = _session(args)
     try:
@@ -33,12 +39,20 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     finally:
         session.close()
+    repo = record.repo.path
+    key = None if args.no_sign else signing_key(args.sign_key, Path(repo).expanduser() if repo else None)
+    if key is not None:
+        try:
+            record = sign_record(record, key)
+        except SigningError as exc:
+            raise CommandError(f"--sign-key: {exc} (or write it unsigned with --no-sign)") from None
     try:
         if args.output:
             path = write_record(record, args.format, Path(args.output))
+            signed = f"signed with {record.signatures[-1].key}" if record.signatures else "unsigned"
             print(
                 f"wrote {path}: session {record.session.id}, {record.status.label}, {len(record.events)} events, "
-                f"last hash {record.last_hash[:12]}"
+                f"last hash {record.last_hash[:12]}, {signed}"
             )
         else:
             sys.stdout.write(render(record, args.format))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,9 +103,29 @@ def _find_heading(lines: list[str], section: str) -> int | None:
 
 
 def _block(section: str, body: str, eol: str) -> str:
-    """The marked block, without a line ending after the end marker."""
-    body_lines = body.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    """The marked block, without a line ending after the end marker.
+
+    A code block left open in ``body`` is closed before the end marker, so the marker (and everything a person
+    wrote after the section) is never read as code.
+    """
+    from .mdsafe import close_fences
+
+    body = close_fences(body.replace("\r\n", "\n").replace("\r", "\n").strip("\n"))
+    body_lines = body.strip("\n").split("\n")
     return eol.join([begin_marker(section), "", *body_lines, "", end_marker(section)])
+
+
+def render_content(template: str, values: Mapping[str, str]) -> str:
+    """A document section's text from its template and Markdown-safe values.
+
+    ``values`` come from :func:`amxwizard.engine.evidence.context.template_values` with ``markdown=True``: every
+    answer and log excerpt in them is inert text, so only the runbook's own template gives the section structure.
+    A code block the template leaves open is closed.
+    """
+    from ..runbook.templates import render_text
+    from .mdsafe import close_fences
+
+    return close_fences(render_text(template, values))
 
 
 def render_update(old: str | None, section: str, body: str, title: str) -> str:

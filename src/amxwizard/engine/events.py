@@ -107,7 +107,25 @@ class ChecklistTicked(Fact):
     note: str = ""
     auto: bool = False
     finding: str | None = None
-    OPTIONAL = frozenset({"finding"})
+    check_status: str | None = None  # ok | warn | fail: what the item's check said ("" for a manual item)
+    OPTIONAL = frozenset({"finding", "check_status"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineObserved(Fact):
+    """The machine the session runs on, recorded when it is opened (``report.machine.observe_machine()``), so the
+    reviewer's record shows machine facts from the chain."""
+
+    KIND = "machine_observed"
+    hostname: str
+    kernel: str
+    os: str
+    cpu_model: str
+    cpu_count: int
+    cpu_flags: dict[str, bool]
+    numa_nodes: int | None
+    gpus: list[JsonDict]
+    gpu_query: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -271,6 +289,8 @@ class CommitMade(Fact):
     chain_trailer: str
     repo: str
     found_by_trailer: bool
+    unproven_acknowledged: list[str] | None = None  # claim ids the person committed without proof
+    OPTIONAL = frozenset({"unproven_acknowledged"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,6 +311,7 @@ KINDS: dict[str, type[Fact]] = {
         VariablesSet,
         SetupAccepted,
         ChecklistTicked,
+        MachineObserved,
         SessionFinished,
         Note,
         StepStarted,

@@ -6,9 +6,8 @@ is checked or signed (from the events and runbook text inside it), so every deri
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +15,11 @@ from .. import __version__
 from ..engine.state import SessionState, StepStatus, replay
 from ..engine.store import GENESIS, Event, StoreError, now_iso, verify_chain
 from ..runbook.models import ApproachStep, BenchmarkStep, ChoiceStep, TestStep
+from .criteria import CriteriaVerdicts, Judged, LogReader, judge_criteria
 from .logs import LogLocator
 from .model import (
+    MACHINE_KIND,
+    MACHINE_NOTE_UNCHAINED,
     SIGNOFF_KIND,
     AnswerView,
     ApproachView,
@@ -31,39 +33,32 @@ from .model import (
     RunbookInfo,
     RunView,
     SessionInfoView,
+    SignatureView,
     SignoffView,
     SkipView,
-    Status,
     StepView,
     VariableView,
 )
+from .status import completeness
 
 if TYPE_CHECKING:
     from ..engine.session import Session
     from ..runbook import RunbookFile
-
-ReadLog = Callable[[str], str]
-
-EVALUATED = "evaluated"
 
 
 class RecordError(Exception):
     """The record cannot be built or read; the message is one line for the person."""
 
 
-@dataclass(frozen=True, slots=True)
-class CriteriaVerdicts:
-    """What the evidence engine concluded about each success criterion, and how that went."""
-
-    how: str
-    verdicts: Mapping[str, tuple[str, tuple[str, ...]]]
-
-
 # --- entry points ---------------------------------------------------------------------------------------------
 
 
 def build_record(session: Session, *, machine: MachineFacts | None = None) -> Record:
-    """The record of an open session, as of now (the TUI's last screen calls this)."""
+    """The record of an open session, as of now (the TUI's last screen calls this).
+
+    ``machine`` stands in for the facts of this machine when the session recorded none (they are collected here
+    otherwise, and labelled as not verified).
+    """
     from .machine import collect_machine
 
     try:
@@ -72,11 +67,12 @@ def build_record(session: Session, *, machine: MachineFacts | None = None) -> Re
         raise RecordError(f"session {session.id}: {exc}") from None
     _check_chain(session.dir, events)
     runbook = pick_runbook(session.dir, _recorded_sha(events), [session.runbook])
+    chained = any(e.kind == MACHINE_KIND for e in events)
     return assemble(
         events,
         runbook,
         session_dir=session.dir,
-        machine=machine or collect_machine(),
+        machine=machine or (None if chained else collect_machine()),
         generated=_generated(),
         locator=LogLocator(session_dir=session.dir),
     )
@@ -93,59 +89,97 @@ def _check_chain(folder: Path, events: Sequence[Event]) -> None:
         )
 
 
-def record_from_document(doc: dict[str, Any]) -> Record:
-    """Rebuild a record from a JSON record's events and runbook text, keeping its unchained facts.
-
-    Criteria verdicts are taken from the document as they were when it was written: the evidence engine reads logs
-    and backup files that a reviewer's machine may not have, and re-judging them there would differ for that reason
-    alone. What they were judged from (step states, evidence, log hashes) is checked through the chain.
-    The caller has checked the document's shape (see verify).
-    """
+def load_document_runbook(doc: Mapping[str, Any]) -> RunbookFile:
+    """The runbook whose text a JSON record holds, or :class:`RecordError`."""
     from ..runbook import RunbookError, load_text
 
-    def section(name: str) -> dict[str, Any]:  # a section edited into something other than an object reads as empty
-        value = doc.get(name)
-        return value if isinstance(value, dict) else {}
-
-    events = [Event.from_dict(e) for e in doc["events"]]
-    rb = section("runbook")
+    rb = _section(doc, "runbook")
     text = rb.get("text")
     if not isinstance(text, str):
         raise RecordError("the record holds no runbook text, so its sections cannot be rebuilt")
     try:
-        runbook = load_text(text, Path(str(rb.get("path") or "runbook.yaml")).name)
+        return load_text(text, Path(str(rb.get("path") or "runbook.yaml")).name)
     except RunbookError as exc:
         first = exc.problems[0] if exc.problems else "unreadable"
         raise RecordError(f"the runbook text in the record does not load: {first}") from None
-    gen = section("generated")
+
+
+def document_verdicts(doc: Mapping[str, Any]) -> CriteriaVerdicts:
+    """The criteria verdicts as a JSON record states them."""
+    verdicts: dict[str, Judged] = {}
+    for c in _list(doc.get("criteria")):
+        if isinstance(c, dict):
+            judged_from = c.get("judged_from") if c.get("judged_from") in ("events", "logs", "files") else "events"
+            verdicts[str(c.get("id"))] = Judged(
+                str(c.get("verdict", "")),
+                tuple(str(x) for x in _list(c.get("verdict_evidence"))),
+                judged_from,  # type: ignore[arg-type]
+                True,
+            )
+    return CriteriaVerdicts(str(doc.get("criteria_evaluation", "")), verdicts)
+
+
+def record_from_document(
+    doc: dict[str, Any],
+    *,
+    verdicts: CriteriaVerdicts | None = None,
+    events: Sequence[Event] | None = None,
+) -> Record:
+    """Rebuild a record from a JSON record's events and runbook text, keeping its unchained facts.
+
+    Criteria verdicts are the ones given (verify judges them again from the logs it has); by default the document's
+    own. ``events`` replaces the document's events (a sign-off appends one). The caller has checked the document's
+    shape (see verify).
+    """
+    runbook = load_document_runbook(doc)
+    gen = _section(doc, "generated")
     generated = Generated(str(gen.get("at", "")), str(gen.get("by", "")), str(gen.get("amxwizard", "")))
-    criteria = _list(doc.get("criteria"))
-    verdicts = CriteriaVerdicts(
-        str(doc.get("criteria_evaluation", "")),
-        {
-            str(c.get("id")): (str(c.get("verdict", "")), tuple(str(x) for x in _list(c.get("verdict_evidence"))))
-            for c in criteria
-            if isinstance(c, dict)
-        },
-    )
-    session_dir = Path(str(section("session").get("dir", "")))
+    chain = list(events) if events is not None else [Event.from_dict(e) for e in doc["events"]]
+    session_dir = Path(str(_section(doc, "session").get("dir", "")))
+    machine = MachineFacts.from_dict(_section(doc, "machine"))
     try:
-        return assemble(
-            events,
+        record = assemble(
+            chain,
             runbook,
             session_dir=session_dir,
-            machine=MachineFacts.from_dict(section("machine")),
+            machine=replace(machine, event=None, note=MACHINE_NOTE_UNCHAINED),
             generated=generated,
             locator=LogLocator(session_dir=session_dir),
-            verdicts=verdicts,
+            verdicts=verdicts or document_verdicts(doc),
         )
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         # Events whose hashes agree but whose data no wizard wrote (a forged chain): one line, not a traceback.
         raise RecordError(f"the record's events cannot be replayed: {type(exc).__name__}: {exc}") from None
+    return replace(record, signatures=document_signatures(doc))
+
+
+def document_signatures(doc: Mapping[str, Any]) -> tuple[SignatureView, ...]:
+    """The signatures a JSON record carries (entries of another shape are kept out; verify names them)."""
+    out = []
+    for s in _list(doc.get("signatures")):
+        if not isinstance(s, dict):
+            continue
+        seq = s.get("seq")
+        out.append(
+            SignatureView(
+                role=str(s.get("role", "")),
+                seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else 0,
+                hash=str(s.get("hash", "")),
+                key=str(s.get("key", "")),
+                message=str(s.get("message", "")),
+                signature=str(s.get("signature", "")),
+            )
+        )
+    return tuple(out)
+
+
+def _section(doc: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name)  # a section edited into something other than an object reads as empty
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def pick_runbook(folder: Path, recorded_sha: str, candidates: Sequence[RunbookFile]) -> RunbookFile:
@@ -186,33 +220,6 @@ def _generated() -> Generated:
     return Generated(now_iso(), actor(), __version__)
 
 
-# --- criteria -------------------------------------------------------------------------------------------------
-
-
-def evaluate_criteria(runbook: RunbookFile, state: SessionState, read_log: ReadLog) -> CriteriaVerdicts:
-    """The evidence engine's verdict on each criterion; a failure is shown in the record, which is still written."""
-    from ..engine.evidence.criteria import evaluate
-
-    try:
-        results = evaluate(runbook.model, state, read_log)
-    except Exception as exc:  # the record must still be written; the failure is shown in it
-        return CriteriaVerdicts(f"failed: {type(exc).__name__}: {exc}", {})
-    verdicts: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for crit_id, result in dict(results).items():
-        status = _attr(result, "status", "")
-        evidence = _attr(result, "evidence", ()) or ()
-        if isinstance(evidence, str):
-            evidence = (evidence,)
-        verdicts[str(crit_id)] = (str(status), tuple(str(x) for x in evidence))
-    return CriteriaVerdicts(EVALUATED, verdicts)
-
-
-def _attr(obj: Any, name: str, default: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
 # --- assembly -------------------------------------------------------------------------------------------------
 
 
@@ -221,20 +228,19 @@ def assemble(
     runbook: RunbookFile,
     *,
     session_dir: Path,
-    machine: MachineFacts,
+    machine: MachineFacts | None,
     generated: Generated,
     locator: LogLocator,
     verdicts: CriteriaVerdicts | None = None,
 ) -> Record:
     """The record of ``events`` (session events, then any sign-offs) under ``runbook``. Deterministic in its inputs
-    except for criteria verdicts, which are evaluated from logs unless ``verdicts`` is given."""
+    except for criteria verdicts, which are judged from the logs (and files) at hand unless ``verdicts`` is given.
+
+    ``machine`` is used only when the chain holds no machine_observed event (it is then labelled as not verified).
+    """
     warnings: list[str] = []
     session_events = [e for e in events if e.kind != SIGNOFF_KIND]
     signoff_events = [e for e in events if e.kind == SIGNOFF_KIND]
-    if signoff_events:
-        late = [e for e in session_events if e.seq > signoff_events[0].seq]
-        if late:
-            warnings.append(f"event {late[0].seq} ({late[0].kind}) was recorded after a sign-off")
     state = replay(session_events)
     model = runbook.model
     if state.runbook_sha256 and state.runbook_sha256 != runbook.sha256:
@@ -248,12 +254,29 @@ def assemble(
 
     scan = _scan(session_events)
     steps = _steps(runbook, state, scan)
-    status = _status(steps, state, bool(signoff_events))
-    read_log = _log_reader(state, locator)
     if verdicts is None:
-        verdicts = evaluate_criteria(runbook, state, read_log)
+        verdicts = judge_criteria(runbook, state, LogReader(state, locator))
     if verdicts.how.startswith("failed"):
         warnings.append(f"success criteria could not be evaluated: {verdicts.how.removeprefix('failed: ')}")
+    criteria = _criteria(runbook, state, steps, verdicts)
+    checklist = _checklist(runbook, state, scan, values)
+    signoffs = _signoffs(signoff_events, session_events)
+    for signoff in signoffs:
+        if signoff.not_covered:
+            first, last = signoff.not_covered[0], signoff.not_covered[-1]
+            span = f"event {first}" if first == last else f"events {first}–{last}"
+            warnings.append(
+                f"{span} ({len(signoff.not_covered)} recorded after the sign-off) not covered by "
+                f"{signoff.reviewer}'s sign-off (event {signoff.seq})"
+            )
+    status = completeness(
+        steps,
+        criteria,
+        checklist,
+        checklist_ids=[i.id for i in model.checklist],
+        session_closed=state.finished,
+        signed_off=bool(signoff_events),
+    )
 
     approach = None
     if state.approach:
@@ -268,6 +291,12 @@ def assemble(
             by=_by(ev),
             ts=ev.ts if ev else "",
         )
+
+    observed = scan.last_of.get(MACHINE_KIND)
+    if observed is not None:
+        machine = MachineFacts.from_dict(observed.data, event=observed.seq, ts=observed.ts)
+    elif machine is None:
+        raise RecordError("no machine facts: the session recorded none and none were collected")
 
     hosts = list(dict.fromkeys(h for h in [scan.created_host, *(b.partition("@")[2] for b in scan.people)] if h))
     last_session = session_events[-1] if session_events else None
@@ -305,7 +334,7 @@ def assemble(
             head_after=scan.head_after,
             commit=dict(state.commit) if state.commit else None,
         ),
-        checklist=_checklist(runbook, state),
+        checklist=checklist,
         steps=steps,
         answers=_answers(runbook, state),
         approach=approach,
@@ -318,20 +347,43 @@ def assemble(
             if isinstance(model.steps_by_id[s.id], BenchmarkStep)
         ),
         criteria_evaluation=verdicts.how,
-        criteria=_criteria(runbook, state, steps, verdicts),
+        criteria=criteria,
         skips=tuple(SkipView(s.id, s.title, s.skip_reason, s.by, s.finished) for s in steps if s.status == "skipped"),
         backup=dict(state.backup) if state.backup else None,
         edits=tuple(dict(e) for e in state.edits),
         documents=tuple(dict(d) for d in state.documents.values()),
         notes=tuple(dict(n) for n in state.notes),
-        signoffs=tuple(
-            SignoffView(e.seq, str(e.data.get("reviewer", "")), str(e.data.get("note", "")), _by(e), e.ts, e.hash)
-            for e in signoff_events
-        ),
+        signoffs=signoffs,
+        model_hashes=tuple(scan.model_hashes),
         warnings=tuple(warnings),
         last_hash=events[-1].hash if events else GENESIS,
         events=tuple(e.as_dict() for e in events),
     )
+
+
+def _signoffs(signoff_events: Sequence[Event], session_events: Sequence[Event]) -> tuple[SignoffView, ...]:
+    out = []
+    for e in signoff_events:
+        d = e.data
+        covers = d.get("covers") if isinstance(d.get("covers"), dict) else {}
+        seq = covers.get("seq") if isinstance(covers, dict) else None
+        out.append(
+            SignoffView(
+                seq=e.seq,
+                reviewer=str(d.get("reviewer", "")),
+                note=str(d.get("note", "")),
+                by=_by(e),
+                ts=e.ts,
+                hash=e.hash,
+                covers_seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else e.seq - 1,
+                covers_hash=str(covers.get("hash", e.prev)) if isinstance(covers, dict) else e.prev,
+                self_review=d.get("self") is True,
+                key=str(d.get("key", "")),
+                signed=bool(d.get("signature")),
+                not_covered=tuple(s.seq for s in session_events if s.seq > e.seq),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass
@@ -346,6 +398,9 @@ class _Scan:
     head_after: str = ""
     created_host: str = ""
     version: str = ""
+    fingerprint: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_hashes: list[dict[str, Any]] = field(default_factory=list)
+    check_status: dict[str, str] = field(default_factory=dict)
 
 
 def _scan(events: Sequence[Event]) -> _Scan:
@@ -371,6 +426,12 @@ def _scan(events: Sequence[Event]) -> _Scan:
             if head:
                 scan.head_before = scan.head_before or head
                 scan.head_after = head
+            if isinstance(d.get("fingerprint"), dict):
+                scan.fingerprint[run_id] = dict(d["fingerprint"])
+        elif ev.kind == "model_hashed":
+            scan.model_hashes.append({**{k: d.get(k) for k in ("path", "size", "mtime", "sha256")}, "seq": ev.seq})
+        elif ev.kind == "checklist_ticked":
+            scan.check_status[str(d.get("item", ""))] = str(d.get("check_status", ""))
         elif ev.kind == "command_finished":
             scan.head_after = _head(d.get("git_after")) or scan.head_after
         elif ev.kind == "commit_made" and d.get("sha"):
@@ -485,62 +546,33 @@ def _run_view(state: SessionState, scan: _Scan, run_id: str) -> RunView:
         log_sha256=run.log_sha256,
         head_before=_head(run.git_before),
         head_after=_head(run.git_after),
+        fingerprint=scan.fingerprint.get(run_id),
     )
 
 
-def _status(steps: Sequence[StepView], state: SessionState, signed: bool) -> Status:
-    required = [s for s in steps if s.required]
-    done = [s for s in required if s.status in ("passed", "skipped", "chosen")]
-    pending = [s for s in required if s not in done]
-    complete = not pending
-    return Status(
-        complete=complete,
-        label="COMPLETE" if complete else "UNFINISHED",
-        done=len(done),
-        required=len(required),
-        next_step=pending[0].id if pending else "",
-        failed=tuple(s.id for s in required if s.status == "failed"),
-        interrupted=tuple(s.id for s in required if s.status == "interrupted"),
-        running=tuple(s.id for s in required if s.status == "running"),
-        session_closed=state.finished,
-        signed_off=signed,
-    )
+def _checklist(
+    runbook: RunbookFile, state: SessionState, scan: _Scan, values: Mapping[str, str]
+) -> tuple[ChecklistView, ...]:
+    from ..engine.checklist import item_text
 
-
-def _checklist(runbook: RunbookFile, state: SessionState) -> tuple[ChecklistView, ...]:
-    out = []
-    known = set()
-    for item in runbook.model.checklist:
-        known.add(item.id)
-        tick = state.checklist.get(item.id)
-        out.append(
-            ChecklistView(
-                item.id,
-                item.text,
-                item.check.kind,
-                tick.ticked if tick else None,
-                tick.note if tick else "",
-                tick.by if tick else "",
-                tick.ts if tick else "",
-                tick.auto if tick else False,
-                tick.finding if tick else "",
-            )
+    def view(item_id: str, text: str, check: str) -> ChecklistView:
+        tick = state.checklist.get(item_id)
+        return ChecklistView(
+            item_id,
+            text,
+            check,
+            tick.ticked if tick else None,
+            tick.note if tick else "",
+            tick.by if tick else "",
+            tick.ts if tick else "",
+            tick.auto if tick else False,
+            tick.finding if tick else "",
+            scan.check_status.get(item_id, "") if tick else "",
         )
-    for item_id, tick in state.checklist.items():
-        if item_id not in known:
-            out.append(
-                ChecklistView(
-                    item_id,
-                    "(not in this runbook)",
-                    "",
-                    tick.ticked,
-                    tick.note,
-                    tick.by,
-                    tick.ts,
-                    tick.auto,
-                    tick.finding,
-                )
-            )
+
+    out = [view(item.id, item_text(item, values), item.check.kind) for item in runbook.model.checklist]
+    known = {item.id for item in runbook.model.checklist}
+    out += [view(item_id, "(not in this runbook)", "") for item_id in state.checklist if item_id not in known]
     return tuple(out)
 
 
@@ -595,7 +627,8 @@ def _criteria(
     out = []
     for crit in runbook.model.criteria:
         tick = state.criteria.get(crit.id)
-        verdict, evidence = verdicts.verdicts.get(crit.id, ("", ()))
+        judged = verdicts.verdicts.get(crit.id)
+        verdict, evidence = (judged.verdict, judged.evidence) if judged else ("", ())
         states = tuple(
             f"{sid}: {by_id[sid].status}" if sid in by_id else f"{sid}: not in the runbook" for sid in crit.steps
         )
@@ -612,26 +645,7 @@ def _criteria(
                 tick.note if tick else "",
                 tick.by if tick else "",
                 tick.ts if tick else "",
+                judged.judged_from if judged else "",
             )
         )
     return tuple(out)
-
-
-def _log_reader(state: SessionState, locator: LogLocator) -> ReadLog:
-    """``read_log(run id or recorded log path) -> text`` ('' when the log is not at hand)."""
-    by_path = {run.log: run.run_id for run in state.runs.values() if run.log}
-
-    def read_log(key: str) -> str:
-        run = state.runs.get(key)
-        run_id = run.run_id if run else by_path.get(key, "")
-        recorded = run.log if run else key
-        path = locator.find(run_id, recorded) if run_id else None
-        if path is None and not run_id and locator.logs_dir is None:
-            path = Path(key) if Path(key).is_file() else None
-        if path is None:
-            return ""
-        with contextlib.suppress(OSError):
-            return path.read_text(encoding="utf-8", errors="replace")
-        return ""
-
-    return read_log

@@ -119,35 +119,108 @@ def baseline(result: ResultView) -> str:
 
 
 def state_sentence(record: Record) -> str:
-    """The line at the top of every record: complete or not, and what is left."""
+    """The line at the top of every record: COMPLETE, or INCOMPLETE and exactly what is missing; then the counts."""
     st = record.status
-    if st.complete:
-        skipped = len(record.skips)
-        text = f"COMPLETE — all {st.required} steps done" + (f" ({skipped} skipped with a reason)" if skipped else "")
-    else:
-        text = f"UNFINISHED — {st.done} of {st.required} steps done"
-        if st.next_step:
-            step = record.step(st.next_step)
-            text += f"; next: {st.next_step}" + (f" ({step.title})" if step else "")
-        if st.failed:
-            text += f"; failed: {', '.join(st.failed)}"
-        if st.interrupted:
-            text += f"; interrupted: {', '.join(st.interrupted)}"
-        if st.running:
-            text += f"; running: {', '.join(st.running)}"
-    if record.criteria:
-        met = sum(1 for c in record.criteria if criterion_mark(c.verdict, c.ticked))
-        text += f"; success criteria met: {met} of {len(record.criteria)}"
+    text = f"{st.label} — {st.counts} steps"
+    if st.next_step and not st.complete:
+        step = record.step(st.next_step)
+        text += f"; next: {st.next_step}" + (f" ({step.title})" if step else "")
+    if st.failed:
+        text += f"; failed: {', '.join(st.failed)}"
+    if st.interrupted:
+        text += f"; interrupted: {', '.join(st.interrupted)}"
+    if st.running:
+        text += f"; running: {', '.join(st.running)}"
+    if st.criteria_total:
+        text += f"; success criteria met: {st.criteria_met} of {st.criteria_total}"
+    if st.checklist_total:
+        text += f"; checklist {st.checklist_confirmed}/{st.checklist_total}"
     text += "; session closed" if st.session_closed else ""
     text += f"; signed off by {', '.join(s.reviewer for s in record.signoffs)}" if record.signoffs else ""
     return text + "."
 
 
-def criterion_mark(verdict: str, ticked: bool | None) -> bool:
-    """Whether a criterion counts as met: the evidence says so, or (where nothing was evaluated) a person ticked it."""
-    if verdict:
-        return verdict == "met"
-    return bool(ticked)
+def signature_sentence(record: Record) -> str:
+    """Whether the record is signed, and what that does and does not prove."""
+    if not record.signatures:
+        return (
+            "the hash chain shows the events agree with each other, not who wrote them — anyone who can edit this "
+            "file can change an event and recompute every hash after it"
+        )
+    keys = ", ".join(dict.fromkeys(f"{s.role} key {s.key or '?'}" for s in record.signatures))
+    last = max(s.seq for s in record.signatures)
+    return f"events 1–{last} signed by {keys}; verify with --allowed-signers FILE to know whose keys they are"
+
+
+def _get(d: Any, key: str) -> Any:
+    return d.get(key) if isinstance(d, Mapping) else None
+
+
+def _size(value: Any) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "size ?"
+    return f"{value / 2**30:.1f} GiB" if value >= 2**30 else f"{value:,} bytes"
+
+
+def model_sha256(model: Any, model_hashes: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
+    """A fingerprint's model sha256, else the one a model_hashed event gives for the same path, size and mtime:
+    ``(sha256, where)`` with ``where`` "" (in the fingerprint), "event N", or "" with no sha256 at all."""
+    sha = _get(model, "sha256")
+    if isinstance(sha, str) and sha:
+        return sha, ""
+    for h in model_hashes:
+        same = all(h.get(k) == _get(model, k) for k in ("path", "size", "mtime"))
+        if same and isinstance(h.get("sha256"), str) and h.get("sha256"):
+            return str(h["sha256"]), f"event {h.get('seq')}"
+    return "", ""
+
+
+def fingerprint_cells(fp: Mapping[str, Any] | None, model_hashes: Iterable[Mapping[str, Any]] = ()) -> list[str]:
+    """A run's fingerprint as five short texts: binary, model, build, git, machine (dashes where absent)."""
+    if not fp:
+        return [NONE] * 5
+    binary = _get(fp, "binary")
+    bin_sha = _get(binary, "sha256")
+    bin_text = f"{str(_get(binary, 'path') or '?').rsplit('/', 1)[-1]} sha256 {short(str(bin_sha or ''))}"
+    model = _get(fp, "model")
+    sha, where = model_sha256(model, model_hashes)
+    model_text = f"{str(_get(model, 'path') or '?').rsplit('/', 1)[-1]}, {_size(_get(model, 'size'))}, " + (
+        f"sha256 {short(sha)}" + (f" ({where})" if where else "") if sha else "sha256 not computed yet"
+    )
+    build = _get(fp, "build")
+    if isinstance(build, Mapping):
+        build_text = " ".join(f"{k}={v}" for k, v in sorted(build.items())) or "unconfigured"
+    else:
+        build_text = str(build or NONE)
+    git = _get(fp, "git")
+    dirty = _get(git, "dirty_sha256")
+    git_text = f"HEAD {short(str(_get(git, 'head') or ''))}" + (
+        f" + uncommitted changes (diff sha256 {short(str(dirty))})" if dirty else ", clean"
+    )
+    machine = _get(fp, "machine")
+    amx = _get(machine, "amx_flags")
+    gpus = _get(machine, "gpus")
+    gpu_text = "; ".join(
+        f"{_get(g, 'name') or '?'} (driver {_get(g, 'driver') or '?'})"
+        for g in (gpus if isinstance(gpus, list) else [])
+    )
+    machine_text = ", ".join(
+        part
+        for part in (
+            str(_get(machine, "cpu_model") or ""),
+            ("AMX: " + " ".join(str(a) for a in amx)) if isinstance(amx, list) and amx else "no AMX flags",
+            f"NUMA nodes: {_get(machine, 'numa_nodes')}" if _get(machine, "numa_nodes") is not None else "",
+            gpu_text or "no GPU",
+        )
+        if part
+    )
+    return [
+        bin_text if binary else NONE,
+        model_text if model else NONE,
+        build_text,
+        git_text if git else NONE,
+        machine_text if machine else NONE,
+    ]
 
 
 def event_summary(ev: Mapping[str, Any]) -> str:

@@ -1,4 +1,9 @@
-"""Facts about the machine writing the record: host, kernel, CPU (and its AMX flags), GPUs where nvidia-smi exists."""
+"""Facts about a machine: host, kernel, CPU (and its AMX flags), NUMA nodes, GPUs where nvidia-smi exists.
+
+The session records them as a ``machine_observed`` event (:func:`machine_event_data`) when it is opened, so the
+record's machine section is part of the chain and verify checks it. A session without that event gets the facts of
+the machine writing the record, labelled as not verified.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from ..engine.events import MachineObserved
 from ..engine.procs import run_probe
 from ..engine.store import now_iso
 from .model import GpuInfo, MachineFacts
@@ -69,8 +75,20 @@ def _os_name() -> str:
     return platform.system()
 
 
+def numa_node_count(nodes: Path = Path("/sys/devices/system/node")) -> int | None:
+    """How many NUMA nodes the kernel reports (``None`` where it does not say)."""
+    try:
+        count = sum(1 for p in nodes.iterdir() if p.name.startswith("node") and p.name[4:].isdigit())
+    except OSError:
+        return None
+    return count or None
+
+
 def collect_machine(
-    cpuinfo: Path = Path("/proc/cpuinfo"), nvidia_smi: str = "nvidia-smi", timeout: float = 10.0
+    cpuinfo: Path = Path("/proc/cpuinfo"),
+    nvidia_smi: str = "nvidia-smi",
+    timeout: float = 10.0,
+    nodes: Path = Path("/sys/devices/system/node"),
 ) -> MachineFacts:
     """Facts of this machine, now. Missing sources (no /proc, no nvidia-smi) are said, never fatal."""
     try:
@@ -88,4 +106,22 @@ def collect_machine(
         gpus=gpus,
         gpu_query=how,
         collected_at=now_iso(),
+        numa_nodes=numa_node_count(nodes),
+    )
+
+
+def observe_machine(nvidia_smi: str = "nvidia-smi", timeout: float = 10.0) -> MachineObserved:
+    """This machine's facts as a ``machine_observed`` event, for the session to record when it is opened
+    (``session.record(observe_machine())``). nvidia-smi may take seconds: call it off the UI thread."""
+    facts = collect_machine(nvidia_smi=nvidia_smi, timeout=timeout).event_data()
+    return MachineObserved(
+        hostname=facts["hostname"],
+        kernel=facts["kernel"],
+        os=facts["os"],
+        cpu_model=facts["cpu_model"],
+        cpu_count=facts["cpu_count"],
+        cpu_flags=facts["cpu_flags"],
+        numa_nodes=facts["numa_nodes"],
+        gpus=facts["gpus"],
+        gpu_query=facts["gpu_query"],
     )

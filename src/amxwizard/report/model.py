@@ -1,8 +1,10 @@
 """The reviewer's record as data: what was done, by whom, when, with what result — and the events that prove it.
 
 A :class:`Record` is built from a session's events (see :mod:`amxwizard.report.build`) and rendered as Markdown, HTML
-or JSON. Every section except ``generated`` and ``machine`` is derived from the events and the runbook text, so
-:mod:`amxwizard.report.verify` can rebuild it and catch a section edited by hand.
+or JSON. Every section except ``generated``, ``signatures`` and (for a session that never recorded them) the
+``machine`` facts is derived from the events and the runbook text, so :mod:`amxwizard.report.verify` rebuilds it and
+catches a section edited by hand. ``signatures`` are checked with ssh-keygen; ``generated`` and unchained machine
+facts are covered by the operator's signature, when there is one.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 RECORD_FORMAT = "amxwizard-record"
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # the format_version this amxwizard writes
+KNOWN_VERSIONS = (2,)  # the format versions this amxwizard can verify
 SIGNOFF_KIND = "reviewer_signoff"
+MACHINE_KIND = "machine_observed"
 
-# Sections that are facts of the moment the record was written, not derived from the events.
-UNCHAINED_SECTIONS = ("generated", "machine")
+# Sections that are facts of the moment the record was written, or signatures over it, not derived from the events.
+UNCHAINED_SECTIONS = ("generated", "signatures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +29,16 @@ class GpuInfo:
     driver: str
 
 
-MACHINE_NOTE = "facts of the machine that wrote this record, collected when it was written; not part of the chain"
+MACHINE_NOTE_CHAINED = "facts the session recorded (event {seq}, machine_observed), checked against the chain"
+MACHINE_NOTE_UNCHAINED = (
+    "not verified: the session recorded no machine facts, so these are of the machine that wrote this record, "
+    "collected when it was written, and not part of the chain"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class MachineFacts:
-    """The machine that wrote the record (not necessarily the one the session ran on)."""
+    """A machine: the one the session recorded (``event`` is its machine_observed event), else the record's writer."""
 
     hostname: str
     kernel: str
@@ -41,16 +49,37 @@ class MachineFacts:
     gpus: tuple[GpuInfo, ...]
     gpu_query: str
     collected_at: str
-    note: str = MACHINE_NOTE
+    numa_nodes: int | None = None
+    event: int | None = None
+    note: str = MACHINE_NOTE_UNCHAINED
 
     @property
     def amx(self) -> bool:
         """True when the CPU reports every AMX flag the runbook needs."""
         return all(self.cpu_flags.get(flag, False) for flag in ("amx_tile", "amx_int8", "amx_bf16"))
 
+    @property
+    def in_chain(self) -> bool:
+        """True when these facts come from an event of the chain (and verify checks them)."""
+        return self.event is not None
+
+    def event_data(self) -> dict[str, Any]:
+        """The facts as the data of a ``machine_observed`` event."""
+        return {
+            "hostname": self.hostname,
+            "kernel": self.kernel,
+            "os": self.os,
+            "cpu_model": self.cpu_model,
+            "cpu_count": self.cpu_count,
+            "cpu_flags": dict(self.cpu_flags),
+            "numa_nodes": self.numa_nodes,
+            "gpus": [{"name": g.name, "driver": g.driver} for g in self.gpus],
+            "gpu_query": self.gpu_query,
+        }
+
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MachineFacts:
-        """Read machine facts back from a JSON record (missing keys become empty)."""
+    def from_dict(cls, d: dict[str, Any], *, event: int | None = None, ts: str = "") -> MachineFacts:
+        """Machine facts from a JSON record or a machine_observed event's data (missing keys become empty)."""
         listed = d.get("gpus")
         gpus = tuple(
             GpuInfo(str(g.get("name", "")), str(g.get("driver", "")))
@@ -59,17 +88,23 @@ class MachineFacts:
         )
         flags = d.get("cpu_flags", {})
         count = d.get("cpu_count")
+        numa = d.get("numa_nodes")
+        if event is None:
+            recorded = d.get("event")
+            event = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
         return cls(
             hostname=str(d.get("hostname", "")),
             kernel=str(d.get("kernel", "")),
             os=str(d.get("os", "")),
             cpu_model=str(d.get("cpu_model", "")),
-            cpu_count=count if isinstance(count, int) else 0,
+            cpu_count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
             cpu_flags={str(k): bool(v) for k, v in flags.items()} if isinstance(flags, dict) else {},
             gpus=gpus,
             gpu_query=str(d.get("gpu_query", "")),
-            collected_at=str(d.get("collected_at", "")),
-            note=str(d.get("note", MACHINE_NOTE)),
+            collected_at=ts or str(d.get("collected_at", "")),
+            numa_nodes=numa if isinstance(numa, int) and not isinstance(numa, bool) else None,
+            event=event,
+            note=MACHINE_NOTE_CHAINED.format(seq=event) if event is not None else MACHINE_NOTE_UNCHAINED,
         )
 
 
@@ -84,12 +119,22 @@ class Generated:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """COMPLETE when every step the session needs is done (passed or skipped with a reason); else UNFINISHED."""
+    """COMPLETE only when every step passed or was skipped with a reason, every criterion is met (or not applicable
+    with a reason) and the checklist is confirmed; otherwise ``label`` says exactly what is missing."""
 
     complete: bool
     label: str
-    done: int
-    required: int
+    counts: str
+    steps_total: int
+    steps_done: int
+    step_counts: dict[str, int]
+    criteria_met: int
+    criteria_total: int
+    criteria_open: tuple[str, ...]
+    checklist_confirmed: int
+    checklist_total: int
+    checklist_open: tuple[str, ...]
+    missing: tuple[str, ...]
     next_step: str
     failed: tuple[str, ...]
     interrupted: tuple[str, ...]
@@ -143,6 +188,8 @@ class RepoView:
 
 @dataclass(frozen=True, slots=True)
 class ChecklistView:
+    """An item with its text rendered with the session's variables, and how it was confirmed (if it was)."""
+
     id: str
     text: str
     check: str
@@ -152,6 +199,7 @@ class ChecklistView:
     ts: str
     auto: bool
     finding: str
+    check_status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +225,7 @@ class RunView:
     log_sha256: str
     head_before: str
     head_after: str
+    fingerprint: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +289,8 @@ class ResultView:
 
 @dataclass(frozen=True, slots=True)
 class CriterionView:
+    """A criterion, the evidence engine's verdict on it and what that was judged from (events, logs or files)."""
+
     id: str
     text: str
     check: str
@@ -251,6 +302,7 @@ class CriterionView:
     note: str
     by: str
     ts: str
+    judged_from: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,12 +316,33 @@ class SkipView:
 
 @dataclass(frozen=True, slots=True)
 class SignoffView:
+    """A reviewer's sign-off: the event, and the chain head it covers (the event before it)."""
+
     seq: int
     reviewer: str
     note: str
     by: str
     ts: str
     hash: str
+    covers_seq: int
+    covers_hash: str
+    self_review: bool
+    key: str
+    signed: bool
+    not_covered: tuple[int, ...]  # session events recorded after this sign-off (it does not cover them)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureView:
+    """An SSH signature over the chain head (``ssh-keygen -Y sign -n amxwizard-record``); ``message`` is what was
+    signed, ``key`` the signer's key fingerprint as ssh-keygen prints it."""
+
+    role: str
+    seq: int
+    hash: str
+    key: str
+    message: str
+    signature: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,9 +370,11 @@ class Record:
     documents: tuple[dict[str, Any], ...]
     notes: tuple[dict[str, Any], ...]
     signoffs: tuple[SignoffView, ...]
+    model_hashes: tuple[dict[str, Any], ...]
     warnings: tuple[str, ...]
     last_hash: str
     events: tuple[dict[str, Any], ...] = field(repr=False)
+    signatures: tuple[SignatureView, ...] = ()
 
     @property
     def title(self) -> str:
@@ -310,9 +385,14 @@ class Record:
         """The step view with ``step_id``, if the runbook has it."""
         return next((s for s in self.steps if s.id == step_id), None)
 
+    @property
+    def signed(self) -> bool:
+        """True when the record carries at least one signature of the operator over its chain."""
+        return bool(self.signatures)
+
     def to_document(self) -> dict[str, Any]:
         """The JSON record: format header, every section, and the events last (they are the long part)."""
-        doc: dict[str, Any] = {"format": RECORD_FORMAT, "version": RECORD_VERSION}
+        doc: dict[str, Any] = {"format": RECORD_FORMAT, "format_version": RECORD_VERSION}
         for name in Record.__dataclass_fields__:
             value = getattr(self, name)
             if name == "events":
@@ -337,6 +417,16 @@ def normalised(value: Any) -> Any:
 
 
 def derived_sections(doc: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a JSON record that are rebuilt from its events (everything but the header and unchained facts)."""
-    skip = {"format", "version", "events", *UNCHAINED_SECTIONS}
+    """The parts of a JSON record that are rebuilt from its events (everything but the header and unchained facts).
+
+    ``machine`` is among them: verify rebuilds it from the chain's machine_observed event, or (for a session without
+    one) keeps the record's own, labelled as not verified.
+    """
+    skip = {"format", "format_version", "version", "events", *UNCHAINED_SECTIONS}
     return {k: v for k, v in doc.items() if k not in skip}
+
+
+def format_version(doc: dict[str, Any]) -> int | None:
+    """The record's format version (``format_version``; format 1 records wrote ``version``), or ``None``."""
+    value = doc.get("format_version", doc.get("version"))
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -19,6 +19,7 @@ from .models import (
     ApproachStep,
     BenchmarkStep,
     ChoiceStep,
+    CommitStep,
     FormStep,
     Runbook,
     ShellStep,
@@ -307,9 +308,19 @@ def _semantic(model: Runbook, located: Located) -> Iterator[tuple[Loc, tuple[int
         yield from ref(("troubleshooting", i, "when", "approach"), entry.when.approach, ApproachStep)
         for j, sid in enumerate(entry.when.steps):
             yield from ref(("troubleshooting", i, "when", "steps", j), sid)
+    criteria_ids = {c.id for c in model.criteria}
     letters: dict[str, str] = {}
     for _, step in model.iter_steps():
         loc = step_locs[step.id]
+        if isinstance(step, CommitStep):
+            for j, claim in enumerate(step.claims):
+                for k, sid in enumerate(claim.steps):
+                    yield from ref((*loc, "claims", j, "steps", k), sid)
+                for k, cid in enumerate(claim.criteria):
+                    if cid not in criteria_ids:
+                        close = difflib.get_close_matches(cid, sorted(criteria_ids), n=1)
+                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                        yield at((*loc, "claims", j, "criteria", k), f"no criterion has id {cid!r}{hint}")
         if isinstance(step, ChoiceStep):
             for j, sid in enumerate(step.options):
                 yield from ref((*loc, "options", j), sid, ApproachStep)
@@ -387,6 +398,9 @@ def _unknown_name(name: str, known: dict[str, bool], model: Runbook, allow_names
     if not allow_namespaces or space not in NAMESPACES:
         return f"undefined variable {name!r}" + ("" if allow_namespaces else " (a default may only use variables)")
     keys = NAMESPACES[space]
+    if space == "claims":
+        claims = {c.id for _, s in model.iter_steps() if isinstance(s, CommitStep) for c in s.claims}
+        return None if key in claims else f"{name!r}: no commit step has a claim with id {key!r}"
     if keys is None:
         if key in model.fields:
             return None

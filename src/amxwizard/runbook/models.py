@@ -112,6 +112,12 @@ ChecklistCheck = Annotated[HeadCommitCheck | CleanTreeCheck | WritableCheck | Ma
 
 
 class ChecklistItem(Model):
+    """One item of the pre-implementation checklist: confirmed by a person, or verified by its check.
+
+    ``text`` is a text template (``{{ expected_commit }}``): it is shown rendered with the session's variables, so it
+    never names a commit or a folder other than the one the session checks.
+    """
+
     id: StepId
     text: NonEmpty
     check: ChecklistCheck = ManualCheck(kind="manual")
@@ -416,14 +422,57 @@ class BenchmarkStep(StepBase):
         return self.reference.tps if self.reference else None
 
 
+CLAIM_RE = r"\{\{\s*claims\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}"
+
+
+class Claim(Model):
+    """A sentence of the commit message that evidence decides, and the evidence that decides it.
+
+    The sentence is written as true only when every criterion listed is met, every step listed passed and (with
+    ``approach``) the chosen approach's step passed; otherwise the message says what was measured instead, starting
+    with ``label``. The message template names it as ``{{ claims.<id> }}``.
+    """
+
+    id: Name
+    sentence: NonEmpty
+    label: NonEmpty
+    criteria: list[StepId] = []
+    steps: list[StepId] = []
+    approach: bool = False
+
+    @model_validator(mode="after")
+    def _has_evidence(self) -> Claim:
+        if not (self.criteria or self.steps or self.approach):
+            raise ValueError(f"claim {self.id!r} names no evidence (criteria, steps or approach)")
+        return self
+
+
 class CommitStep(StepBase):
     kind: Literal["commit"]
     repo: NonEmpty = "{{repo}}"
     stage: Annotated[list[NonEmpty], Field(min_length=1)]
     stage_if_modified: list[str] = []
     message: NonEmpty
+    claims: list[Claim] = []
     fields: list[FormField] = []
     script: str = ""
+
+    @model_validator(mode="after")
+    def _claims_used(self) -> CommitStep:
+        ids = [c.id for c in self.claims]
+        doubled = sorted({i for i in ids if ids.count(i) > 1})
+        if doubled:
+            raise ValueError(f"claim id {doubled[0]!r} is used twice")
+        named = re.findall(CLAIM_RE, self.message)
+        unknown = [n for n in named if n not in ids]
+        if unknown:
+            raise ValueError(f"the message names claims.{unknown[0]}, which is not one of this step's claims")
+        unused = [i for i in ids if i not in named]
+        if unused:
+            raise ValueError(
+                f"claim {unused[0]!r} is not used in the message (write it as {{{{ claims.{unused[0]} }}}})"
+            )
+        return self
 
 
 class DocUpdate(Model):

@@ -22,6 +22,7 @@ NAMESPACES: dict[str, frozenset[str] | None] = {
     ),
     "approach": frozenset({"id", "letter", "title", "use_if"}),
     "session": frozenset({"id", "date", "backup_dir"}),
+    "claims": None,  # the commit step's own claims (checked against them when the runbook loads)
 }
 PATH_TYPES = frozenset({"path", "dir", "file", "repo"})
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{4,40}$")

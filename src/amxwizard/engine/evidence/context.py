@@ -121,21 +121,37 @@ def _passed_detail(evidence: Mapping[str, object], summary: str) -> str:
     return text + (f", {tps:.2f} t/s" if isinstance(tps, int | float) else "")
 
 
-def tests_summary(runbook: m.Runbook, state: SessionState) -> str:
-    """One ``- ✅ ...`` / ``- ❌ ...`` line per test step; a test not passed is never shown as passed."""
+def _plain(text: str) -> str:
+    return text
+
+
+def tests_summary(runbook: m.Runbook, state: SessionState, *, markdown: bool = False) -> str:
+    """One ``- ✅ ...`` / ``- ❌ ...`` line per test step; a test not passed is never shown as passed.
+
+    With ``markdown``, what came from logs and people (summaries, skip reasons) is made inert Markdown text: the
+    lines are the only structure.
+    """
+    from ..mdsafe import inline
+
+    esc = inline if markdown else _plain
     lines = []
     for _, step in runbook.iter_steps():
         if not isinstance(step, m.TestStep):
             continue
         st = state.step(step.id)
+        title = esc(step.title)
         if st.status is StepStatus.PASSED:
-            lines.append(f"- ✅ {step.title} — {_passed_detail(st.evidence, st.summary)}")
+            lines.append(f"- ✅ {title} — {esc(_passed_detail(st.evidence, st.summary))}")
         elif st.status is StepStatus.FAILED:
-            lines.append(f"- ❌ {step.title} — failed: {st.summary}" if st.summary else f"- ❌ {step.title} — failed")
+            lines.append(f"- ❌ {title} — failed: {esc(st.summary)}" if st.summary else f"- ❌ {title} — failed")
         elif st.status is StepStatus.SKIPPED:
-            lines.append(f"- ❌ {step.title} — skipped: {st.skip_reason}")
+            lines.append(f"- ❌ {title} — skipped: {esc(st.skip_reason)}")
+        elif st.status is StepStatus.RUNNING:
+            lines.append(f"- ❌ {title} — still running")
+        elif st.status is StepStatus.INTERRUPTED:
+            lines.append(f"- ❌ {title} — interrupted")
         else:
-            lines.append(f"- ❌ {step.title} — not run")
+            lines.append(f"- ❌ {title} — not run")
     return "\n".join(lines) if lines else "(no tests in the runbook)"
 
 
@@ -180,12 +196,45 @@ def _session_date(state: SessionState, now: datetime | None) -> str:
 
 
 def template_values(
-    runbook: m.Runbook, state: SessionState, values: Mapping[str, str], read_log: ReadLog, now: datetime | None = None
+    runbook: m.Runbook,
+    state: SessionState,
+    values: Mapping[str, str],
+    read_log: ReadLog,
+    now: datetime | None = None,
+    *,
+    markdown: bool = False,
+    with_claims: bool = True,
 ) -> dict[str, str]:
     """Plain variables from ``values`` plus every dotted name of ``NAMESPACES``; ``read_log(run_id)`` gives logs.
 
     ``session.date`` is the time of the latest event (or ``now``), so the same session renders the same text.
+    ``claims.<id>`` are the commit step's claims, each its sentence only where the evidence proves it (see
+    :mod:`amxwizard.engine.claims`); ``with_claims=False`` leaves them out (they evaluate criteria).
+    With ``markdown``, every value is inert Markdown text (for documents: an answer holding a newline and ``# x``
+    makes no heading); the test summary keeps its list lines.
     """
+    out = _values(runbook, state, values, read_log, now)
+    if with_claims:
+        from ..claims import claim_values, commit_step, judge_claims
+
+        step = commit_step(runbook)
+        if step is not None and step.claims:
+            out.update(claim_values(judge_claims(runbook, step, state, read_log), out))
+    if markdown:
+        from ..mdsafe import inline
+
+        out = {k: v if k == "evidence.tests_summary" else inline(v) for k, v in out.items()}
+        out["evidence.tests_summary"] = tests_summary(runbook, state, markdown=True)
+    return out
+
+
+def _values(
+    runbook: m.Runbook,
+    state: SessionState,
+    values: Mapping[str, str],
+    read_log: ReadLog,
+    now: datetime | None,
+) -> dict[str, str]:
     out = dict(values)
     for field_id, fld in runbook.fields.items():
         given = state.answer(field_id)

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
+from ...engine.checklist import item_text
 from ...engine.state import StepStatus
 from ...engine.steps import kind_of
 from ...runbook import models as m
@@ -62,7 +63,7 @@ class MainScreen(Screen[None]):
         yield Static(id="topbar")
         yield Static(id="notice", classes="hidden")
         with Horizontal(id="body"):
-            yield StepOutline(self.app.runbook, self.app.session.state, id="outline")
+            yield StepOutline(self.app.runbook, self.app.session.state, self.app.executor.values, id="outline")
             with VerticalScroll(id="detail-scroll"):
                 yield Static(id="detail")
         with Vertical(id="logpane"):
@@ -185,7 +186,7 @@ class MainScreen(Screen[None]):
         """An item's text, its tick, and its automatic check (``check``: its result, once the worker has it)."""
         item = next(i for i in self.app.runbook.checklist if i.id == item_id)
         tick = self.app.session.state.checklist.get(item_id)
-        text = Text.assemble((f"{item.id}  {item.text}\n", "bold reverse"))
+        text = Text.assemble((f"{item.id}  {item_text(item, self.app.executor.values())}\n", "bold reverse"))
         if item.check.kind == "manual":
             text.append("confirmed by you (nothing on this machine can check it)\n", style="dim")
         elif check is None:

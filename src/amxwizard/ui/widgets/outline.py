@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -9,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from ...engine.checklist import item_text
 from ...engine.state import SessionState, StepStatus
 from ...runbook.models import Runbook
 
@@ -42,10 +44,17 @@ class StepOutline(Tree[Item]):
     }
     """
 
-    def __init__(self, runbook: Runbook, state: SessionState, **kwargs: object) -> None:
+    def __init__(
+        self,
+        runbook: Runbook,
+        state: SessionState,
+        values: Callable[[], Mapping[str, str]] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__("runbook", **kwargs)  # type: ignore[arg-type]
         self.runbook = runbook
         self.state = state
+        self.values = values  # the session's variables: checklist texts name what this session checks
         self.show_root = False
         self.guide_depth = 2
         self._by_item: dict[tuple[str, str], TreeNode[Item]] = {}
@@ -84,7 +93,8 @@ class StepOutline(Tree[Item]):
         item = next(i for i in self.runbook.checklist if i.id == item_id)
         tick = self.state.checklist.get(item_id)
         done = bool(tick and tick.ticked)
-        return Text.assemble(("✔ " if done else "☐ ", "green" if done else "dim"), item.text)
+        text = item_text(item, self.values()) if self.values is not None else item.text
+        return Text.assemble(("✔ " if done else "☐ ", "green" if done else "dim"), text)
 
     def _checklist_label(self) -> Text:
         done = sum(1 for i in self.runbook.checklist if (t := self.state.checklist.get(i.id)) and t.ticked)
