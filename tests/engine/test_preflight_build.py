@@ -16,6 +16,7 @@ from amxwizard.rehearsal.sandbox import Sandbox, build_sandbox
 from amxwizard.runbook import RunbookFile, load_text
 from amxwizard.runbook.models import ShellStep
 from amxwizard.runbook.variables import resolve
+from tests.cli_session import accept_setup
 
 AMXWIZARD = str(Path(sys.executable).with_name("amxwizard"))
 NO_CUDA = CudaMachine(None, (), "no nvidia-smi on PATH (test)")
@@ -135,6 +136,7 @@ def test_options_are_not_programs_on_the_setup_screen(runbook_file: RunbookFile)
 
 
 def _step(sandbox: Sandbox, state: Path, step_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    accept_setup(state, sandbox.overrides, cwd=sandbox.root)
     args = [a for name, value in sandbox.overrides.items() for a in ("--var", f"{name}={value}")]
     return subprocess.run(
         [AMXWIZARD, "step", step_id, *extra, *args, "--state-dir", str(state)],

@@ -54,7 +54,8 @@ def test_a_missing_node_is_named_with_the_value_that_fixes_it(runbook_file: Runb
     assert check.status == "fail"
     assert check.finding.startswith(
         "nodes 2, 3 do not exist: this machine has nodes 0, 1 (numactl --hardware: available: 2 nodes (0-1)); "
-        "numactl refuses the commands of steps 1.5, test-1, test-2, test-3, test-5, bench-pp, bench-tg, 5.2"
+        "numactl refuses the commands of steps bench-pp-before, bench-tg-before, 1.5, test-1, test-2, test-3, test-5, "
+        "bench-pp, bench-tg, 5.2"
     )
     assert check.fixes == {"numa_nodes": "0,1"}  # numactl's default is made from numa_nodes
     assert check.finding.endswith("set numa_nodes=0,1")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from amxwizard.engine.runner import DisplayLines, clean_lines, display_line
 from amxwizard.engine.terminal import safe_for_terminal, safe_line
+from tests.cli_session import accept_setup
 from tests.conftest import ROOT
 
 AMXWIZARD = Path(sys.executable).with_name("amxwizard")
@@ -109,6 +110,7 @@ def test_step_prints_tool_output_without_any_control_sequence_and_logs_it_byte_e
         encoding="utf-8",
     )
     state = tmp_path / "state"
+    accept_setup(state, {}, runbook=runbook, cwd=tmp_path)
     result = subprocess.run(
         [str(AMXWIZARD), "step", "1.1", "--runbook", str(runbook), "--state-dir", str(state), "--yes"],
         capture_output=True,

@@ -14,6 +14,7 @@ import pytest
 from amxwizard.engine.backup import BackupError, make_backup, plan_restore, restore
 from amxwizard.engine.session import Session, sessions_root
 from amxwizard.runbook import RunbookFile
+from tests.cli_session import accept_setup
 from tests.finish.support import RUNBOOK, cli, git
 from tests.finish.test_restore import backed_up, wizard_edit
 
@@ -28,7 +29,8 @@ def var_args(overrides: dict[str, str]) -> list[str]:
 
 
 def step(step_id: str, state_dir: Path, overrides: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``amxwizard step ID --yes`` as a person runs it."""
+    """``amxwizard step ID --yes`` as a person runs it (after accepting the setup)."""
+    accept_setup(state_dir, overrides, runbook=RUNBOOK, cwd=cwd)
     return cli(
         "step",
         step_id,
@@ -59,9 +61,9 @@ def test_step_5_4_refuses_a_symlinked_document_and_appends_nothing_outside(
 
     result = step("5.4", state_dir, overrides, tmp_path)
 
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr  # blocked: the link must go first
     assert result.stderr.splitlines()[-1] == (
-        f"amxwizard: cannot update {link}: is a symlink to {outside}; {LINK_ADVICE}; nothing was written"
+        f"amxwizard: blocked: cannot update {link}: is a symlink to {outside}; {LINK_ADVICE}; nothing was written"
     )
     assert "PASSED" not in result.stdout
     assert outside.read_text() == OUTSIDE

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from amxwizard.rehearsal.sandbox import Sandbox
+from tests.cli_session import accept_setup
 
 AMXWIZARD = str(Path(sys.executable).with_name("amxwizard"))
 OLD = "            if (offload_enabled && src_backend_id == sched->n_backends - 1) {"
@@ -19,6 +20,8 @@ NEW = "            if (offload_enabled && src_backend_id == sched->n_backends - 
 def _run(sandbox: Sandbox, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     variables = [a for name, value in sandbox.overrides.items() for a in ("--var", f"{name}={value}")]
     where = [] if args[0] == "preflight" else ["--state-dir", str(state)]
+    if args[0] == "step":
+        accept_setup(state, sandbox.overrides, cwd=sandbox.root)
     result = subprocess.run(
         [AMXWIZARD, *args, *variables, *where],
         cwd=sandbox.root,
@@ -58,7 +61,7 @@ def test_step_2b_applies_the_guard_after_the_backup_and_preflight_then_sees_it(
 
     assert _run(sandbox, state, "step", "1.1").returncode == 0
     shown = _run(sandbox, state, "step", "2.B")  # the diff, and a question: nothing changes yet
-    assert shown.returncode == 2
+    assert shown.returncode == 3  # blocked: the diff is shown, --yes applies it
     assert f"-{OLD}\n" in shown.stdout and f"+{NEW}\n" in shown.stdout
     assert source.read_text() == original
 

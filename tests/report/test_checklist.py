@@ -49,13 +49,13 @@ def test_a_record_with_the_checklist_unticked_is_not_complete_until_it_is_ticked
 
     doc = load(report(played, "json", tmp_path / "after.json"))
     assert doc["status"]["complete"] is True and doc["status"]["label"] == "COMPLETE"
-    assert doc["status"]["counts"] == "19 passed, 2 skipped of 21"
+    assert doc["status"]["counts"] == "22 passed, 2 skipped of 24"
     items = {i["id"]: i for i in doc["checklist"]}
     assert items["pre-2"]["check_status"] == "warn" and items["pre-2"]["auto"] is False
     assert items["pre-2"]["note"].startswith("it was HEAD") and items["pre-2"]["finding"].startswith("HEAD ")
     assert items["pre-4"]["check_status"] == "ok" and items["pre-4"]["auto"] is True
     md = report(played, "md", tmp_path / "after.md").read_text(encoding="utf-8")
-    assert md.splitlines()[2].startswith("**State: COMPLETE** — 19 passed, 2 skipped of 21 steps")
+    assert md.splitlines()[2].startswith("**State: COMPLETE** — 22 passed, 2 skipped of 24 steps")
     assert "check head\\_commit: warn: HEAD" in md
 
     done = _check(played.state_dir, "pre-1", "--untick")

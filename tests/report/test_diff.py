@@ -88,7 +88,9 @@ def test_a_slower_benchmark_is_reported_as_significantly_slower(complete_session
     assert pp["comparison"]["verdict"] == "no significant difference"
     steps = {d["what"]: (d["a"], d["b"]) for d in diff["steps"]}
     assert steps["test-1"] == ("passed", "pending") and "bench-pp" not in steps  # both passed: not a difference
-    assert steps["bench-tg"] == ("passed", "failed")  # 55.10 is outside the 5% tolerance of the 61.24 baseline
+    # Within one session B has no run before the fix and the runbook's 61.24 is for another model and machine:
+    # nothing to judge 55.10 against there, so the step passed with that said; the diff is what shows the slowdown.
+    assert "bench-tg" not in steps
 
     done = cli("diff", str(complete_session.dir), str(slower), "--runbook", str(RUNBOOK))
     assert done.returncode == 0, done.stderr

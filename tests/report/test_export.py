@@ -93,7 +93,7 @@ def test_json_record_holds_the_whole_chain(
     assert doc["runbook"]["text"] == runbook_file.text
     # test-4 was skipped: the criteria that need it are unmet, so the record is not COMPLETE, and says why.
     assert doc["status"]["complete"] is False and doc["status"]["label"] == "INCOMPLETE: 4 criteria unmet"
-    assert doc["status"]["counts"] == "18 passed, 3 skipped of 21"
+    assert doc["status"]["counts"] == "21 passed, 3 skipped of 24"
     assert [s["id"] for s in doc["steps"]] == list(full_session.step_ids)
     assert doc["signoffs"] == [] and doc["warnings"] == []
     assert set(doc["machine"]) >= {"hostname", "kernel", "cpu_model", "cpu_flags", "gpus", "gpu_query", "numa_nodes"}
@@ -136,7 +136,7 @@ def test_markdown_record(full_session: PlayedSession, full_json: Path, tmp_path:
     doc = load(full_json)
     head = md.splitlines()[:5]
     assert head[0] == "# Record: AMX+GPU Scheduler Fix"
-    assert head[2].startswith("**State: INCOMPLETE: 4 criteria unmet** — 18 passed, 3 skipped of 21 steps")
+    assert head[2].startswith("**State: INCOMPLETE: 4 criteria unmet** — 21 passed, 3 skipped of 24 steps")
     assert head[4].startswith("> **Unsigned**: the hash chain shows the events agree with each other")
     for step_id in full_session.step_ids:
         assert f"| `{step_id}` |" in md, step_id
@@ -165,7 +165,7 @@ def test_html_record_is_one_self_contained_page(full_session: PlayedSession, tmp
         assert ("span", {"id": f"row-{step_id}"}) in parsed.tags
     banner = [attrs for tag, attrs in parsed.tags if tag == "p" and "banner" in (attrs.get("class") or "")]
     assert banner == [{"class": "banner incomplete", "id": "state"}]
-    assert "State: INCOMPLETE: 4 criteria unmet — 18 passed, 3 skipped of 21 steps" in text
+    assert "State: INCOMPLETE: 4 criteria unmet — 21 passed, 3 skipped of 24 steps" in text
     assert "<on purpose?>" in text and ("on", {}) not in parsed.tags
     assert "@media print" in page
 
@@ -174,15 +174,16 @@ def test_unfinished_session_says_so_at_the_top(unfinished_session: PlayedSession
     md = report(unfinished_session, "md", tmp_path / "r.md").read_text(encoding="utf-8")
     state_line = md.splitlines()[2]
     assert state_line.startswith("**State: INCOMPLETE: ") and "next: test-2" in state_line
-    assert "10 steps not done" in state_line and "9 passed, 2 skipped, 10 pending of 21 steps" in state_line
+    assert "10 steps not done" in state_line and "12 passed, 2 skipped, 10 pending of 24 steps" in state_line
     page = report(unfinished_session, "html", tmp_path / "r.html").read_text(encoding="utf-8")
     parsed = parse_html(page)
     title = re.search(r"<title>(.*?)</title>", page)
     assert title and title.group(1).startswith("INCOMPLETE")
     first_paragraph = next(attrs for tag, attrs in parsed.tags if tag == "p")
     assert first_paragraph == {"class": "banner incomplete", "id": "state"}
-    # 1.1-1.6, 2.choose, 2.A and test-1 passed; the approaches not chosen are skipped by the choice.
-    assert " — 9 passed, 2 skipped, 10 pending of 21 steps; next: test-2 (" in page
+    # 1.0-1.6, the two before-the-fix benchmarks, 2.choose, 2.A and test-1 passed; the approaches not chosen are
+    # skipped by the choice.
+    assert " — 12 passed, 2 skipped, 10 pending of 24 steps; next: test-2 (" in page
     doc = load(report(unfinished_session, "json", tmp_path / "r.json"))
     assert doc["status"]["label"].startswith("INCOMPLETE: ") and doc["status"]["next_step"] == "test-2"
     assert {s["id"]: s["status"] for s in doc["steps"]}["test-3"] == "pending"
@@ -229,7 +230,7 @@ def test_tui_api_builds_and_writes_a_live_session(state_dir: Path, runbook_file:
         session.record(ev.StepStarted(step="1.1"))
         session.record(ev.StepSkipped(step="1.1", reason="backed up by hand to the NAS"))
         record = build_record(session)
-        assert record.status.label.startswith("INCOMPLETE: checklist 0/4, ") and record.status.next_step == "1.2"
+        assert record.status.label.startswith("INCOMPLETE: checklist 0/4, ") and record.status.next_step == "1.0"
         assert record.skips[0].reason == "backed up by hand to the NAS"
         assert record.last_hash == session.state.last_hash
         for fmt in ("md", "html", "json"):

@@ -74,7 +74,7 @@ def test_a_record_signed_with_a_real_key_verifies_and_says_who_signed(
     assert "(whose key is not known: give --allowed-signers FILE)" in done.stdout
     md = report(complete_session, "md", tmp_path / "signed.md", "--sign-key", str(keys["operator"].private))
     text = md.read_text(encoding="utf-8")
-    assert text.splitlines()[2].startswith("**State: COMPLETE** — 19 passed, 2 skipped of 21 steps")
+    assert text.splitlines()[2].startswith("**State: COMPLETE** — 22 passed, 2 skipped of 24 steps")
     assert text.splitlines()[4].startswith(f"**Signed**: events 1–{complete_session.events} signed by operator key")
 
 

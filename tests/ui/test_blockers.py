@@ -137,13 +137,10 @@ async def test_r_on_a_change_by_hand_opens_the_editor_choice_and_records_nothing
         p.model_copy(update={"steps": [manual if s.id == "2.B" else s for s in p.steps]})
         for p in runbook_file.model.phases
     ]
-    world.runbook = RunbookFile(
-        runbook_file.model.model_copy(update={"phases": phases}),
-        None,
-        "runbook.yaml",
-        runbook_file.sha256,
-        runbook_file.text,
-    )
+    model = runbook_file.model.model_copy(update={"phases": phases})
+    for cached in ("steps_by_id", "phase_of", "fields", "args_variables", "edited_files"):
+        model.__dict__.pop(cached, None)  # computed from the phases the copy replaced
+    world.runbook = RunbookFile(model, None, "runbook.yaml", runbook_file.sha256, runbook_file.text)
     session = world.new_session()
     session.accept_setup()
     StepExecutor(session).run("1.1")

@@ -162,7 +162,7 @@ async def test_walk_the_runbook_from_setup_to_the_last_phase(world: World) -> No
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the commit confirmation")
         await pilot.press("y")
         await settle(pilot, app)
-        assert _status(app, "5.3") is StepStatus.PASSED
+        assert _status(app, "5.3") is StepStatus.PASSED, session.state.step("5.3").summary
         assert session.state.commit is not None
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the documents' diff")

@@ -140,6 +140,24 @@ def _latest_run(step: Mapping[str, Any]) -> dict[str, Any]:
     return runs[-1] if runs else {}
 
 
+def _setting(
+    row: Mapping[str, Any],
+    key: str,
+    config: list[str],
+    flags: tuple[str, ...],
+    script: str,
+    pattern: re.Pattern[str],
+) -> int | None:
+    """A run's setting: from the result row when it prints it, else from the command's arguments."""
+    value = row.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    for i, word in enumerate(config[:-1]):
+        if word in flags and config[i + 1].isdigit():
+            return int(config[i + 1])
+    return _script_int(script, pattern)
+
+
 def _script_int(script: str, pattern: re.Pattern[str]) -> int | None:
     found = pattern.search(script)
     return int(found.group(1)) if found else None
@@ -172,6 +190,7 @@ def bench_figures(doc: Mapping[str, Any]) -> dict[tuple[str, str], BenchFigure]:
         fp = _d(run.get("fingerprint"))
         reps = _script_int(script, _REPS_RE) or DEFAULT_REPETITIONS
         evidence = _d(bench.get("evidence"))
+        config = [str(word) for word in _l(evidence.get("config"))]  # the command's arguments, as the judge read them
         rows = [r for r in _l(evidence.get("rows")) if isinstance(r, dict)]
         if not rows and _num(evidence.get("avg_ts")) is not None:
             rows = [
@@ -181,8 +200,8 @@ def bench_figures(doc: Mapping[str, Any]) -> dict[tuple[str, str], BenchFigure]:
             mean, sd = _num(row.get("avg_ts")), _num(row.get("stddev_ts"))
             if mean is None:
                 continue
-            ngl = row.get("ngl") if isinstance(row.get("ngl"), int) else _script_int(script, _NGL_RE)
-            threads = row.get("threads") if isinstance(row.get("threads"), int) else _script_int(script, _THREADS_RE)
+            ngl = _setting(row, "ngl", config, ("-ngl", "--n-gpu-layers"), script, _NGL_RE)
+            threads = _setting(row, "threads", config, ("-t", "--threads"), script, _THREADS_RE)
             out[(step_id, str(row.get("test", "")))] = BenchFigure(
                 step_id,
                 str(row.get("test", "")),
