@@ -102,11 +102,18 @@ def test_plan_changes_nothing(cli: Cli) -> None:
 
 
 def test_a_passed_step_runs_again_only_when_asked(cli: Cli) -> None:
-    again = cli.step("1.1")
+    assert cli.step("1.0").returncode == 0
+    again = cli.step("1.0")
     assert again.returncode == 3 and "already passed" in again.stderr and "--again" in again.stderr
-    assert cli.status()["steps"]["1.1"]["attempts"] == 1
-    assert cli.step("1.1", "--again").returncode == 0
-    assert cli.status()["steps"]["1.1"]["attempts"] == 2
+    assert cli.status()["steps"]["1.0"]["attempts"] == 1
+    assert cli.step("1.0", "--again").returncode == 0
+    assert cli.status()["steps"]["1.0"]["attempts"] == 2
+
+
+def test_the_backup_is_made_once_and_says_so(cli: Cli) -> None:
+    first = cli.status()["steps"]["1.1"]["evidence"]["dir"]
+    again = cli.step("1.1")
+    assert again.returncode == 0 and "already backed up (once per session)" in again.stdout and first in again.stdout
 
 
 def test_changes_are_shown_then_applied_with_yes(cli: Cli) -> None:

@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_args(p)
     p.add_argument("--accept", action="store_true", help="accept the setup: start or resume the session with it")
     p.add_argument("--force", action="store_true", help="accept even when a preflight check fails (recorded)")
+    p.add_argument("--apply-fixes", action="store_true", help="take the variable values preflight suggests (recorded)")
     p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
 
     p = sub.add_parser(

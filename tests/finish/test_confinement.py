@@ -28,7 +28,9 @@ def var_args(overrides: dict[str, str]) -> list[str]:
     return [arg for name, value in overrides.items() for arg in ("--var", f"{name}={value}")]
 
 
-def step(step_id: str, state_dir: Path, overrides: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def step(
+    step_id: str, state_dir: Path, overrides: dict[str, str], cwd: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
     """``amxwizard step ID --yes`` as a person runs it (after accepting the setup)."""
     accept_setup(state_dir, overrides, runbook=RUNBOOK, cwd=cwd)
     return cli(
@@ -40,6 +42,7 @@ def step(step_id: str, state_dir: Path, overrides: dict[str, str], cwd: Path) ->
         str(state_dir),
         *var_args(overrides),
         "--yes",
+        *extra,
         cwd=cwd,
     )
 
@@ -201,7 +204,20 @@ def test_a_symlink_planted_at_the_location_file_is_refused_before_anything_is_wr
     planted = shared_tmp / "amx-scheduler-fix-backup-location.txt"
     planted.symlink_to(victim)
     overrides = {"repo": str(target_repo), "backup_location_file": str(planted)}
+    args = ["--runbook", str(RUNBOOK), "--state-dir", str(state_dir), *var_args(overrides)]
 
+    # Planted before the setup: the setup refuses it, whatever --force says, and starts no session.
+    refused = cli("setup", *args, "--accept", "--force", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith(
+        f"is a symlink to {victim}; {LINK_ADVICE} (fix it with --var; --force does not override this)"
+    )
+    assert not sessions_root(state_dir).exists() or not any(sessions_root(state_dir).iterdir())
+
+    # Planted after it: the backup step refuses it when it writes, and backs nothing up.
+    planted.unlink()
+    assert cli("setup", *args, "--accept", "--force", cwd=tmp_path).returncode == 0
+    planted.symlink_to(victim)
     result = step("1.1", state_dir, overrides, tmp_path)
 
     assert result.returncode == 1, result.stdout + result.stderr
@@ -309,6 +325,14 @@ def test_a_source_that_is_a_link_out_of_the_repository_is_not_backed_up(
 def test_a_repository_of_slash_is_refused_before_anything_is_copied(
     state_dir: Path, overrides: dict[str, str], tmp_path: Path
 ) -> None:
+    # The setup refuses it outright: no session, nothing copied.
+    args = ["--runbook", str(RUNBOOK), "--state-dir", str(state_dir), *var_args({**overrides, "repo": "/"})]
+    refused = cli("setup", *args, "--accept", "--force", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "repo=/ cannot be the repository: every path would be inside it" in refused.stderr.splitlines()[-1]
+    assert not sessions_root(state_dir).exists() or not any(sessions_root(state_dir).iterdir())
+    # Set later on an accepted session, the backup step refuses it before anything is copied.
+    assert cli("setup", *args[:4], *var_args(overrides), "--accept", "--force", cwd=tmp_path).returncode == 0
     result = step("1.1", state_dir, {**overrides, "repo": "/"}, tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines()[-1] == (

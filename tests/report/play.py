@@ -68,7 +68,8 @@ def play(
         if session.state.step(step.id).status.done:  # approaches not chosen are skipped by the choice
             continue
         ex.accept_suggestions(ex.plan(step.id))  # the analysis takes what the diagnostic log suggests
-        result = ex.run(step.id, confirmed=True)
+        # With a test skipped, the commit's claim about it is unproven: the person acknowledges it (the record says so).
+        result = ex.run(step.id, confirmed=True, allow_unproven=True)
         assert isinstance(result, StepResult), f"{step.id}: {[b.describe() for b in result.blockers]}"
         assert result.status.value == "passed", f"{step.id}: {result.summary}"
     ex.tick_criterion("documented", True, "both documents updated")

@@ -98,7 +98,8 @@ async def test_escape_leaves_the_step_as_it_is(world: World, blocker: base.Block
     session.accept_setup()
     before = session.state.last_seq
     assert await _decide(WizardApp(session, catch_up=False), blocker, screen, ["escape"]) == flow.Cancel()
-    assert session.state.last_seq == before
+    recorded = [e.kind for e in session.store.events(after=before)]
+    assert set(recorded) <= {"machine_observed"}  # the app notes the machine it runs on; the step records nothing
     session.close()
 
 

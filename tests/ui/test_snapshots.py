@@ -30,6 +30,17 @@ from amxwizard.ui.widgets.outline import StepOutline
 from .conftest import wait_until
 
 ROOT = Path(tempfile.gettempdir()) / "amxwizard-snapshot-world"
+SNAPSHOT_MACHINE = ev.MachineObserved(
+    hostname="gpu-box",
+    kernel="6.8.0",
+    os="Linux",
+    cpu_model="Intel(R) Xeon(R) Platinum 8480+",
+    cpu_count=16,
+    cpu_flags={"amx_bf16": True, "amx_int8": True, "amx_tile": True},
+    numa_nodes=1,
+    gpus=[{"name": "NVIDIA H100 80GB HBM3", "driver": "580.65.06", "memory": "81559 MiB"}],
+    gpu_query="",
+)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 FIXTURE_LOG = Path(__file__).resolve().parent.parent / "fixtures" / "evidence" / "diag_weight_copy.txt"
 
@@ -63,6 +74,8 @@ def snapshot_app(
             assert found, name
             (tools / name).symlink_to(found)
         monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+        # The machine the session records is this one's: a fixed one keeps the chain (and its hash) the same anywhere.
+        monkeypatch.setattr("amxwizard.report.machine.observe_machine", lambda: SNAPSHOT_MACHINE)
         sandbox = build_sandbox(ROOT / "sandbox")
         # The session records the runbook's path (it is part of the hashed chain the record screen shows): load it
         # from the fixed folder, not from wherever this checkout happens to be.

@@ -20,10 +20,18 @@ if TYPE_CHECKING:
     from ..engine.steps.base import Blocker, Plan, StepResult
 
 
-def _print_lines(lines: list[str]) -> None:
-    from ..engine.runner import display_line
+def say(text: str = "", *, err: bool = False) -> None:
+    """Print one message with every terminal control sequence removed: a log line, an answer or a file name that
+    holds one cannot move, retitle, clear or recolour the person's terminal."""
+    from ..engine.terminal import safe_for_terminal
 
-    sys.stdout.write("".join(display_line(line) + "\n" for line in lines))
+    print(safe_for_terminal(text), file=sys.stderr if err else sys.stdout)
+
+
+def _print_lines(lines: list[str]) -> None:
+    from ..engine.terminal import safe_for_terminal
+
+    sys.stdout.write("".join(safe_for_terminal(line) + "\n" for line in lines))
     sys.stdout.flush()
 
 
@@ -34,24 +42,24 @@ def catch_up(session: Session, executor: StepExecutor) -> None:
     for item in reconcile(session, on_output=None):
         step = item.run.step
         if item.state == "running":
-            print(f"[{step}] still running from an earlier session; following it to its end", file=sys.stderr)
+            say(f"[{step}] still running from an earlier session; following it to its end", err=True)
             finish_reattached(session, item)
         elif item.state == "interrupted":
-            print(f"[{step}] was interrupted (no exit code): re-run it, or decide with the TUI", file=sys.stderr)
+            say(f"[{step}] was interrupted (no exit code): re-run it, or decide with the TUI", err=True)
         else:
-            print(f"[{step}] finished while the wizard was closed", file=sys.stderr)
+            say(f"[{step}] finished while the wizard was closed", err=True)
         result = executor.resume(step, on_output=_print_lines)
         if result is not None:
-            print(f"[{step}] {result.status.value}: {result.summary}", file=sys.stderr)
+            say(f"[{step}] {result.status.value}: {result.summary}", err=True)
 
 
 def report(result: StepResult) -> None:
-    print(f"{result.step}: {result.status.value.upper()} — {result.summary}")
+    say(f"{result.step}: {result.status.value.upper()} — {result.summary}")
     for finding in result.findings:
-        print(f"  finding: {finding}")
+        say(f"  finding: {finding}")
     for entry in result.troubleshooting:
         goto = f" (step {entry.goto})" if entry.goto else ""
-        print(f"  troubleshooting: {entry.symptom} → {entry.solution}{goto}")
+        say(f"  troubleshooting: {entry.symptom} → {entry.solution}{goto}")
 
 
 def show_blocker(blocker: Blocker) -> None:
@@ -64,27 +72,28 @@ def show_blocker(blocker: Blocker) -> None:
             hint = f" ({' / '.join(fld.options)})" if fld.options else ""
             if needed.suggestion is not None:
                 hint += f"  — {needed.suggestion.source} suggests: {needed.suggestion.value}"
-            print(f"  {fld.id}: {fld.label}{hint}")
+            say(f"  {fld.id}: {fld.label}{hint}")
     elif isinstance(blocker, ReviewChanges):
-        print(blocker.diff.rstrip("\n"))
+        say(blocker.diff.rstrip("\n"))
     elif isinstance(blocker, UnprovenClaims):
         for claim in blocker.claims:
-            print(f"  unproven: {claim.sentence} — measured: {claim.measured}")
+            say(f"  unproven: {claim.sentence} — measured: {claim.measured}")
 
 
 def _print_plan(plan: Plan) -> None:
     for line in plan.describe():
-        print(line)
+        say(line)
     for note in plan.notes:
-        print(f"note: {note}")
+        say(f"note: {note}")
     for blocker in plan.blockers:
-        print(f"needs: {blocker.describe()}")
+        say(f"needs: {blocker.describe()}")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.executor import StepExecutor
     from ..engine.session import Session, SessionError
     from ..engine.steps.base import Approval, PlanChanged, RunCommands, StepError
+    from ..report.machine import observe_machine
     from ..runbook.templates import TemplateError
     from ..runbook.variables import VariableError
     from .tui import default_nice
@@ -114,18 +123,19 @@ def run(args: argparse.Namespace) -> int:
             if overrides or answers:
                 raise CommandError("--plan changes nothing: give --var and --answer without it", EXIT_USAGE)
             plan = executor.plan(step.id)
-            print(f"== {step.id} {step.title} ({step.kind}) — session {session.id} — plan only, nothing changes")
+            say(f"== {step.id} {step.title} ({step.kind}) — session {session.id} — plan only, nothing changes")
             _print_plan(plan)
             return EXIT_OK
         if session.recovery is not None:
-            print(f"amxwizard: {session.recovery}", file=sys.stderr)
+            say(f"amxwizard: {session.recovery}", err=True)
         catch_up(session, executor)
+        session.observe(observe_machine())  # the machine this step runs on, when it is not the one recorded
         changed = {name: value for name, value in overrides.items() if session.state.overrides.get(name) != value}
         if changed:
             session.set_variables(changed)
         if args.skip:
             executor.skip(step.id, args.skip)
-            print(f"{step.id}: SKIPPED — {args.skip}")
+            say(f"{step.id}: SKIPPED — {args.skip}")
             return EXIT_OK
         for field_id, value in answers.items():
             executor.answer(step.id, field_id, value)
@@ -135,17 +145,17 @@ def run(args: argparse.Namespace) -> int:
         approval = Approval(
             confirmed=args.yes, run_stale=args.run_stale, again=args.again, allow_unproven=args.allow_unproven
         )
-        print(f"== {step.id} {step.title} ({step.kind}) — session {session.id}")
+        say(f"== {step.id} {step.title} ({step.kind}) — session {session.id}")
         if isinstance(plan, RunCommands):
             for line in plan.describe():
-                print(line)
+                say(line)
         sys.stdout.flush()
         left = plan.unresolved(approval)
         if left:
             for blocker in left:
                 show_blocker(blocker)
             for blocker in left:
-                print(f"amxwizard: blocked: {blocker.describe()}", file=sys.stderr)
+                say(f"amxwizard: blocked: {blocker.describe()}", err=True)
             return EXIT_BLOCKED
         result = executor.apply(plan, approval, on_output=_print_lines)
     except PlanChanged as exc:

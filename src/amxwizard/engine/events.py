@@ -170,7 +170,8 @@ class CommandStarted(Fact):
     log: str
     git_before: JsonDict = field(default_factory=dict)
     recovered: bool | None = None
-    OPTIONAL = frozenset({"recovered"})
+    fingerprint: JsonDict | None = None  # what a test or benchmark ran: binary, model, build, HEAD, machine
+    OPTIONAL = frozenset({"recovered", "fingerprint"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -303,6 +304,20 @@ class DocumentUpdated(Fact):
     after_sha256: str | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelHashed(Fact):
+    """A model file's sha256, computed once per (path, size, mtime) in the background (real models are 17 GB).
+    ``sha256`` is ``None`` and ``error`` says why when the file could not be read or changed while it was read."""
+
+    KIND = "model_hashed"
+    path: str
+    size: int | None
+    mtime: float | None
+    sha256: str | None
+    error: str | None = None
+    OPTIONAL = frozenset({"error"})
+
+
 KINDS: dict[str, type[Fact]] = {
     cls.KIND: cls
     for cls in (
@@ -327,6 +342,7 @@ KINDS: dict[str, type[Fact]] = {
         FileEdited,
         CommitMade,
         DocumentUpdated,
+        ModelHashed,
     )
 }
 _FIELDS: dict[type[Fact], tuple[tuple[str, Callable[[], Any]], ...]] = {

@@ -194,9 +194,14 @@ class StepExecutor(StepContext):
         self.session.record(ev.CriterionTicked(criterion=criterion_id, ticked=ticked, note=note.strip()))
 
     def tick_checklist(self, item_id: str, checked: bool, note: str = "") -> None:
-        if item_id not in {c.id for c in self.runbook.checklist}:
-            raise StepError(f"no checklist item {item_id!r}")
-        self.session.record(ev.ChecklistTicked(item=item_id, checked=checked, note=note.strip(), auto=False))
+        """Tick (running the item's check first) or untick a checklist item. A check that does not pass needs a
+        note saying why the item is confirmed anyway (:class:`StepError` otherwise, recording nothing)."""
+        from .checklist import ChecklistError, tick
+
+        try:
+            tick(self.session, item_id, untick=not checked, note=note, values=self.values())
+        except ChecklistError as exc:
+            raise StepError(str(exc)) from None
 
     # -- editing by hand -----------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -369,7 +369,7 @@ def _commit_facts(repo: Any, sha: str) -> _CommitFacts:
     )
 
 
-def _record(session: Session, repo: Any, sha: str, *, found: bool) -> str:
+def _record(session: Session, repo: Any, sha: str, *, found: bool, unproven: Sequence[str] = ()) -> str:
     facts = _commit_facts(repo, sha)
     # session_trailer holds the trailer lines as committed, so a verifier finds the chain hash there too.
     trailer = f"{SESSION_TRAILER}: {session.id}" + (f"\n{CHAIN_TRAILER}: {facts.chain}" if facts.chain else "")
@@ -383,6 +383,7 @@ def _record(session: Session, repo: Any, sha: str, *, found: bool) -> str:
             chain_trailer=facts.chain,
             repo=str(repo.working_tree_dir),
             found_by_trailer=found,
+            unproven_acknowledged=list(unproven) or None,
         )
     )
     return facts.subject
@@ -428,7 +429,9 @@ def _head_sha(repo: Any) -> str | None:
     return result.text.strip() or None
 
 
-def make_commit(session: Session, repo_path: str | Path, plan: CommitPlan, message: str) -> CommitOutcome:
+def make_commit(
+    session: Session, repo_path: str | Path, plan: CommitPlan, message: str, *, unproven: Sequence[str] = ()
+) -> CommitOutcome:
     """Commit the plan's files with ``message`` plus the session trailers, once per session.
 
     If a commit with this session's trailer is already in HEAD's history (the wizard died after ``git commit`` and
@@ -475,7 +478,7 @@ def make_commit(session: Session, repo_path: str | Path, plan: CommitPlan, messa
             and find_session_commit(repo_path, session.id) == head_after
         ):
             # git reported a failure after the commit was made; the commit stands and is recorded.
-            return CommitOutcome(head_after, True, _record(session, repo, head_after, found=False))
+            return CommitOutcome(head_after, True, _record(session, repo, head_after, found=False, unproven=unproven))
         output = (failed.stderr + "\n" + failed.text).strip()
         index_problem = _put_back_index(repo, saved_index)
         step = "git add" if failed is added else "git commit"
@@ -483,4 +486,4 @@ def make_commit(session: Session, repo_path: str | Path, plan: CommitPlan, messa
         tail = f"; {index_problem}" if index_problem else "; the index is as it was"
         raise GitOpsError(f"{step} failed (exit {failed.status}), nothing was committed{tail}: {detail}", output)
     sha = _head_sha(repo) or ""
-    return CommitOutcome(sha, True, _record(session, repo, sha, found=False))
+    return CommitOutcome(sha, True, _record(session, repo, sha, found=False, unproven=unproven))

@@ -100,8 +100,12 @@ def run_command(
     runner: CommandRunner | None = None,
     on_started: Callable[[RunHandle], None] | None = None,
     git_before: dict[str, Any] | None = None,
+    fingerprint: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run one command of ``step_id`` to its end, recording ``command_started`` and ``command_finished``.
+
+    ``fingerprint`` (a test's or benchmark's: what binary, model, build and machine it ran) is recorded with the
+    start.
 
     The command sees the shell variables earlier steps exported. ``on_started`` gets the handle (to cancel it)
     once the start is recorded; ``handle.detach()`` makes this return a ``detached`` result at once, recording no
@@ -142,6 +146,7 @@ def run_command(
                 boot_id=started.boot_id,
                 log=str(started.log),
                 git_before=git_before,
+                fingerprint=fingerprint,
             )
         )
     except SessionError:

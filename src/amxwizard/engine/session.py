@@ -328,6 +328,13 @@ class Session:
                 listener(event)
         return event
 
+    def observe(self, machine: ev.MachineObserved) -> bool:
+        """Record the machine the session runs on, when it differs from the last observation; True if recorded."""
+        if self.state.machine == machine.to_data():
+            return False
+        self.record(machine)
+        return True
+
     def accept_setup(self) -> None:
         """Record that the person accepted the variables, with every value as it resolves now."""
         self.record(ev.SetupAccepted(values=dict(self.values())))

@@ -42,6 +42,7 @@ class RunRecord:
     log: str
     started: str
     git_before: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any] | None = None
     finished: bool = False
     outcome: str = ""
     exit_code: int | None = None
@@ -111,6 +112,7 @@ class SessionState:
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
     opened: list[dict[str, Any]] = field(default_factory=list)
+    machine: dict[str, Any] | None = None  # the machine as last observed (machine_observed)
     finished: bool = False
     last_seq: int = 0
     last_hash: str = GENESIS
@@ -205,6 +207,7 @@ def _command_started(s: SessionState, e: ev.CommandStarted, ts: str, by: str) ->
         log=e.log,
         started=ts,
         git_before=e.git_before or {},
+        fingerprint=e.fingerprint,
     )
     s.runs = {**s.runs, run.run_id: run}
     st = s._step_mut(run.step)
@@ -287,6 +290,10 @@ def _finished(s: SessionState, e: ev.SessionFinished, ts: str, by: str) -> None:
     s.finished = True
 
 
+def _machine(s: SessionState, e: ev.MachineObserved, ts: str, by: str) -> None:
+    s.machine = e.to_data()
+
+
 def _note(s: SessionState, e: ev.Note, ts: str, by: str) -> None:
     s.notes = [*s.notes, _record(e, ts, by)]
 
@@ -313,6 +320,7 @@ _HANDLERS: dict[type[ev.Fact], _Handler] = {
     ev.DocumentUpdated: _document,
     ev.SessionFinished: _finished,
     ev.Note: _note,
+    ev.MachineObserved: _machine,
 }
 
 

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..engine.evidence.compare import DEFAULT_REPETITIONS, Comparison, Sample, compare
@@ -171,10 +172,25 @@ def _build_text(fp: Mapping[str, Any]) -> str:
 
 
 def _model_text(fp: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """``name size sha256`` of the model a run loaded (from its fingerprint), else the model column of its row."""
     model = _d(fp.get("model"))
     if model:
-        return f"{model.get('path', '')} {model.get('size', '')} {model.get('sha256') or ''}".strip()
+        name = Path(str(model.get("path", ""))).name
+        return f"file: {name} {model.get('size', '')} {model.get('sha256') or ''}".strip()
     return str(row.get("model") or "")
+
+
+def _same_model(a: str, b: str) -> bool:
+    """The same model file: equal sha256 when both runs know it, else the same name and size (a copy of a model at
+    another path is the same model; the hash may still be on its way for one of them)."""
+    if a.startswith("file: ") != b.startswith("file: "):
+        return True  # one run says which file, the other only the model's type: nothing says they differ
+    if not a.startswith("file: "):
+        return a == b
+    wa, wb = a.split()[1:], b.split()[1:]
+    if len(wa) == 3 and len(wb) == 3:
+        return wa[2] == wb[2]
+    return wa[:2] == wb[:2]
 
 
 def bench_figures(doc: Mapping[str, Any]) -> dict[tuple[str, str], BenchFigure]:
@@ -220,7 +236,7 @@ def _config_differences(a: BenchFigure, b: BenchFigure) -> tuple[str, ...]:
         out.append(f"-ngl {a.ngl} vs {b.ngl}")
     if a.threads != b.threads:
         out.append(f"threads {a.threads} vs {b.threads}")
-    if a.model and b.model and a.model != b.model:
+    if a.model and b.model and not _same_model(a.model, b.model):
         out.append("another model")
     if a.build and b.build and a.build != b.build:
         out.append(f"build options {a.build} vs {b.build}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import traceback
 from collections.abc import Callable, Iterable
@@ -68,8 +69,18 @@ class WizardApp(App[None]):
         if self._catch_up and running:
             self.busy = running  # from now, not from when the worker thread starts: no step may start meanwhile
             self.catch_up()
+        self.observe_machine()
         # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
         self.call_after_refresh(gc.freeze)
+
+    @work(thread=True, exit_on_error=False, group="machine")
+    def observe_machine(self) -> None:
+        """Record the machine the session runs on (nvidia-smi can take seconds: never on the UI thread)."""
+        from ..report.machine import observe_machine
+
+        # On a read-only or full disk nothing is recorded: the record then says the machine facts are not verified.
+        with contextlib.suppress(SessionError):
+            self.session.observe(observe_machine())
 
     def _refresh_main(self) -> None:
         if self.main is not None:

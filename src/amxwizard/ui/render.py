@@ -120,8 +120,8 @@ def commands_block(executor: StepExecutor, plan: RunCommands) -> list[Renderable
 
 def located(executor: StepExecutor, edit: m.Edit) -> Text:
     """The file and function an edit touches, with the real line numbers found beside the runbook's."""
+    from ..engine.edits import edit_function
     from ..engine.executor import StepError
-    from ..engine.source import locate_function
 
     try:
         path = executor.path(edit.file)  # the file the edit will touch (~ expanded), as the engine finds it
@@ -131,18 +131,20 @@ def located(executor: StepExecutor, edit: m.Edit) -> Text:
     if not path.exists():
         line.append("  — missing", style="bold red")
         return line
-    if not edit.function:
+    if not edit.function and edit.find_by is None:
         return line
     line.append("\n  function ", style="dim")
-    line.append(edit.function, style="bold")
+    line.append(edit.function or f"(found by what it does: {edit.find_by})", style="bold")
     try:
-        span = locate_function(path.read_text(encoding="utf-8", errors="replace"), edit.function)
+        span = edit_function(edit, path.read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
         line.append(f"  — unreadable ({exc.strerror})", style="red")
         return line
     if span is None:
         line.append("  — not found in the file", style="bold red")
     else:
+        if span.name != edit.function:
+            line.append(f" ({span.name} here)", style="yellow")  # a fork renamed it; found by what it does
         line.append(f"  at lines {span.start_line}-{span.end_line}", style="green")
         if not edit.claim_holds(span.start_line, span.end_line):  # the same rule as preflight's
             line.append(f" (the runbook says {edit.claimed_lines}: moved)", style="yellow")

@@ -13,7 +13,7 @@ Each check is one line a person can act on (:class:`Check`), in its parts:
 
 from __future__ import annotations
 
-from .checks import Check, Status
+from .checks import Check, Status, suggested_values
 from .commands import Invocation, Word, command_invocations
 from .flags import FlagSpec, HelpResult, parse_help, read_help
 from .repo import check_checklist_item
@@ -33,4 +33,5 @@ __all__ = [
     "parse_help",
     "read_help",
     "run_preflight",
+    "suggested_values",
 ]

@@ -38,3 +38,12 @@ def fixes_text(fixes: Mapping[str, str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def suggested_values(checks: Iterable[Check]) -> dict[str, str]:
+    """Every variable value the checks suggest, the first check's value winning (what one key applies)."""
+    out: dict[str, str] = {}
+    for check in checks:
+        for name, value in check.fixes.items():
+            out.setdefault(name, value)
+    return out

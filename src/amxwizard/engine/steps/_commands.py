@@ -40,7 +40,9 @@ def plan_commands(ctx: StepContext, step: CommandStep, templates: Sequence[str],
         return RunCommands(step=step, cwd=cwd, blockers=(Prerequisite(reason=reason),))
     state = ctx.session.state.step(step.id)
     start = resume_index(ctx, step.id)
-    blockers: list[Blocker] = [*_exports_needed(ctx, commands)]
+    # A value that points a write outside its root (repo=/, a planted link at a /tmp path) stops every command.
+    blockers: list[Blocker] = [Prerequisite(reason=problem) for problem in ctx.policy().problems()]
+    blockers += _exports_needed(ctx, commands)
     if start == 0:  # a resumed attempt was approved when it started
         if state.status is StepStatus.PASSED and not step.destructive:
             blockers.append(AlreadyPassed(step=step.id, summary=state.summary))
@@ -138,8 +140,11 @@ def run_from(
         if io.on_started is not None:
             io.on_started(handle)
 
+    from . import kind_of
+
     exports = step.exports if isinstance(step, m.ShellStep) else ()
     timeout: int | None = getattr(step, "timeout", None)
+    fingerprints = kind_of(step).runs_binary(step) and not kind_of(step).builds(step)
     for index in range(start, len(commands)):
         if ctx.closing:  # between two commands of a step: the next start runs the rest (resume)
             return StepResult(step.id, StepStatus.RUNNING, "left for the next start")
@@ -156,6 +161,7 @@ def run_from(
             on_output=io.on_output,
             on_started=started,
             git_before=earlier[-1].git_after if earlier and earlier[-1].git_after else None,
+            fingerprint=ctx.fingerprint(commands[index], cwd) if fingerprints else None,
         )
         ctx.handle = None
         if result.outcome == "detached":  # the wizard is closing; the next start picks the run up

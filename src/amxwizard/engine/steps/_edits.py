@@ -67,7 +67,7 @@ def apply_edits(ctx: StepContext, step: EditStep, plan: ChangeFiles, approval: A
     for f in plan.changed:
         before = sha256_file(f.path)
         try:
-            apply_planned([f])
+            apply_planned([f], policy=ctx.policy())
         except EditError as exc:
             return ctx.finish(step, StepStatus.FAILED, str(exc))
         except OSError as exc:
@@ -113,13 +113,13 @@ def backup_missing(ctx: StepContext, paths: Sequence[Path]) -> Prerequisite | No
 
 def edit_target(ctx: StepContext, step: EditStep) -> tuple[Path, int]:
     """The file and line to open in an editor for ``step``: its first edit's function, where it is today."""
-    from ..source import locate_function
+    from ..edits import edit_function
 
     edit = step.edits[0]
     path = ctx.path(edit.file)
     line = 1
-    if edit.function and path.exists():
-        span = locate_function(path.read_text(encoding="utf-8", errors="replace"), edit.function)
+    if path.exists():
+        span = edit_function(edit, path.read_text(encoding="utf-8", errors="replace"))  # by name, or by what it does
         line = span.start_line if span is not None else 1
     return path, line
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...runbook import models as m
 from ..state import StepStatus
-from .base import AlreadyPassed, Approval, Blocker, MakeBackup, PlanInput, RunIO, StepResult
+from .base import Approval, MakeBackup, PlanInput, RunIO, StepResult
 from .context import StepContext
 from .kind import Kind
 
@@ -17,13 +17,12 @@ def plan(ctx: StepContext, step: m.BackupStep, request: PlanInput) -> MakeBackup
     files = [f.path.replace("{{repo}}/", "") + (" (if present)" if f.optional else "") for f in step.files]
     if step.include_edited:
         files.append("and every other file the runbook edits")
-    blockers: list[Blocker] = []
-    state = ctx.session.state.step(step.id)
-    if state.status is StepStatus.PASSED:
-        blockers.append(AlreadyPassed(step=step.id, summary=state.summary))
-    return MakeBackup(
-        step=step, root=f"{root}/{ctx.runbook.backup.pattern}", files=tuple(files), blockers=tuple(blockers)
-    )
+    made = ctx.session.state.backup
+    notes: tuple[str, ...] = ()
+    if made is not None:
+        # Made once per session: a second copy would hold files already edited and hide the originals.
+        notes = (f"the backup is already made in {made.get('dir')}; it keeps the files as they were before any edit",)
+    return MakeBackup(step=step, root=f"{root}/{ctx.runbook.backup.pattern}", files=tuple(files), notes=notes)
 
 
 def apply(ctx: StepContext, step: m.BackupStep, plan: MakeBackup, approval: Approval, io: RunIO) -> StepResult:
@@ -34,11 +33,12 @@ def apply(ctx: StepContext, step: m.BackupStep, plan: MakeBackup, approval: Appr
         result = make_backup(ctx.session, step, ctx.values())
     except BackupError as exc:
         return ctx.finish(step, StepStatus.FAILED, str(exc))
+    done = "backed up" if result.created else "already backed up (once per session):"
     return ctx.finish(
         step,
         StepStatus.PASSED,
-        f"backed up {len(result.files)} files to {result.dir}",
-        evidence={"dir": str(result.dir), "files": len(result.files)},
+        f"{done} {len(result.files)} files to {result.dir}",
+        evidence={"dir": str(result.dir), "files": len(result.files), "created": result.created},
     )
 
 

@@ -349,6 +349,7 @@ class SaveAnswers(Plan):
 
     answers: tuple[tuple[str, str], ...] = ()
     output: Path | None = None
+    output_root: Path | None = None  # the root the output was checked to lie in (written without leaving it)
     output_text: str = ""
     suggestions: tuple[tuple[str, Suggestion], ...] = ()  # field id -> what the evidence suggests
     evidence: str = ""  # what the evidence shows, in a sentence

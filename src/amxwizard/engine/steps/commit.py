@@ -16,6 +16,8 @@ from .base import (
     PlanInput,
     RunIO,
     StepResult,
+    UnprovenClaim,
+    UnprovenClaims,
 )
 from .context import StepContext
 from .kind import Kind
@@ -28,12 +30,18 @@ def plan(ctx: StepContext, step: m.CommitStep, request: PlanInput) -> MakeCommit
     missing = ctx.missing_answers(step)
     if missing:
         blockers.append(MissingAnswers(step=step.id, needed=tuple(NeededAnswer(f) for f in missing)))
+    from ..claims import commit_message
+
     repo = ctx.path(step.repo)
     git_plan = plan_commit(repo, step, ctx.values(), request.extra_files)
-    message = request.message if request.message is not None else ctx.text(step.message)
+    built = commit_message(ctx.runbook, ctx.session.state, ctx.values(), ctx.read_log, step=step)
+    message = request.message if request.message is not None else built.text
+    unproven = tuple(UnprovenClaim(c.id, c.sentence, c.measured) for c in built.unproven)
     state = ctx.session.state.step(step.id)
     if state.status is StepStatus.PASSED and git_plan.existing is None:
         blockers.append(AlreadyPassed(step=step.id, summary=state.summary))
+    if unproven and not git_plan.problems and git_plan.existing is None:
+        blockers.append(UnprovenClaims(claims=unproven))
     if step.destructive and not git_plan.problems:
         blockers.append(
             Confirm(question=step.confirm or "Commit now?", detail="Hooks and signing run as for your own commits.")
@@ -61,7 +69,9 @@ def apply(ctx: StepContext, step: m.CommitStep, plan: MakeCommit, approval: Appr
         )
     ctx.start(step, plan.acknowledged(approval))
     try:
-        outcome = make_commit(ctx.session, plan.git.repo, now, plan.message)
+        unproven = plan.blocker(UnprovenClaims)
+        acknowledged = [c.id for c in unproven.claims] if isinstance(unproven, UnprovenClaims) else []
+        outcome = make_commit(ctx.session, plan.git.repo, now, plan.message, unproven=acknowledged)
     except GitOpsError as exc:
         return ctx.finish(step, StepStatus.FAILED, str(exc), ["commit_failed"])
     verb = "committed" if outcome.created else "found the commit already made"

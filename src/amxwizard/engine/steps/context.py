@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...runbook import models as m
 from ...runbook.templates import TemplateError, render_path, render_text
 from .. import events as ev
+from ..confine import PathPolicy
 from ..fileio import expand_path
 from ..session import Session
 from ..state import StepStatus
@@ -24,6 +26,9 @@ class StepContext:
         self.nice = nice
         self._suggestions: dict[tuple[tuple[str, int | None], ...], Any] = {}
         self.handle: Any = None  # the live RunHandle while a command runs (for cancel)
+        self._hashing: set[str] = set()  # model files being hashed in the background
+        self.on_hash_progress: Callable[[int, int], None] | None = None  # (done, total) bytes, from that thread
+        self.on_hash_done: Callable[[dict[str, Any]], None] | None = None
         self.closing = False  # set when the wizard closes: no further command starts in this process
 
     # -- values and paths ---------------------------------------------------------------------------------------
@@ -45,6 +50,47 @@ class StepContext:
             return expand_path(render_path(template, self.values(), self.session.env()))
         except TemplateError as exc:
             raise StepError(str(exc)) from None
+
+    def policy(self) -> PathPolicy:
+        """Where this session's paths may lie (the repository, the session, the backup, declared roots)."""
+        return PathPolicy.for_session(self.session)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where hashes of big files (binaries, models) are kept between runs and sessions."""
+        return self.session.dir.parent.parent / "cache"
+
+    def fingerprint(self, script: str, cwd: Path) -> dict[str, Any] | None:
+        """What a test or benchmark command is about to run; starts hashing its model in the background once."""
+        from ..fingerprint import collect_fingerprint, hash_model_in_background
+
+        try:
+            found = collect_fingerprint(script, cwd, self.values(), self.cache_dir)
+        except Exception as exc:  # a fingerprint is evidence, never a reason a test cannot run
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        model = found.get("model") or {}
+        path = model.get("path")
+        if path and model.get("sha256") is None and path not in self._hashing:
+            self._hashing.add(path)
+            hash_model_in_background(Path(path), self.cache_dir, self.on_hash_progress, self._model_hashed)
+        return found
+
+    def _model_hashed(self, data: dict[str, Any]) -> None:
+        from ..session import SessionError
+
+        # A session closed meanwhile records nothing: the cache keeps the hash, and the next fingerprint carries it.
+        with contextlib.suppress(SessionError):
+            self.session.record(
+                ev.ModelHashed(
+                    path=str(data.get("path", "")),
+                    size=data.get("size"),
+                    mtime=data.get("mtime"),
+                    sha256=data.get("sha256"),
+                    error=data.get("error"),
+                )
+            )
+        if self.on_hash_done is not None:
+            self.on_hash_done(data)
 
     def template_values(self) -> dict[str, str]:
         from ..evidence.context import template_values
@@ -89,7 +135,8 @@ class StepContext:
         key = tuple((r.run_id, r.log_size) for r in state.attempt_runs(step.evidence_from))
         if key not in self._suggestions:
             text = self.step_log(step.evidence_from)
-            self._suggestions = {key: tensor_copy.suggest(tensor_copy.parse(text)) if text else None}
+            found = tensor_copy.suggest(tensor_copy.parse(text), tensor_copy.diagnose_log(text)) if text else None
+            self._suggestions = {key: found}
         return self._suggestions[key]
 
     # -- an attempt ----------------------------------------------------------------------------------------------

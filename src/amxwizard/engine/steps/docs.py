@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...runbook import models as m
-from ...runbook.templates import render_text
+from ...runbook.templates import TemplateError
 from ..state import StepStatus
 from .base import (
     Approval,
@@ -23,26 +23,31 @@ from .kind import Kind
 
 
 def plan(ctx: StepContext, step: m.DocsStep, request: PlanInput) -> UpdateDocuments:
-    from ..docs import DocError, plan_update
+    from ..docs import DocError, plan_update, render_content
+    from ..evidence.context import template_values
 
     blockers: list[Blocker] = []
     missing = ctx.missing_answers(step)
     if missing:
         blockers.append(MissingAnswers(step=step.id, needed=tuple(NeededAnswer(f) for f in missing)))
         return UpdateDocuments(step=step, blockers=tuple(blockers))
-    values = ctx.template_values()
+    # Answers and log excerpts land in Markdown as inert text: only the runbook's template gives the structure.
+    values = template_values(ctx.runbook, ctx.session.state, ctx.values(), ctx.read_log, markdown=True)
+    policy = ctx.policy()
     try:
-        documents = tuple(
-            plan_update(ctx.path(doc.path), doc.section, render_text(doc.content, values)) for doc in step.documents
-        )
-    except (DocError, StepError) as exc:
+        documents = []
+        for doc in step.documents:
+            where = policy.locate(doc.path, "a document to update")
+            body = render_content(doc.content, values)
+            documents.append(plan_update(where.path, doc.section, body, root=where.root))
+    except (DocError, StepError, OSError, TemplateError) as exc:
         return UpdateDocuments(step=step, blockers=(Prerequisite(reason=str(exc)),))
     changed = [d for d in documents if d.changed]
     if changed:
         noun = "document" if len(changed) == 1 else "documents"
         diff = "\n".join(d.diff for d in changed)
         blockers.append(ReviewChanges(question=f"update {len(changed)} {noun}?", diff=diff))
-    return UpdateDocuments(step=step, documents=documents, blockers=tuple(blockers))
+    return UpdateDocuments(step=step, documents=tuple(documents), blockers=tuple(blockers))
 
 
 def apply(ctx: StepContext, step: m.DocsStep, plan: UpdateDocuments, approval: Approval, io: RunIO) -> StepResult:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ...runbook import models as m
-from ..fileio import atomic_write
+from ...runbook.templates import TemplateError
+from ..confine import Confined
+from ..fileio import atomic_write, read_file
 from ..state import StepStatus
 from .base import (
     Approval,
@@ -17,7 +18,6 @@ from .base import (
     Prerequisite,
     RunIO,
     SaveAnswers,
-    StepError,
     StepResult,
     Suggestion,
 )
@@ -49,19 +49,20 @@ def plan(ctx: StepContext, step: m.FormStep, request: PlanInput) -> SaveAnswers:
     if missing:
         needed = tuple(NeededAnswer(f, found.get(f.id)) for f in missing)
         blockers.append(MissingAnswers(step=step.id, needed=needed))
-    output: Path | None = None
+    output: Confined | None = None
     text = ""
     if step.output is not None:
         try:
-            output = ctx.path(step.output.path)
-        except StepError as exc:  # the output lives in $BACKUP_DIR: no backup yet
+            output = ctx.policy().locate(step.output.path, "the form's output file")
+        except (OSError, TemplateError) as exc:  # the output lives in $BACKUP_DIR: no backup yet
             blockers.append(Prerequisite(reason=f"cannot place the answers' file: {exc}"))
         else:
             text = ctx.text(step.output.template) if not missing else ""
     return SaveAnswers(
         step=step,
         answers=answers,
-        output=output,
+        output=output.path if output is not None else None,
+        output_root=output.root if output is not None else None,
         output_text=text,
         suggestions=tuple(found.items()),
         evidence=getattr(evidence, "reason", "") or "",
@@ -75,10 +76,15 @@ def apply(ctx: StepContext, step: m.FormStep, plan: SaveAnswers, approval: Appro
     evidence: dict[str, Any] = {"answers": dict(plan.answers)}
     summary = "answered"
     if step.output is not None and plan.output is not None:
-        target = plan.output
+        target, root = plan.output, plan.output_root
         try:
-            old = target.read_text(encoding="utf-8") if (step.output.append and target.exists()) else ""
-            atomic_write(target, old + ("\n" if old and not old.endswith("\n") else "") + plan.output_text)
+            old = ""
+            if step.output.append:
+                try:
+                    old = read_file(target, root=root).decode("utf-8", "replace")
+                except FileNotFoundError:
+                    old = ""
+            atomic_write(target, old + ("\n" if old and not old.endswith("\n") else "") + plan.output_text, root=root)
         except OSError as exc:
             return ctx.finish(step, StepStatus.FAILED, f"cannot write {target}: {exc.strerror or exc}")
         evidence["output"] = str(target)

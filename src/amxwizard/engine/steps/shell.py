@@ -41,13 +41,20 @@ def judge(ctx: StepContext, step: m.ShellStep) -> StepResult:
         if verdict.status != "passed":
             status, summary = StepStatus.FAILED, verdict.summary
     log = ctx.step_log(step.id) if {"tensor_copy", "llama_cli"} & set(step.evidence) else ""
+    if {"tensor_copy", "llama_cli"} & set(step.evidence):
+        from ..evidence import numactl
+
+        failed = numactl.parse(log, runs[-1].exit_code if runs else None)
+        if failed is not None:  # the program never started: numactl's failure is the verdict, not llama-cli's
+            evidence["numactl"] = failed.as_json()
+            return ctx.finish(step, StepStatus.FAILED, failed.message, [*findings, "numactl_failed"], evidence)
     if "tensor_copy" in step.evidence:
         from ..evidence import tensor_copy
 
-        report = tensor_copy.parse(log)
-        evidence["tensor_copy"] = report.as_evidence()
-        findings += report.findings()
-        summary += f"; {report.headline()}"
+        diagnosis = tensor_copy.diagnose_log(log)
+        evidence["tensor_copy"] = diagnosis.as_evidence()
+        findings += diagnosis.report.findings()
+        summary += f"; {diagnosis.summary()}"
     if "llama_cli" in step.evidence:
         from ..evidence import llama_cli
 

@@ -21,6 +21,7 @@ STATE_STYLE = {
     "met": ("✔ met", "green"),
     "unmet": ("✘ unmet", "bold red"),
     "unknown": ("? not yet", "yellow"),
+    "not_applicable": ("– n/a", "dim"),  # a criterion this build cannot meet or fail (no AMX backend): with its reason
     "manual": ("☐ manual", "dim"),
 }
 
@@ -64,12 +65,12 @@ class CriteriaScreen(Screen[None]):
         table.clear()
         self._results = None
         results = self.results()
-        met = 0
+        met = not_applicable = 0
         for crit in self.app.runbook.criteria:
             result = results[crit.id]
             label, style = STATE_STYLE.get(result.status, (result.status, ""))
-            if result.status == "met":
-                met += 1
+            met += result.status == "met"
+            not_applicable += result.status == "not_applicable"
             if result.ticked_by_person:
                 label += " ✎"
             table.add_row(Text(label, style=style), crit.text, key=crit.id)
@@ -77,7 +78,8 @@ class CriteriaScreen(Screen[None]):
         self.query_one("#criteria-title", Static).update(
             Text.assemble(
                 ("Success criteria ", "bold"),
-                (f"{met}/{total} met", "green" if met == total else "yellow"),
+                (f"{met}/{total} met", "green" if met + not_applicable == total else "yellow"),
+                (f", {not_applicable} not applicable on this build" if not_applicable else "", "dim"),
                 ("  — mark complete when ALL are true · ✎ ticked by hand", "dim"),
             )
         )

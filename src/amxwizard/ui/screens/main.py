@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,8 +117,9 @@ class MainScreen(Screen[None]):
     def refresh_topbar(self) -> None:
         rb, state = self.app.runbook, self.app.session.state
         steps = [s for _, s in rb.iter_steps()]
-        done = sum(1 for s in steps if state.step(s.id).status.done)
-        failed = sum(1 for s in steps if state.step(s.id).status is StepStatus.FAILED)
+        statuses = [state.step(s.id).status for s in steps]
+        passed, skipped = statuses.count(StepStatus.PASSED), statuses.count(StepStatus.SKIPPED)
+        done, failed = passed + skipped, statuses.count(StepStatus.FAILED)
         width = 12
         filled = round(width * done / max(len(steps), 1))
         bar = Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"))
@@ -126,7 +128,8 @@ class MainScreen(Screen[None]):
             (rb.title, "bold cyan"),
             "  ",
             bar,
-            f" {done}/{len(steps)} steps",
+            # The counts the record gives: "12 passed, 2 skipped of 24".
+            f" {passed} passed" + (f", {skipped} skipped" if skipped else "") + f" of {len(steps)}",
             (f" · {failed} failed" if failed else "", "red"),
             (f"  session {self.app.session.id}", "dim"),
         )
@@ -437,12 +440,28 @@ class MainScreen(Screen[None]):
                 ConfirmScreen(f"Untick {item.id}?", f"Its note was: {tick.note}" if tick.note else ""), untick
             )
             return
+        self.run_worker(self._tick_item(item.id), group="flow", exit_on_error=False)
 
-        def noted(note: str | None) -> None:
-            if note is not None:
-                self.app.safely(self.app.executor.tick_checklist, item.id, True, note)
+    async def _tick_item(self, item_id: str) -> None:
+        """Tick an item: its check runs first (git, off the UI thread); one that does not pass asks why."""
+        from ...engine.steps.base import StepError
 
-        self.app.push_screen(NoteScreen(f"Tick {item.id}: a note (optional)", required=False), noted)
+        item = next(i for i in self.app.runbook.checklist if i.id == item_id)
+        note: str | None = ""
+        if item.check.kind == "manual":
+            note = await self.app.push_screen_wait(NoteScreen(f"Tick {item_id}: a note (optional)", required=False))
+            if note is None:
+                return
+        try:
+            await asyncio.to_thread(self.app.executor.tick_checklist, item_id, True, note or "")
+        except StepError as exc:
+            note = await self.app.push_screen_wait(NoteScreen(f"{exc}. Confirm it anyway: why?"))
+            if note:
+                try:
+                    await asyncio.to_thread(self.app.executor.tick_checklist, item_id, True, note)
+                except StepError as again:
+                    self.notify(str(again), severity="error", timeout=10)
+        self.refresh_all()
 
     def action_skip(self) -> None:
         step = self.step

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ...engine.preflight.checks import fixes_text
 from ...runbook.variables import check_value
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class SetupScreen(Screen[bool]):
     BINDINGS = [
         Binding("ctrl+s", "accept", "Accept", priority=True),
         Binding("ctrl+r", "preflight", "Re-check", priority=True),
+        Binding("ctrl+f", "apply_fixes", "Apply fixes", priority=True),
         Binding("escape", "back", "Back"),
     ]
 
@@ -62,6 +64,8 @@ class SetupScreen(Screen[bool]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._fixes: dict[str, str] = {}  # what the latest preflight suggests, not yet applied
+        self._applied: dict[str, str] = {}  # what the person applied with one key (the record notes it)
         for name in self.app.session.runbook.model.variables:
             self._validate(name)
         self.action_preflight()
@@ -107,7 +111,7 @@ class SetupScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="preflight", exit_on_error=False)
     def _run_preflight(self, typed: dict[str, str], generation: int) -> None:
-        from ...engine.preflight import run_preflight
+        from ...engine.preflight import run_preflight, suggested_values
         from ...runbook.variables import VariableError, resolve
 
         session = self.app.session
@@ -118,17 +122,39 @@ class SetupScreen(Screen[bool]):
             self.app.call_from_thread(self._show_preflight, Text(str(exc), style="red"), generation)
             return
         checks = run_preflight(session.runbook, values)
+        fixes = {k: v for k, v in suggested_values(checks).items() if typed.get(k) != v}
         text = Text()
-        for check in checks:
+        if fixes:
+            text.append(f"ctrl+f applies what preflight suggests: {fixes_text(fixes)}\n", style="bold cyan")
+        # Failures first: at 80x24 only the top of this pane is in view.
+        for check in sorted(checks, key=lambda c: {"fail": 0, "warn": 1}.get(c.status, 2)):
             label, style = STATUS_STYLE.get(check.status, (check.status, ""))
             text.append(label, style=style)
             text.append(f" {check.name}: ", style="bold")
             text.append(f"{check.finding}\n")
-        self.app.call_from_thread(self._show_preflight, text, generation)
+        self.app.call_from_thread(self._show_preflight, text, generation, fixes)
 
-    def _show_preflight(self, text: Text, generation: int) -> None:
+    def _show_preflight(self, text: Text, generation: int, fixes: dict[str, str] | None = None) -> None:
         if generation == self._generation:  # an older check finishing late must not cover a newer one
             self.query_one("#preflight-results", Static).update(text)
+            self._fixes = fixes or {}
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply_fixes":
+            return bool(getattr(self, "_fixes", None))
+        return True
+
+    def action_apply_fixes(self) -> None:
+        """Put the values preflight suggests into their fields (the record notes it on accept), and check again."""
+        for name, value in self._fixes.items():
+            field = self.query(f"#var-{name}")
+            if field:
+                field.first(Input).value = value
+                self._applied[name] = value
+        self.notify(f"applied: {fixes_text(self._fixes)}")
+        self._fixes = {}
+        self.action_preflight()
 
     def action_accept(self) -> None:
         from ...engine.session import SessionError
@@ -142,9 +168,12 @@ class SetupScreen(Screen[bool]):
             return
         session = self.app.session
         changed = self._edited(typed)
+        applied = {k: v for k, v in self._applied.items() if typed.get(k) == v}
         try:
             if changed:
                 session.set_variables(changed)
+            if applied:
+                session.note(f"setup: applied the values preflight suggested: {fixes_text(applied)}")
             session.accept_setup()
         except (VariableError, SessionError) as exc:
             self.notify(str(exc), severity="error")
