@@ -1,4 +1,4 @@
-"""``amxwizard sessions``: every session under the state directory."""
+"""``amxwizard sessions``: every session under the state directory, each with the command that resumes it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from . import state_dir
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.session import list_sessions
+    from .tui import resume_command
 
     root = state_dir(args.state_dir)
     sessions = list_sessions(root)
@@ -21,4 +22,6 @@ def run(args: argparse.Namespace) -> int:
             f"{info.id}  {state:<8} {info.steps_done:>2} steps done  {info.events:>4} events  "
             f"updated {info.updated[:19]}  {info.runbook_title} → {info.target}"
         )
+        if not info.finished:
+            print(f"  resume: {resume_command(info, root)}")
     return 0

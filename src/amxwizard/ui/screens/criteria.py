@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ..keys import GLOBAL_KEYS
 from .dialogs import ConfirmScreen, NoteScreen
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ STATE_STYLE = {
 class CriteriaScreen(Screen[None]):
     TITLE = "Success criteria"
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("t", "tick", "Tick / untick"),
         Binding("escape,q", "back", "Back"),
     ]

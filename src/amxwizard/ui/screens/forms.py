@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input, RadioButton, RadioSet, Select, Static
 from ...engine.steps import kind_of
 from ...engine.steps.base import Plan
 from ...runbook import models as m
+from ..keys import GLOBAL_KEYS
 
 if TYPE_CHECKING:
     from ..app import WizardApp
@@ -59,6 +60,7 @@ class FormScreen(Screen[bool]):
     """The fill-in fields of a form, commit or docs step. Dismisses True when every required field is answered."""
 
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("ctrl+s", "done", "Done", priority=True),
         Binding("ctrl+u", "use_suggestion", "Use suggestion", priority=True),
         Binding("ctrl+l", "open_log", "Log", priority=True),
@@ -201,7 +203,7 @@ class FormScreen(Screen[bool]):
 class ChoiceScreen(Screen[bool]):
     """Choose the approach, with each one's "use if" and what the analysis recommends."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [*GLOBAL_KEYS, Binding("escape", "back", "Back")]
 
     app: WizardApp
 
