@@ -147,6 +147,8 @@ class WizardApp(App[None]):
             return
         if is_dialog(self.screen):
             self._held_toasts.append(message)
+            if len(self._held_toasts) == 1:
+                self.set_timer(0.2, self._release_toasts)
             return
         super().notify(
             message.message,
@@ -156,14 +158,12 @@ class WizardApp(App[None]):
             markup=message.markup,
         )
 
-    def pop_screen(self) -> Any:
-        done = super().pop_screen()
-        if self._held_toasts:
-            self.call_after_refresh(self._release_toasts)
-        return done
-
     def _release_toasts(self) -> None:
+        """Show the toasts held for a dialog once no dialog is open (checked again shortly while one is)."""
+        if not self._held_toasts:
+            return
         if is_dialog(self.screen):
+            self.set_timer(0.2, self._release_toasts)
             return
         held, self._held_toasts = self._held_toasts, []
         for message in held:

@@ -135,17 +135,16 @@ class DiffScreen(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
+            yield Static(
+                Text.assemble((self.title_text, "bold"), ("  (the arrows scroll it)", "dim")), classes="dialog-title"
+            )
             with ScrollableContainer(id="diff-body", classes="sideways"):
                 yield Static(
                     Syntax(self.diff or "(no changes)", "diff", theme="ansi_dark", background_color="default"),
                     classes="code-text",
                 )
             question = "" if self.readonly else f"{self.question}  "
-            keys = self.keys_text()
-            yield Static(
-                Text.assemble((question, "bold"), keys, ("  · arrows scroll", "dim")), classes="dialog-keys-line"
-            )
+            yield Static(Text.assemble((question, "bold"), self.keys_text()), classes="dialog-keys-line")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -394,6 +394,12 @@ class MainScreen(Screen[None]):
         self.refresh_runstatus()
 
     def run_started_here(self, step_id: str, handle: Any, log_path: str) -> None:
+        if self.app.busy != step_id:
+            # A command so quick that its step ended before this message came: the pane must not say "running"
+            # again (nothing is), but its log is the one `l` opens.
+            self.last_log = log_path
+            self.refresh_bindings()
+            return
         if self.run_step != step_id:
             self.begin(step_id)
         self.run_handle, self.last_log = handle, log_path
