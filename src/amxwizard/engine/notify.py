@@ -183,6 +183,8 @@ def save_settings(session_dir: Path, settings: NotifySettings) -> None:
     """Make ``settings`` the session's own (kept with what :func:`attach` recorded)."""
     data = _read_json(session_dir / SETTINGS_FILE) or {}
     data["settings"] = settings.to_json()
+    if "effective" in data:
+        data["effective"] = settings.to_json()  # the hook follows the change at once, not at the next attach
     atomic_write(session_dir / SETTINGS_FILE, json.dumps(data, indent=2) + "\n", mode=0o600)
 
 
@@ -533,6 +535,7 @@ def attach(session_dir: Path, terminal: Terminal, titles: Mapping[str, str], set
     data = _read_json(session_dir / SETTINGS_FILE) or {}
     data["terminal"] = terminal.to_json()
     data["titles"] = dict(titles)
+    data["effective"] = settings.to_json()  # what this wizard uses, environment included: the hook follows it
     data["attached_at"] = time.time()
     atomic_write(session_dir / SETTINGS_FILE, json.dumps(data, indent=2) + "\n", mode=0o600)
     hook = session_dir / "runs" / HOOK_FILE
@@ -599,8 +602,12 @@ def run_ended(run_dir: Path, status: str) -> list[str]:
     if wizard_attached(session_dir):
         return []
     try:
-        settings = load_settings(session_dir)
         data = _read_json(session_dir / SETTINGS_FILE) or {}
+        effective = data.get("effective")
+        if isinstance(effective, dict):
+            settings = NotifySettings.from_json(effective, "wizard that started it")
+        else:
+            settings = load_settings(session_dir)
     except NotifyError as exc:
         return _log(session_dir, [str(exc)])
     if not settings.enabled:

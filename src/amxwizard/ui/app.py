@@ -173,6 +173,10 @@ class WizardApp(App[None]):
         except OSError as exc:
             self.call_from_thread(self.notify, f"a run that outlives the wizard will not notify: {exc}", timeout=10)
 
+    def reattach_notifications(self) -> None:
+        """After the settings changed: install (or remove) the end-of-run hook to match."""
+        self._attach_notifications()
+
     def write_terminal(self, text: str) -> None:
         """Put ``text`` (a notification escape, the bell) on the terminal, in order with the frames. UI thread."""
         if self._driver is not None and not self.is_headless:
