@@ -177,7 +177,13 @@ def test_the_notify_command_gets_the_values_and_cannot_be_injected(tmp_path: Pat
     out = tmp_path / "got.json"
     shell_out = tmp_path / "shell.txt"
     notice = Notice(
-        event="ended", step="1.4", state="failed", summary=HOSTILE, title=f"Build {HOSTILE}", duration=61.4, session="s1"
+        event="ended",
+        step="1.4",
+        state="failed",
+        summary=HOSTILE,
+        title=f"Build {HOSTILE}",
+        duration=61.4,
+        session="s1",
     )
     # Configured as a person would type it: a command line, split like a shell splits it, run without one.
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(str(out))}"
