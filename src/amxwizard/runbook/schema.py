@@ -64,6 +64,22 @@ def _describe(cls: type[BaseModel], properties: dict[str, Any], docs: dict[tuple
             prop["description"] = _one_line(prop["description"])
 
 
+def _tighten_keys(node: Any) -> None:
+    """A ``dict[Name, X]`` comes out as ``patternProperties``, which leaves a key that does not match the pattern
+    unchecked; the models refuse such a key, so the schema does too (``propertyNames`` with the pattern)."""
+    if isinstance(node, dict):
+        patterns = node.get("patternProperties")
+        if isinstance(patterns, dict) and len(patterns) == 1:
+            names = node.setdefault("propertyNames", {})
+            if isinstance(names, dict):
+                names.setdefault("pattern", next(iter(patterns)))
+        for value in node.values():
+            _tighten_keys(value)
+    elif isinstance(node, list):
+        for item in node:
+            _tighten_keys(item)
+
+
 def runbook_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a runbook file."""
     schema = models.Runbook.model_json_schema()
@@ -77,6 +93,7 @@ def runbook_schema() -> dict[str, Any]:
             elif definition.get("description"):
                 definition["description"] = _one_line(definition["description"])
     _describe(models.Runbook, schema.get("properties", {}), docs)
+    _tighten_keys(schema)
     return {
         "$schema": DIALECT,
         "title": "amxwizard runbook",
