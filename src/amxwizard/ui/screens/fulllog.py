@@ -22,7 +22,7 @@ class FullLogScreen(Screen[None]):
         Binding("escape,q", "back", "Back"),
         Binding("slash", "search", "Search"),
         Binding("n", "search_next", "Next match"),
-        Binding("y", "copy", "Copy lines"),
+        Binding("y", "copy", "Copy lines", show=False),  # in help (f1); the 80-column footer keeps esc and f1
     ]
 
     def __init__(self, path: Path, *, start_line: int | None = None) -> None:

@@ -36,7 +36,7 @@ class RecordScreen(Screen[None]):
         Binding("h", "write('html')", "Write HTML"),
         Binding("j", "write('json')", "Write JSON"),
         Binding("x", "finish", "Finish session"),
-        Binding("y", "copy_path", "Copy path"),
+        Binding("y", "copy_path", "Copy path", show=False),  # in help (f1) and said after a write
         Binding("escape,q", "back", "Back"),
     ]
 
