@@ -59,6 +59,7 @@ def status_data(session: Session) -> dict[str, Any]:
     }
     return {
         "session": session.id,
+        "running": _running(session),
         "dir": str(session.dir),
         "runbook": {"title": rb.title, "path": st.runbook_path, "sha256": st.runbook_sha256},
         "target": st.target,
@@ -75,6 +76,33 @@ def status_data(session: Session) -> dict[str, Any]:
         "finished": st.finished,
         "events": st.last_seq,
         "last_hash": st.last_hash,
+    }
+
+
+def _running(session: Session) -> dict[str, Any] | None:
+    """The running step as the watchdog sees it: how long it has run, how long it has been silent, whether its
+    process is still there, and how long it usually takes."""
+    from ..engine.watchdog import usual_duration, watch
+
+    running = session.state.running_runs()
+    if not running:
+        return None
+    usual = usual_duration(session, running[-1].step)
+    seen = watch(session.state, session.runbook.model, usual=usual, probe=True)
+    if seen is None:
+        return None
+    return {
+        "step": seen.step,
+        "run_id": seen.run_id,
+        "elapsed_seconds": round(seen.elapsed, 1),
+        "silent_seconds": round(seen.quiet, 1),
+        "silence_limit_seconds": seen.limit,
+        "silent": seen.silent,
+        "process_alive": seen.alive,
+        "usual_seconds": None if usual is None else round(usual.seconds, 1),
+        "usual_samples": 0 if usual is None else usual.samples,
+        "overdue": seen.overdue,
+        "flags": seen.lines(),
     }
 
 
@@ -99,6 +127,17 @@ def run(args: argparse.Namespace) -> int:
         f"  {done}/{len(data['steps'])} steps done, {data['events']} events, last hash {data['last_hash'][:16]}…"
         + ("" if data["setup_accepted"] else "  (setup not yet accepted)")
     )
+    running = data["running"]
+    if running:
+        from ..engine.watchdog import minutes
+
+        usual = f"; usually {minutes(running['usual_seconds'])}" if running["usual_seconds"] is not None else ""
+        print(
+            f"  ▶ {running['step']} running for {minutes(running['elapsed_seconds'])}, last output "
+            f"{minutes(running['silent_seconds'])} ago{usual}"
+        )
+        for flag in running["flags"]:
+            print(f"  ! {flag}")
     print("checklist:")
     for item_id, item in data["checklist"].items():
         print(f"  {'✔' if item['checked'] else '·'} {item_id:<8} {item['text']}")

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from . import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, find_session, parse_vars, state_dir
 
 if TYPE_CHECKING:
     from ..engine.executor import StepExecutor
+    from ..engine.notify import Notice
     from ..engine.session import Session
     from ..engine.steps.base import Blocker, Plan, StepResult
+    from ..engine.watchdog import Watch
 
 
 def say(text: str = "", *, err: bool = False) -> None:
@@ -78,6 +81,73 @@ def show_blocker(blocker: Blocker) -> None:
     elif isinstance(blocker, UnprovenClaims):
         for claim in blocker.claims:
             say(f"  unproven: {claim.sentence} — measured: {claim.measured}")
+
+
+class _Notifications:
+    """The CLI's notifications: the watchdog while the step runs, the notice when it ends (to this terminal)."""
+
+    def __init__(self, session: Session) -> None:
+        from ..engine.notify import (
+            Notifier,
+            NotifyError,
+            NotifySettings,
+            Terminal,
+            attach,
+            load_settings,
+            own_terminal_writer,
+        )
+        from ..engine.watchdog import Watchdog
+
+        self.session = session
+        try:
+            settings = load_settings(session.dir)
+        except NotifyError as exc:
+            print(f"amxwizard: notifications off: {exc}", file=sys.stderr)
+            settings = NotifySettings(channels=frozenset(), source="broken settings")
+        terminal = Terminal.here()
+        self.notifier = Notifier(settings, terminal, own_terminal_writer())
+        titles = {step.id: step.title for _, step in session.runbook.model.iter_steps()}
+        try:
+            attach(session.dir, terminal, titles, settings)
+        except OSError as exc:
+            print(f"amxwizard: a run that outlives this command will not notify: {exc}", file=sys.stderr)
+        self.watchdog = Watchdog(session, self._flagged).start()
+        self.started = time.monotonic()
+
+    def _flagged(self, flag: str, seen: Watch) -> None:
+        from ..engine.notify import Notice
+        from ..engine.watchdog import flag_notice_state
+
+        text = seen.silence_text() if flag == "silent" else seen.usual_text()
+        print(f"amxwizard: [{seen.step}] {text}", file=sys.stderr)
+        notice = Notice(
+            event="silent" if flag == "silent" else "overdue",
+            step=seen.step,
+            state=flag_notice_state("silent" if flag == "silent" else "overdue", seen),
+            title=self.session.runbook.model.step(seen.step).title,
+            duration=seen.elapsed,
+            session=self.session.id,
+        )
+        self._send(notice)
+
+    def ended(self, result: StepResult) -> None:
+        from ..engine.notify import Notice
+
+        self.watchdog.stop()
+        notice = Notice(
+            event="ended",
+            step=result.step,
+            state=result.status.value,
+            summary=result.summary,
+            title=self.session.runbook.model.step(result.step).title,
+            duration=time.monotonic() - self.started,
+            session=self.session.id,
+        )
+        self._send(notice)
+
+    def _send(self, notice: Notice) -> None:
+        for problem in self.notifier.send(notice):
+            print(f"amxwizard: notification: {problem}", file=sys.stderr)
 
 
 def _print_plan(plan: Plan) -> None:
@@ -157,7 +227,11 @@ def run(args: argparse.Namespace) -> int:
             for blocker in left:
                 say(f"amxwizard: blocked: {blocker.describe()}", err=True)
             return EXIT_BLOCKED
-        result = executor.apply(plan, approval, on_output=_print_lines)
+        notifications = _Notifications(session)
+        try:
+            result = executor.apply(plan, approval, on_output=_print_lines)
+        finally:
+            notifications.watchdog.stop()
     except PlanChanged as exc:
         raise CommandError(f"{exc}", EXIT_BLOCKED) from None
     except (StepError, SessionError, TemplateError, VariableError) as exc:
@@ -165,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         session.close()
     report(result)
+    sys.stdout.flush()
+    notifications.ended(result)
     from ..engine.state import StepStatus
 
     return EXIT_OK if result.status in (StepStatus.PASSED, StepStatus.RUNNING) else EXIT_FAILED

@@ -24,9 +24,22 @@ def default_nice() -> int:
 
 
 def launch(
-    runbook: RunbookFile, state: Path, overrides: Mapping[str, str], *, new: bool = False, nice: int | None = None
+    runbook: RunbookFile,
+    state: Path,
+    overrides: Mapping[str, str],
+    *,
+    new: bool = False,
+    nice: int | None = None,
+    notify: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> int:
-    """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits."""
+    """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits.
+
+    ``notify``: the command line's ``--notify``, ``--notify-command`` and ``--notify-after`` (saved with the
+    session when given).
+    """
+    from .notify import apply_flags, check_flags
+
+    check_flags(*notify)
     if not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
         raise CommandError(
             "the wizard needs a terminal; without one use 'amxwizard status' and "
@@ -34,9 +47,14 @@ def launch(
             2,
         )
     session = open_session(runbook, state, dict(overrides), new=new)
+    try:
+        settings = apply_flags(session.dir, *notify)
+    except CommandError:
+        session.close()
+        raise
     from ..ui.app import WizardApp
 
-    app = WizardApp(session, nice=default_nice() if nice is None else nice)
+    app = WizardApp(session, nice=default_nice() if nice is None else nice, notify=settings)
     try:
         app.run()
     finally:
@@ -46,4 +64,10 @@ def launch(
 
 def run(args: argparse.Namespace) -> int:
     runbook = load_or_exit(args.runbook)
-    return launch(runbook, state_dir(args.state_dir), parse_vars(args.var), new=args.new)
+    return launch(
+        runbook,
+        state_dir(args.state_dir),
+        parse_vars(args.var),
+        new=args.new,
+        notify=(args.notify, args.notify_command, args.notify_after),
+    )

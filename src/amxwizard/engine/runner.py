@@ -9,6 +9,9 @@ A run folder holds everything about one run, so a later wizard (or a person with
     exports        the requested shell variables at the end, NUL-separated NAME=VALUE (when any were requested)
     exit_code      the command's exit status; written atomically, so it is either absent or complete
 
+After ``exit_code``, the wrapper starts ``../on-run-end`` (in the folder holding the run folders) when it exists:
+the session's notification hook, so a run that ends with no wizard attached still tells the person.
+
 The child never writes through a pipe to the wizard and runs in its own session, so a closed terminal, a dropped SSH
 connection or a killed wizard leaves it running; a later wizard reattaches by following ``output.log``.
 """
@@ -213,6 +216,9 @@ def wrapper_script(run_dir: Path, exports: Sequence[str]) -> str:
         " ".join(words),
         "status=$?",
         'printf \'%s\\n\' "$status" >"$run/exit_code.tmp" && mv -f "$run/exit_code.tmp" "$run/exit_code"',
+        # The session's notification hook (engine/notify.py), in a session of its own so it is not the run's.
+        'hook="${run%/*}/on-run-end"',
+        'if [ -x "$hook" ]; then setsid "$hook" "$run" "$status" </dev/null >/dev/null 2>&1 & fi',
         'exit "$status"',
     ]
     return "\n".join(lines) + "\n"

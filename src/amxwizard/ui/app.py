@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -17,10 +18,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..engine.executor import StepExecutor
+from ..engine.notify import Notice, Notifier, NotifyError, NotifySettings, Terminal, load_settings
 from ..engine.session import Session, SessionError
 from ..engine.state import StepStatus
 from ..engine.steps.base import Approval, ChooseApproach, Plan, PlanInput, SaveAnswers, StepError, StepResult
 from ..engine.store import Event
+from ..engine.watchdog import Flag, Watch, Watchdog, flag_notice_state
 from ..runbook import models as m
 from .messages import EventRecorded, RunStarted, StepEnded
 from .screens.dialogs import ConfirmScreen, DiffScreen
@@ -40,7 +43,9 @@ class WizardApp(App[None]):
         Binding("q", "quit", "Quit", show=False),
     ]
 
-    def __init__(self, session: Session, *, nice: int = 10, catch_up: bool = True) -> None:
+    def __init__(
+        self, session: Session, *, nice: int = 10, catch_up: bool = True, notify: NotifySettings | None = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.runbook = session.runbook.model
@@ -51,6 +56,15 @@ class WizardApp(App[None]):
         self.output_feed = OutputFeed()  # filled by the runner's thread, drained by the log pane
         self._catch_up = catch_up
         self.resume_notes: list[str] = []
+        self._notify_problem = ""
+        if notify is None:
+            try:
+                notify = load_settings(session.dir)
+            except NotifyError as exc:
+                notify, self._notify_problem = NotifySettings(channels=frozenset(), source="broken settings"), str(exc)
+        # The terminal is known once mounted (set_terminal); until then notices reach tmux and the command only.
+        self.notifier = Notifier(notify, Terminal(), self.write_terminal)
+        self.watchdog = Watchdog(session, self._flagged)
         session.subscribe(self._event_recorded)
 
     # -- start ---------------------------------------------------------------------------------------------------
@@ -64,6 +78,9 @@ class WizardApp(App[None]):
             self.push_screen(SetupScreen(), lambda _: self._refresh_main())
         if self.session.recovery is not None:
             self.notify(str(self.session.recovery), severity="warning", timeout=20)
+        if self._notify_problem:
+            self.notify(f"notifications off: {self._notify_problem}", severity="warning", timeout=15)
+        self._attach_notifications()
         left = self.session.state.running_runs()
         running = left[0].step if left else self._step_left_running()
         if self._catch_up and running:
@@ -140,6 +157,85 @@ class WizardApp(App[None]):
         self.resume_notes = notes
         if self.main is not None and self.main.is_mounted:
             self.main.show_notice(notes)
+
+    # -- notifications and the watchdog ---------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="notify")
+    def _attach_notifications(self) -> None:
+        """Learn where the person is (tty, tmux) and install the hook that notifies when no wizard is attached."""
+        from ..engine.notify import attach
+
+        terminal = Terminal.here()
+        self.notifier.terminal = terminal
+        titles = {step.id: step.title for _, step in self.runbook.iter_steps()}
+        try:
+            attach(self.session.dir, terminal, titles, self.notifier.settings)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"a run that outlives the wizard will not notify: {exc}", timeout=10)
+
+    def reattach_notifications(self) -> None:
+        """After the settings changed: install (or remove) the end-of-run hook to match."""
+        self._attach_notifications()
+
+    def write_terminal(self, text: str) -> None:
+        """Put ``text`` (a notification escape, the bell) on the terminal, in order with the frames. UI thread."""
+        if self._driver is not None and not self.is_headless:
+            self._driver.write(text)
+
+    def send_notice(self, notice: Notice, *, force: bool = False) -> None:
+        """Send ``notice`` through the session's channels: the terminal now, tmux and the command in a thread."""
+        if not force and not self.notifier.worth_it(notice):
+            return
+        problems = self.notifier.send_terminal(notice)
+        self._send_others(notice, problems)
+
+    @work(thread=True, exit_on_error=False, group="notify")
+    def _send_others(self, notice: Notice, problems: list[str]) -> None:
+        problems = problems + self.notifier.send_others(notice)
+        if problems:
+            self.call_from_thread(self.notify, "notification: " + "; ".join(problems), severity="warning", timeout=10)
+
+    def watch_tick(self) -> Watch | None:
+        """One look by the watchdog (the main screen's clock calls it every second); the running step as seen."""
+        self.watchdog.check(compute_usual=False)
+        return self.watchdog.last
+
+    @work(thread=True, exit_on_error=False, group="usual")
+    def _learn_usual(self, step_id: str) -> None:
+        self.watchdog.usual(step_id)  # reads this and other sessions' stores: never on the UI thread
+
+    def _flagged(self, flag: Flag, seen: Watch) -> None:
+        text = seen.silence_text() if flag == "silent" else seen.usual_text()
+        self.notify(text, severity="warning", timeout=15)
+        self.send_notice(
+            Notice(
+                event=flag,
+                step=seen.step,
+                state=flag_notice_state(flag, seen),
+                title=self.runbook.step(seen.step).title,
+                duration=seen.elapsed,
+                session=self.session.id,
+            )
+        )
+
+    def _notify_end(self, result: StepResult) -> None:
+        from ..engine.watchdog import epoch
+
+        runs = self.session.state.attempt_runs(result.step)
+        if not runs:
+            return  # no command ran: the person was answering or reviewing, and is looking at the screen
+        started = epoch(runs[0].started)
+        self.send_notice(
+            Notice(
+                event="ended",
+                step=result.step,
+                state=result.status.value,
+                summary=result.summary,
+                title=self.runbook.step(result.step).title,
+                duration=None if started is None else max(0.0, time.time() - started),
+                session=self.session.id,
+            )
+        )
 
     # -- running steps -------------------------------------------------------------------------------------------
 
@@ -299,6 +395,7 @@ class WizardApp(App[None]):
     def on_run_started(self, message: RunStarted) -> None:
         if self.main is not None:
             self.main.run_started_here(message.step_id, message.handle, message.log_path)
+        self._learn_usual(message.step_id)
 
     def on_step_ended(self, message: StepEnded) -> None:
         if message.step_id == self.busy or not message.step_id:
@@ -329,6 +426,7 @@ class WizardApp(App[None]):
                 severity=severity,
                 timeout=8 if severity == "error" else 4,
             )
+            self._notify_end(result)
         if self.main is not None:
             self.main.refresh_bindings()
 

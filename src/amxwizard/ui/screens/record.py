@@ -36,6 +36,7 @@ class RecordScreen(Screen[None]):
         Binding("h", "write('html')", "Write HTML"),
         Binding("j", "write('json')", "Write JSON"),
         Binding("x", "finish", "Finish session"),
+        Binding("y", "copy_path", "Copy path", show=False),  # in help (f1) and said after a write
         Binding("escape,q", "back", "Back"),
     ]
 
@@ -120,7 +121,19 @@ class RecordScreen(Screen[None]):
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot write {path}: {exc}", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"written: {path}")
+        self.written = path
+        self.app.call_from_thread(self.notify, f"written: {path}  (y copies its path)")
+
+    written: Path | None = None
+
+    def action_copy_path(self) -> None:
+        """Copy the path of the record written last (else the session folder) to the local clipboard."""
+        from ..clipboard import copy_text
+
+        if self.written is not None:
+            copy_text(self.app, str(self.written), "the record's path")
+        else:
+            copy_text(self.app, str(self.app.session.dir), "the session folder's path (no record written yet)")
 
     def action_finish(self) -> None:
         if self.app.busy is not None:

@@ -206,6 +206,13 @@ class LogView(ScrollView, can_focus=True):
         strip = Strip(line.render(self.app.console)).crop_extend(scroll_x, scroll_x + width, style)
         return strip
 
+    def lines(self, start: int, end: int) -> list[str]:
+        """Lines ``start`` to ``end`` (0-based, end excluded) as they are shown: decoded, escapes removed."""
+        if self._fd is None:
+            return []
+        end = min(end, len(self.index))
+        return [display_line(self.index.read(self._fd, i).decode("utf-8", "replace")) for i in range(start, end)]
+
     def action_top(self) -> None:
         self.scroll_home(animate=False)
 
