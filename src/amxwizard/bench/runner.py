@@ -85,9 +85,8 @@ def _through_runner(folder: Path, lines: int) -> tuple[float, int, int, int]:
 
 def _record_latency(folder: Path, events: int) -> list[float]:
     """Seconds each of ``events`` durable ``session.record`` calls took."""
-    from ..commands import bundled_runbook
     from ..engine.session import Session
-    from ..runbook import load_runbook
+    from ..runbook import bundled_runbook, load_runbook
 
     session = Session.create(folder / "state", load_runbook(bundled_runbook()))
     timings = []

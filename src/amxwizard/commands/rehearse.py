@@ -7,7 +7,8 @@ import shlex
 import tempfile
 from pathlib import Path
 
-from . import CommandError, bundled_runbook, load_or_exit
+from ..runbook import bundled_runbook
+from . import CommandError, load_or_exit
 
 
 def continue_command(runbook_path: Path | None, state: Path, overrides: dict[str, str]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -25,13 +25,14 @@ from ..engine.steps.base import Approval, ChooseApproach, Plan, PlanInput, SaveA
 from ..engine.store import Event
 from ..engine.watchdog import Flag, Watch, Watchdog, flag_notice_state
 from ..runbook import models as m
+from .host import WizardHost
 from .messages import EventRecorded, RunStarted, StepEnded
 from .screens.dialogs import ConfirmScreen, DiffScreen
 from .screens.main import MainScreen
 from .widgets.runlog import OutputFeed
 
 
-class WizardApp(App[None]):
+class WizardApp(WizardHost):
     TITLE = "amxwizard"
     CSS_PATH = Path(__file__).with_name("wizard.tcss")  # absolute: subclasses live elsewhere (probes, tests)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]

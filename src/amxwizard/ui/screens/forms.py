@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import events, on
@@ -16,9 +16,7 @@ from textual.widgets import Footer, Input, RadioButton, RadioSet, Select, Static
 from ...engine.steps import kind_of
 from ...engine.steps.base import Plan
 from ...runbook import models as m
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
+from ..host import WizardHost
 
 
 def _field_widget(fld: m.FormField, value: str) -> Widget:
@@ -65,7 +63,7 @@ class FormScreen(Screen[bool]):
         Binding("escape", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()
@@ -203,7 +201,7 @@ class ChoiceScreen(Screen[bool]):
 
     BINDINGS = [Binding("escape", "back", "Back")]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()

@@ -23,6 +23,7 @@ from ...engine.steps import kind_of
 from ...engine.watchdog import Watch, minutes
 from ...runbook import models as m
 from ..clipboard import copy_text
+from ..host import WizardHost
 from ..render import pending_detail, step_detail
 from ..widgets.outline import Item, StepOutline
 from ..widgets.runlog import RunLog
@@ -30,7 +31,6 @@ from .dialogs import ConfirmScreen, DecideScreen, NoteScreen
 
 if TYPE_CHECKING:
     from ...engine.executor import StepResult
-    from ..app import WizardApp
 
 
 class MainScreen(Screen[None]):
@@ -53,7 +53,7 @@ class MainScreen(Screen[None]):
         Binding("y", "copy", "Copy", show=False),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self) -> None:
         super().__init__()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -16,10 +15,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...engine.state import StepStatus
+from ..host import WizardHost
 from .dialogs import ConfirmScreen, NoteScreen
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
 
 
 def _machine_placeholder() -> object:
@@ -40,7 +37,7 @@ class RecordScreen(Screen[None]):
         Binding("escape,q", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
     complete = False
     shown = False  # the record's state is on screen
 

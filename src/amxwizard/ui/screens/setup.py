@@ -4,7 +4,6 @@ Nothing runs until the person accepts them."""
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -17,9 +16,7 @@ from textual.widgets import Footer, Input, Static
 from ...engine.notify import CHANNELS, NotifyError, NotifySettings, override, save_settings
 from ...engine.preflight.checks import fixes_text
 from ...runbook.variables import check_value
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
+from ..host import WizardHost
 
 STATUS_STYLE = {"ok": ("✔ ok  ", "green"), "warn": ("▲ warn", "yellow"), "fail": ("✘ fail", "bold red")}
 
@@ -35,7 +32,7 @@ class SetupScreen(Screen[bool]):
         Binding("escape", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def compose(self) -> ComposeResult:
         session = self.app.session
