@@ -277,6 +277,7 @@ def _merge(db_rows: list[Row], lines: list[str]) -> _Merged:
             i += 1
             k += 1
             continue
+        r_fault: str | None
         if r is None and k < n_db:
             later = db_rows[k][0]
             r_fault = f"is missing (the store jumps from event {seq - 1} to {later})"
