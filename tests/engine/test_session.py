@@ -102,7 +102,7 @@ def test_concurrent_recorders_apply_events_in_log_order(state_dir: Path, runbook
     session.close()
 
 
-def test_list_sessions_reads_without_the_lock_and_skips_what_it_cannot_read(
+def test_list_sessions_reads_without_the_lock_and_lists_damaged_ones_as_damaged(
     state_dir: Path, runbook_file: RunbookFile
 ) -> None:
     finished = Session.create(state_dir, runbook_file)
@@ -119,8 +119,11 @@ def test_list_sessions_reads_without_the_lock_and_skips_what_it_cannot_read(
 
     infos = list_sessions(state_dir)  # while `running` holds its lock
 
-    assert [info.id for info in infos] == [finished.id, running.id]
-    done, live = infos
+    # A folder with no store is no session; a store nothing can be read from is a damaged session, still listed.
+    assert [info.id for info in infos] == [broken.name, finished.id, running.id]
+    damaged, done, live = infos
+    assert "not a database" in damaged.damage and damaged.events == 0
+    assert done.damage == "" and live.damage == ""
     assert isinstance(done, SessionInfo)
     assert (done.finished, done.steps_done, done.events, done.target) == (True, 2, 5, finished.values()["repo"])
     assert (live.finished, live.steps_done, live.target) == (False, 0, "/srv/other checkout")

@@ -1,12 +1,22 @@
 """A session's current state, derived only by replaying its events. The one place state transitions happen.
 
 The event kinds and their data are declared in :mod:`.events`.
+
+Cost is linear in the number of events. A replay builds the state alone (no other thread can see it yet), so it
+changes containers in place. Once the state is live, another thread (the UI) may be iterating over any container
+while a worker records an event, so each transition replaces the container it changes instead: the reader goes on
+over the version it started with, and never sees one change size under it.
+
+A state can also be saved as a *snapshot* (:func:`snapshot_data`) with the chain hash it covers; a session reopens
+from its snapshot and replays only the events after it, provided the log still holds that hash at that number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +61,8 @@ class RunRecord:
     log_size: int | None = None
     log_sha256: str = ""
     git_after: dict[str, Any] = field(default_factory=dict)
+    shell_errors: list[dict[str, Any]] = field(default_factory=list)  # failed lines the command's shell reported
+    unwatched: bool = False  # the run had ended before a wizard recorded it
 
 
 @dataclass
@@ -65,6 +77,15 @@ class StepState:
     skip_reason: str = ""
     attempts: int = 0
     acknowledged: list[dict[str, Any]] = field(default_factory=list)
+    settled: bool = False  # the verdict was reached while no wizard watched (a later wizard judged the logs)
+
+    @property
+    def resume_at(self) -> int | None:
+        """The first command that never started, for an attempt interrupted between two of its commands."""
+        if self.status is not StepStatus.INTERRUPTED:
+            return None
+        value = self.evidence.get("resume_at")
+        return value if isinstance(value, int) and value > 0 else None
 
 
 @dataclass
@@ -115,6 +136,8 @@ class SessionState:
     last_seq: int = 0
     last_hash: str = GENESIS
     last_ts: str = ""
+    # False only while a replay builds the state alone: transitions may then change containers in place.
+    live: bool = field(default=True, compare=False, repr=False)
 
     def step(self, step_id: str) -> StepState:
         """The state of ``step_id`` (pending if nothing happened to it yet)."""
@@ -141,8 +164,8 @@ class SessionState:
     def apply(self, event: Event) -> None:
         """Fold one event into the state. Unknown kinds are kept in the log and ignored here.
 
-        Containers are replaced, never changed in place: the UI thread may be iterating over one while a worker
-        thread records an event, and it then simply goes on over the version it started with.
+        On a live state containers are replaced, never changed in place: the UI thread may be iterating over one
+        while a worker thread records an event, and it then simply goes on over the version it started with.
         """
         fact = ev.parse(event.kind, event.data)
         handler = _HANDLERS.get(type(fact)) if fact is not None else None
@@ -152,8 +175,33 @@ class SessionState:
 
     def _step_mut(self, step_id: str) -> StepState:
         if step_id not in self.steps:
-            self.steps = {**self.steps, step_id: StepState()}
+            self._put("steps", step_id, StepState())
         return self.steps[step_id]
+
+    def _put(self, name: str, key: str, value: Any) -> None:
+        """``self.<name>[key] = value``: in place during a replay, by a new dict once the state is live."""
+        current: dict[str, Any] = getattr(self, name)
+        if self.live:
+            setattr(self, name, {**current, key: value})
+        else:
+            current[key] = value
+
+    def _add(self, name: str, item: Any) -> None:
+        """``self.<name>.append(item)``: in place during a replay, by a new list once the state is live."""
+        current: list[Any] = getattr(self, name)
+        if self.live:
+            setattr(self, name, [*current, item])
+        else:
+            current.append(item)
+
+    def _merge(self, name: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        current: dict[str, str] = getattr(self, name)
+        if self.live:
+            setattr(self, name, {**current, **values})
+        else:
+            current.update(values)
 
 
 def _created(s: SessionState, e: ev.SessionCreated, ts: str, by: str) -> None:
@@ -166,11 +214,11 @@ def _created(s: SessionState, e: ev.SessionCreated, ts: str, by: str) -> None:
 
 
 def _opened(s: SessionState, e: ev.SessionOpened, ts: str, by: str) -> None:
-    s.opened = [*s.opened, {"ts": ts, "by": by, "pid": e.pid}]
+    s._add("opened", {"ts": ts, "by": by, "pid": e.pid})
 
 
 def _variables(s: SessionState, e: ev.VariablesSet, ts: str, by: str) -> None:
-    s.overrides = {**s.overrides, **{str(k): str(v) for k, v in e.values.items()}}
+    s._merge("overrides", {str(k): str(v) for k, v in e.values.items()})
     s.target = e.target
 
 
@@ -179,7 +227,7 @@ def _accepted(s: SessionState, e: ev.SetupAccepted, ts: str, by: str) -> None:
 
 
 def _checklist(s: SessionState, e: ev.ChecklistTicked, ts: str, by: str) -> None:
-    s.checklist = {**s.checklist, e.item: Tick(bool(e.checked), e.note, ts, by, bool(e.auto), e.finding or "")}
+    s._put("checklist", e.item, Tick(bool(e.checked), e.note, ts, by, bool(e.auto), e.finding or ""))
 
 
 def _step_started(s: SessionState, e: ev.StepStarted, ts: str, by: str) -> None:
@@ -190,6 +238,7 @@ def _step_started(s: SessionState, e: ev.StepStarted, ts: str, by: str) -> None:
     st.runs = []
     st.attempts += 1
     st.acknowledged = list(e.acknowledged or [])
+    st.settled = False
 
 
 def _command_started(s: SessionState, e: ev.CommandStarted, ts: str, by: str) -> None:
@@ -206,16 +255,16 @@ def _command_started(s: SessionState, e: ev.CommandStarted, ts: str, by: str) ->
         started=ts,
         git_before=e.git_before or {},
     )
-    s.runs = {**s.runs, run.run_id: run}
+    s._put("runs", run.run_id, run)
     st = s._step_mut(run.step)
     st.status = StepStatus.RUNNING
-    st.runs = [*st.runs, run.run_id]
+    st.runs = [*st.runs, run.run_id]  # a handful per attempt: copying is cheap
 
 
 def _command_finished(s: SessionState, e: ev.CommandFinished, ts: str, by: str) -> None:
     run = s.runs.get(e.run_id)
-    if run is None:
-        return
+    if run is None or run.finished:
+        return  # an end recorded twice (a lost log restored, say) is evidence once: the first record stands
     run.finished = True
     run.outcome = e.outcome
     run.exit_code = e.exit_code
@@ -225,7 +274,9 @@ def _command_finished(s: SessionState, e: ev.CommandFinished, ts: str, by: str) 
     run.log_size = e.log_size
     run.log_sha256 = e.log_sha256
     run.git_after = e.git_after or {}
-    s.exports = {**s.exports, **{str(k): str(v) for k, v in (e.exports or {}).items()}}
+    run.shell_errors = list(e.shell_errors or [])
+    run.unwatched = bool(e.unwatched)
+    s._merge("exports", {str(k): str(v) for k, v in (e.exports or {}).items()})
 
 
 def _step_finished(s: SessionState, e: ev.StepFinished, ts: str, by: str) -> None:
@@ -234,6 +285,7 @@ def _step_finished(s: SessionState, e: ev.StepFinished, ts: str, by: str) -> Non
     st.summary = e.summary
     st.evidence = e.evidence or {}
     st.finished, st.by = ts, by or st.by
+    st.settled = bool(e.settled)
 
 
 def _step_skipped(s: SessionState, e: ev.StepSkipped, ts: str, by: str) -> None:
@@ -246,10 +298,11 @@ def _step_skipped(s: SessionState, e: ev.StepSkipped, ts: str, by: str) -> None:
 def _step_reset(s: SessionState, e: ev.StepReset, ts: str, by: str) -> None:
     st = s._step_mut(e.step)
     st.status, st.skip_reason, st.summary, st.finished = StepStatus.PENDING, "", "", ""
+    st.settled = False
 
 
 def _field(s: SessionState, e: ev.FieldAnswered, ts: str, by: str) -> None:
-    s.answers = {**s.answers, e.field: Answer(str(e.value), e.suggested, e.step, ts, by)}
+    s._put("answers", e.field, Answer(str(e.value), e.suggested, e.step, ts, by))
 
 
 def _approach(s: SessionState, e: ev.ApproachChosen, ts: str, by: str) -> None:
@@ -258,7 +311,7 @@ def _approach(s: SessionState, e: ev.ApproachChosen, ts: str, by: str) -> None:
 
 
 def _criterion(s: SessionState, e: ev.CriterionTicked, ts: str, by: str) -> None:
-    s.criteria = {**s.criteria, e.criterion: Tick(bool(e.ticked), e.note, ts, by)}
+    s._put("criteria", e.criterion, Tick(bool(e.ticked), e.note, ts, by))
 
 
 def _record(e: ev.Fact, ts: str, by: str) -> dict[str, Any]:
@@ -268,11 +321,11 @@ def _record(e: ev.Fact, ts: str, by: str) -> dict[str, Any]:
 def _backup(s: SessionState, e: ev.BackupMade, ts: str, by: str) -> None:
     s.backup = _record(e, ts, by)
     if e.export and e.dir:
-        s.exports = {**s.exports, e.export: e.dir}
+        s._merge("exports", {e.export: e.dir})
 
 
 def _edited(s: SessionState, e: ev.FileEdited, ts: str, by: str) -> None:
-    s.edits = [*s.edits, _record(e, ts, by)]
+    s._add("edits", _record(e, ts, by))
 
 
 def _commit(s: SessionState, e: ev.CommitMade, ts: str, by: str) -> None:
@@ -280,7 +333,7 @@ def _commit(s: SessionState, e: ev.CommitMade, ts: str, by: str) -> None:
 
 
 def _document(s: SessionState, e: ev.DocumentUpdated, ts: str, by: str) -> None:
-    s.documents = {**s.documents, e.path: _record(e, ts, by)}
+    s._put("documents", e.path, _record(e, ts, by))
 
 
 def _finished(s: SessionState, e: ev.SessionFinished, ts: str, by: str) -> None:
@@ -288,7 +341,7 @@ def _finished(s: SessionState, e: ev.SessionFinished, ts: str, by: str) -> None:
 
 
 def _note(s: SessionState, e: ev.Note, ts: str, by: str) -> None:
-    s.notes = [*s.notes, _record(e, ts, by)]
+    s._add("notes", _record(e, ts, by))
 
 
 _Handler = Callable[[SessionState, Any, str, str], None]
@@ -316,9 +369,71 @@ _HANDLERS: dict[type[ev.Fact], _Handler] = {
 }
 
 
-def replay(events: list[Event]) -> SessionState:
-    """The state a list of events leads to."""
-    state = SessionState()
-    for event in events:
-        state.apply(event)
+def replay(events: Iterable[Event], state: SessionState | None = None) -> SessionState:
+    """The state ``events`` lead to (from ``state``, a snapshot, when given: it must not be shared yet).
+
+    The state is built alone, changing its containers in place, and is live (copy-on-write) once returned.
+    """
+    state = state if state is not None else SessionState()
+    state.live = False
+    try:
+        for event in events:
+            state.apply(event)
+    finally:
+        state.live = True
     return state
+
+
+# --- snapshots ---------------------------------------------------------------------------------------------------
+
+_SNAPSHOT_CLASSES: tuple[type[Any], ...] = (RunRecord, StepState, Answer, Tick)
+
+
+def _layout() -> str:
+    """A digest of every field the snapshot holds: a change to the state's shape makes older snapshots unusable."""
+    classes: tuple[type[Any], ...] = (SessionState, *_SNAPSHOT_CLASSES)
+    parts = [f"{cls.__name__}:{','.join(f.name for f in fields(cls))}" for cls in classes]
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
+
+
+SNAPSHOT_LAYOUT = _layout()
+
+
+def snapshot_data(state: SessionState) -> dict[str, Any]:
+    """The state as plain JSON data, with the chain position it covers (``seq``, ``hash``)."""
+    body: dict[str, Any] = {}
+    for f in fields(SessionState):
+        if f.name == "live":
+            continue
+        value = getattr(state, f.name)
+        if f.name == "steps":
+            value = {k: {**vars_of(v), "status": v.status.value} for k, v in value.items()}
+        elif f.name in ("runs", "answers", "checklist", "criteria"):
+            value = {k: vars_of(v) for k, v in value.items()}
+        body[f.name] = value
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return {"layout": SNAPSHOT_LAYOUT, "seq": state.last_seq, "hash": state.last_hash, "sha256": digest, "state": body}
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def from_snapshot(data: dict[str, Any]) -> SessionState | None:
+    """The state a snapshot holds, or ``None`` if it is not one this version wrote (or it was changed since)."""
+    try:
+        if data.get("layout") != SNAPSHOT_LAYOUT:
+            return None
+        body = data["state"]
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+        if digest != data.get("sha256") or body.get("last_seq") != data.get("seq"):
+            return None
+        values = dict(body)
+        values["steps"] = {k: StepState(**{**v, "status": StepStatus(v["status"])}) for k, v in body["steps"].items()}
+        values["runs"] = {k: RunRecord(**v) for k, v in body["runs"].items()}
+        values["answers"] = {k: Answer(**v) for k, v in body["answers"].items()}
+        values["checklist"] = {k: Tick(**v) for k, v in body["checklist"].items()}
+        values["criteria"] = {k: Tick(**v) for k, v in body["criteria"].items()}
+        return SessionState(**values)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None

@@ -874,3 +874,41 @@ def _rebuild(path: Path, rows: list[Row]) -> None:
         _fsync_folder(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot rebuild {path}: {exc.strerror or exc}") from None
+
+
+class CheckedStore(EventStore):
+    """A read-only view of a store as :func:`read_checked` found it (both copies compared): what a reader shows
+    while a wizard may hold the session, without writing a byte (not even to repair it)."""
+
+    def __init__(self, path: Path, checked: Checked) -> None:
+        self.path = path
+        self.journal = journal_of(path)
+        self._lock = threading.RLock()
+        self._listeners = []
+        self._journal_fd = None
+        self._journal_size = 0
+        self._rows = checked.rows
+        self._tail = (checked.rows[-1][0], checked.rows[-1][5]) if checked.rows else (0, GENESIS)
+
+    def rows(self, after: int = 0, kinds: Collection[str] | None = None) -> list[Row]:
+        wanted = set(kinds) if kinds is not None else None
+        return [r for r in self._rows[max(0, after) :] if wanted is None or r[2] in wanted]
+
+    def hash_at(self, seq: int) -> str | None:
+        return self._rows[seq - 1][5] if 0 < seq <= len(self._rows) else None
+
+    def tail(self) -> tuple[int, str]:
+        assert self._tail is not None
+        return self._tail
+
+    def append(self, kind: str, data: dict[str, Any]) -> Event:
+        raise StoreError(f"cannot write {self.path}: the session is open read-only (another wizard may hold it)")
+
+    def close(self) -> None:
+        return None
+
+    def check(self) -> ChainBreak | None:
+        return verify_chain(self.events())
+
+    def truncate_after(self, seq: int) -> int:
+        raise StoreError(f"cannot write {self.path}: the session is open read-only")
