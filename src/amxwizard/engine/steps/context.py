@@ -25,6 +25,7 @@ class StepContext:
         self._suggestions: dict[tuple[tuple[str, int | None], ...], Any] = {}
         self.handle: Any = None  # the live RunHandle while a command runs (for cancel)
         self.closing = False  # set when the wizard closes: no further command starts in this process
+        self.settling = False  # judging an attempt that ended while no wizard watched (see engine.settle)
 
     # -- values and paths ---------------------------------------------------------------------------------------
 
@@ -113,7 +114,10 @@ class StepContext:
         evidence = dict(evidence or {})
         if findings:
             evidence.setdefault("findings", list(findings))
-        self.session.record(ev.StepFinished(step=step.id, status=status.value, summary=summary, evidence=evidence))
+        settled = True if self.settling else None
+        self.session.record(
+            ev.StepFinished(step=step.id, status=status.value, summary=summary, evidence=evidence, settled=settled)
+        )
         troubles: tuple[m.Troubleshooting, ...] = ()
         if status is not StepStatus.PASSED:
             from ..evidence.troubleshoot import matching
