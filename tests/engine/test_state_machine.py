@@ -141,7 +141,7 @@ def read_events(folder: Path) -> list[Any]:
     """What the next wizard will find: both copies of the store read and compared, nothing written."""
     checked = read_checked(folder / "events.db")
     assert checked.problem is None, checked.problem  # a kill is never damage
-    return checked.events()
+    return checked.events(folder / "events.db")
 
 
 class SessionLifeMachine(RuleBasedStateMachine):

@@ -143,7 +143,7 @@ def test_200_kill_9s_never_lose_a_committed_event_or_damage_the_store(tmp_path: 
         else:
             wait_ready(proc)
             # A few long runs let the WAL reach SQLite's auto-checkpoint, so some kills land inside one.
-            time.sleep(rng.uniform(0.25, 0.4) if iteration % 100 == 99 else rng.uniform(0.0, 0.01))
+            time.sleep(rng.uniform(0.25, 0.4) if iteration % 100 == 99 else rng.uniform(0.0, 0.02))
         reported = kill_and_collect(proc)
 
         assert reported == list(range(committed + 1, committed + 1 + len(reported))), context

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import getpass
-import json
 import os
 import re
 import secrets
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from . import events as ev
 from .fileio import PRIVATE_FOLDER_MODE, atomic_write, private_folder
-from .state import SessionState, from_snapshot, replay, snapshot_data
+from .state import SessionState, dump_snapshot, load_snapshot, replay, snapshot_summary
 from .store import (
     CheckedStore,
     Event,
@@ -194,20 +193,40 @@ _SUMMARY_KINDS = (
 def read_snapshot(folder: Path) -> SessionState | None:
     """The state saved in the session's snapshot, if there is a usable one (its position is checked by the caller)."""
     try:
-        data = json.loads((folder / SNAPSHOT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = (folder / SNAPSHOT_FILE).read_bytes()
+    except OSError:
         return None
-    return from_snapshot(data) if isinstance(data, dict) else None
+    return load_snapshot(raw)
 
 
-def state_from_rows(folder: Path, rows: list[Row]) -> tuple[SessionState, int]:
-    """The state ``rows`` (a checked chain) lead to, from the snapshot when it covers a prefix of them; and how many
-    events had to be replayed."""
+def _snapshot_summary(folder: Path) -> SessionState | None:
+    """What a listing needs from the snapshot, from its first line alone."""
+    try:
+        with open(folder / SNAPSHOT_FILE, "rb") as fh:
+            line = fh.readline(1 << 20)
+    except OSError:
+        return None
+    return snapshot_summary(line)
+
+
+def load_state(folder: Path, store: EventStore, rows: list[Row] | None) -> tuple[SessionState, int]:
+    """The state a checked store leads to, and how many events had to be replayed for it.
+
+    ``rows`` are the trusted events when they had to be read one by one (a store that was damaged), else ``None``:
+    the store holds exactly the events. Either way the snapshot is used when the chain still holds its hash at its
+    number, and only the events after it are decoded and replayed.
+    """
     snap = read_snapshot(folder)
-    if snap is not None and 0 < snap.last_seq <= len(rows) and rows[snap.last_seq - 1][5] == snap.last_hash:
-        tail = rows[snap.last_seq :]
+    if rows is not None:
+        if snap is not None and 0 < snap.last_seq <= len(rows) and rows[snap.last_seq - 1][5] == snap.last_hash:
+            tail = rows[snap.last_seq :]
+            return replay(map(row_event, tail), snap), len(tail)
+        return replay(map(row_event, rows)), len(rows)
+    if snap is not None and snap.last_seq > 0 and store.hash_at(snap.last_seq) == snap.last_hash:
+        tail = store.rows(after=snap.last_seq)
         return replay(map(row_event, tail), snap), len(tail)
-    return replay(map(row_event, rows)), len(rows)
+    every = store.rows()
+    return replay(map(row_event, every)), len(every)
 
 
 def _summary(folder: Path, *, thorough: bool) -> SessionInfo | None:
@@ -216,15 +235,21 @@ def _summary(folder: Path, *, thorough: bool) -> SessionInfo | None:
     if not db.is_file() and not journal_of(db).is_file():
         return None
     damage = ""
+    rows: list[Row] | None = None
+    if thorough:
+        try:
+            checked = read_checked(db)
+        except StoreError:
+            return None  # busy or unreadable for a reason that is not damage: say nothing rather than guess
+        damage, rows = checked.problem or "", checked.rows
     state: SessionState | None = None
-    updated = ""
-    if not thorough:
+    if rows is None:
         try:
             store = EventStore(db, readonly=True)
             try:
-                snap = read_snapshot(folder)
+                snap = _snapshot_summary(folder)
                 if snap is not None and store.hash_at(snap.last_seq) == snap.last_hash:
-                    state = replay(store.events(after=snap.last_seq), snap)
+                    state = replay(store.events(after=snap.last_seq, kinds=_SUMMARY_KINDS), snap)
                 else:
                     # not every command and answer: this runs at each start
                     state = replay(store.events(kinds=_SUMMARY_KINDS))
@@ -236,18 +261,22 @@ def _summary(folder: Path, *, thorough: bool) -> SessionInfo | None:
                 store.close()
         except StoreError:
             state = None  # damaged or unreadable: read it through both copies below
+            if not thorough:
+                try:
+                    checked = read_checked(db)
+                except StoreError:
+                    return None
+                damage, rows = checked.problem or "", checked.rows
+            if rows is None:
+                return None  # SQLite refused it, yet both copies agree: busy; say nothing rather than guess
     if state is None:
-        try:
-            checked = read_checked(db)
-        except StoreError:
-            return None  # busy or unreadable for a reason that is not damage: say nothing rather than guess
-        if not checked.rows and checked.problem is None:
+        assert rows is not None
+        if not rows and not damage:
             return None  # a folder with an empty store and no journal: no session was ever recorded in it
-        damage = checked.problem or ""
-        state, _ = state_from_rows(folder, checked.rows)
-        events = len(checked.rows)
+        state = replay(map(row_event, rows))
+        events = len(rows)
         updated = state.last_ts
-        if not checked.rows:
+        if not rows:
             damage = damage or "nothing in it can be read"
     running = tuple(k for k, v in state.steps.items() if v.status.value == "running")
     return SessionInfo(
@@ -320,7 +349,7 @@ class Session:
         self.readonly = readonly
         self.damage = damage  # what a read-only look found wrong with the store (it repairs nothing)
         # The events are read (and checked) once, by whoever opened the store; the snapshot spares replaying them.
-        self.state, replayed = state_from_rows(folder, rows if rows is not None else store.rows())
+        self.state, replayed = load_state(folder, store, rows)
         self._snapshot_seq = self.state.last_seq - replayed
         self.by = actor()
         self._values: dict[str, str] | None = None
@@ -429,9 +458,9 @@ class Session:
             raise SessionError(f"no session at {folder}")
         try:
             checked = read_checked(db)
+            store = CheckedStore(db, checked) if checked.rows is not None else EventStore(db, readonly=True)
         except StoreError as exc:
             raise SessionError(str(exc)) from None
-        store = CheckedStore(db, checked)
         return cls(
             folder,
             store,
@@ -553,12 +582,13 @@ class Session:
         if self.readonly:
             return
         with self._record_lock:
-            data = snapshot_data(self.state)
+            seq = self.state.last_seq
+            data = dump_snapshot(self.state)
         try:
-            atomic_write(self.dir / SNAPSHOT_FILE, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            atomic_write(self.dir / SNAPSHOT_FILE, data)
         except OSError:
             return
-        self._snapshot_seq = int(data["seq"])
+        self._snapshot_seq = seq
 
     def close(self) -> None:
         if not self.readonly and self.state.last_seq - self._snapshot_seq >= SNAPSHOT_EVERY:

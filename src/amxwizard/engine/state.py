@@ -399,41 +399,86 @@ def _layout() -> str:
 SNAPSHOT_LAYOUT = _layout()
 
 
-def snapshot_data(state: SessionState) -> dict[str, Any]:
-    """The state as plain JSON data, with the chain position it covers (``seq``, ``hash``)."""
+def _body(state: SessionState) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for f in fields(SessionState):
         if f.name == "live":
             continue
         value = getattr(state, f.name)
         if f.name == "steps":
-            value = {k: {**vars_of(v), "status": v.status.value} for k, v in value.items()}
+            value = {k: {**_vars(v), "status": v.status.value} for k, v in value.items()}
         elif f.name in ("runs", "answers", "checklist", "criteria"):
-            value = {k: vars_of(v) for k, v in value.items()}
+            value = {k: _vars(v) for k, v in value.items()}
         body[f.name] = value
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-    return {"layout": SNAPSHOT_LAYOUT, "seq": state.last_seq, "hash": state.last_hash, "sha256": digest, "state": body}
+    return body
 
 
-def vars_of(obj: Any) -> dict[str, Any]:
+def _vars(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
-def from_snapshot(data: dict[str, Any]) -> SessionState | None:
-    """The state a snapshot holds, or ``None`` if it is not one this version wrote (or it was changed since)."""
+_SUMMARY = ("session_id", "runbook_path", "runbook_title", "target", "created", "finished", "last_ts")
+
+
+def dump_snapshot(state: SessionState) -> bytes:
+    """The state as a snapshot: a header line (where in the chain it stands, the sha256 of the body, and what a
+    session listing shows), then the whole state as JSON."""
+    body = json.dumps(_body(state), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    header = {
+        "layout": SNAPSHOT_LAYOUT,
+        "seq": state.last_seq,
+        "hash": state.last_hash,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "summary": {
+            **{name: getattr(state, name) for name in _SUMMARY},
+            "steps": {k: v.status.value for k, v in state.steps.items()},
+        },
+    }
+    return json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n" + body
+
+
+def _header(line: bytes) -> dict[str, Any] | None:
     try:
-        if data.get("layout") != SNAPSHOT_LAYOUT:
+        header = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or header.get("layout") != SNAPSHOT_LAYOUT:
+        return None
+    return header
+
+
+def load_snapshot(raw: bytes) -> SessionState | None:
+    """The state a snapshot holds, or ``None`` if it is not one this version wrote (or it was changed since). Its
+    position in the chain (``last_seq``, ``last_hash``) must still be checked against the log by the caller."""
+    line, _, body = raw.partition(b"\n")
+    header = _header(line)
+    if header is None or hashlib.sha256(body).hexdigest() != header.get("sha256"):
+        return None
+    try:
+        values = json.loads(body)
+        if values.get("last_seq") != header.get("seq") or values.get("last_hash") != header.get("hash"):
             return None
-        body = data["state"]
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-        if digest != data.get("sha256") or body.get("last_seq") != data.get("seq"):
-            return None
-        values = dict(body)
-        values["steps"] = {k: StepState(**{**v, "status": StepStatus(v["status"])}) for k, v in body["steps"].items()}
-        values["runs"] = {k: RunRecord(**v) for k, v in body["runs"].items()}
-        values["answers"] = {k: Answer(**v) for k, v in body["answers"].items()}
-        values["checklist"] = {k: Tick(**v) for k, v in body["checklist"].items()}
-        values["criteria"] = {k: Tick(**v) for k, v in body["criteria"].items()}
+        values["steps"] = {k: StepState(**{**v, "status": StepStatus(v["status"])}) for k, v in values["steps"].items()}
+        values["runs"] = {k: RunRecord(**v) for k, v in values["runs"].items()}
+        values["answers"] = {k: Answer(**v) for k, v in values["answers"].items()}
+        values["checklist"] = {k: Tick(**v) for k, v in values["checklist"].items()}
+        values["criteria"] = {k: Tick(**v) for k, v in values["criteria"].items()}
         return SessionState(**values)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def snapshot_summary(line: bytes) -> SessionState | None:
+    """From a snapshot's header line alone, the parts of the state a session listing shows (who, what, which steps
+    stand where) and its position in the chain; the events after it are replayed onto this by the caller."""
+    header = _header(line)
+    if header is None:
+        return None
+    try:
+        summary = header["summary"]
+        state = SessionState(**{name: summary[name] for name in _SUMMARY})
+        state.steps = {k: StepState(status=StepStatus(v)) for k, v in summary["steps"].items()}
+        state.last_seq, state.last_hash = int(header["seq"]), str(header["hash"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return state

@@ -204,25 +204,74 @@ def _line_row(line: str) -> Row | None:
     return row if isinstance(d["data"], dict) else None
 
 
-@dataclass(frozen=True, slots=True)
 class _Journal:
-    lines: list[str]  # complete lines, each ending in "\n"
-    exists: bool
-    torn: bool  # a last line without its newline: written by a process that died mid-write, never committed
-    size: int  # bytes of the complete lines
-    error: str | None = None
+    """The journal as read: its complete lines (split only when the copies must be compared line by line)."""
+
+    def __init__(self, raw: bytes, exists: bool, torn: bool, error: str | None = None) -> None:
+        self.raw = raw  # the complete lines, each ending in "\n"
+        self.exists = exists
+        self.torn = torn  # a last line without its newline: written by a process that died mid-write, never committed
+        self.size = len(raw)
+        self.error = error
+        self._lines: list[str] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            parts = self.raw.decode("utf-8", "replace").split("\n")
+            self._lines = [p + "\n" for p in parts[:-1]]
+        return self._lines
+
+    @property
+    def empty(self) -> bool:
+        return not self.raw
 
 
 def _read_journal(path: Path) -> _Journal:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return _Journal([], False, False, 0)
+        return _Journal(b"", False, False)
     except OSError as exc:
-        return _Journal([], True, False, 0, f"{path.name} cannot be read: {exc.strerror or exc}")
+        return _Journal(b"", True, False, f"{path.name} cannot be read: {exc.strerror or exc}")
     cut = raw.rfind(b"\n") + 1
-    parts = raw[:cut].decode("utf-8", "replace").split("\n")
-    return _Journal([p + "\n" for p in parts[:-1]], True, cut < len(raw), cut)
+    return _Journal(raw[:cut], True, cut < len(raw))
+
+
+def _chained(rows: list[Row]) -> bool:
+    """Whether ``rows`` are events 1..n, each naming the one before it (their hashes are not checked here)."""
+    prev = GENESIS
+    for number, row in enumerate(rows, 1):
+        if row[0] != number or row[4] != prev:
+            return False
+        prev = row[5]
+    return True
+
+
+def _compare(db_rows: list[Row], journal: _Journal) -> _Merged:
+    """Both copies checked against each other: in one comparison when the journal begins with exactly the store's
+    rows (the usual case, and the crash window), else event by event."""
+    if journal.exists and db_rows and _chained(db_rows):
+        text = "".join(map(journal_line, db_rows)).encode("utf-8")
+        if journal.raw.startswith(text):
+            n = len(db_rows)
+            rest = journal.raw[len(text) :].decode("utf-8", "replace").split("\n")[:-1]
+            out = _Merged(list(db_rows), n, n, journal_lines=n + len(rest))
+            prev = db_rows[-1][5]
+            for i, line in enumerate(rest):
+                row = _line_row(line + "\n")
+                fault = _fault(row, n + i + 1, prev) if row is not None else "cannot be read"
+                if row is None or fault is not None:
+                    out.journal_fault = f"event {n + i + 1} {fault}"
+                    break
+                out.rows.append(row)
+                out.journal_good += 1
+                out.from_journal += 1
+                prev = row[5]
+            return out
+    merged = _merge(db_rows, journal.lines)
+    merged.journal_lines = len(journal.lines)
+    return merged
 
 
 def _read_rows(db: sqlite3.Connection, path: Path) -> tuple[list[Row], str | None]:
@@ -249,6 +298,7 @@ class _Merged:
     journal_fault: str | None = None
     from_journal: int = 0  # trusted events the store did not have right
     from_db: int = 0  # trusted events the journal did not have right
+    journal_lines: int = 0  # complete lines the journal holds
 
 
 def _merge(db_rows: list[Row], lines: list[str]) -> _Merged:
@@ -350,13 +400,20 @@ class Recovery:
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """A store read through both copies without changing anything: the trusted events, and what is wrong."""
+    """A store read through both copies without changing anything: the trusted events (``None``: exactly what
+    SQLite holds, read them from it), and what is wrong."""
 
-    rows: list[Row]
+    rows: list[Row] | None
     problem: str | None
 
-    def events(self) -> list[Event]:
-        return [row_event(r) for r in self.rows]
+    def events(self, path: Path) -> list[Event]:
+        if self.rows is not None:
+            return [row_event(r) for r in self.rows]
+        store = EventStore(path, readonly=True)
+        try:
+            return store.events()
+        finally:
+            store.close()
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
@@ -610,6 +667,25 @@ class EventStore:
                 self._journal_size = os.fstat(self._journal_fd).st_size
             return cur.rowcount
 
+    def extend(self, rows: list[Row]) -> None:
+        """Append events that are already chained (a history rebuilt elsewhere, a benchmark's) to both copies in one
+        transaction. Raises :class:`StoreError` if they do not continue this store's chain."""
+        seq, prev = self.tail()
+        for row in rows:
+            seq += 1
+            if row[0] != seq or row[4] != prev:
+                raise StoreError(f"cannot add event {row[0]} to {self.path}: it does not continue the chain at {seq}")
+            prev = row[5]
+        self._insert(rows)
+        if self._journal_fd is not None:
+            try:
+                self._write_journal("".join(journal_line(r) for r in rows).encode("utf-8"))
+            except OSError as exc:
+                raise _os_error(
+                    exc, self.journal, "the events were added to the store but not to its journal"
+                ) from None
+        self._tail = None
+
     def _insert(self, rows: list[Row]) -> None:
         """Add events another copy holds (already checked) in one transaction, and to the journal if it lacks them."""
         with self._lock:
@@ -741,22 +817,83 @@ def _problems(
     if jp is None and journal.exists:
         if merged.journal_fault is not None:
             jp = f"{jname}: {merged.journal_fault}"
-        elif merged.journal_good < len(journal.lines):
-            extra = len(journal.lines) - merged.journal_good
+        elif merged.journal_good < merged.journal_lines:
+            extra = merged.journal_lines - merged.journal_good
             jp = f"{jname} holds {extra} lines after event {merged.journal_good} that do not chain"
         elif merged.journal_good < trusted:
             jp = f"{jname} ends at event {merged.journal_good} while the store goes on to {trusted}"
     return db, jp
 
 
+# The fast check, done by SQLite in C: the events are numbered 1..n, each names the hash of the one before it, and
+# the journal begins with exactly the lines they make. Only when it fails are the rows read one by one (and hashed
+# where the copies disagree). group_concat's order follows the ordered subquery in SQLite as it is; were it ever
+# not to, the comparison would fail and the slow path would give the same answer, slower.
+_LINE_SQL = (
+    '\'{"data":\' || data || \',"hash":"\' || hash || \'","kind":"\' || kind || \'","prev":"\' || prev '
+    '|| \'","seq":\' || seq || \',"ts":"\' || ts || \'"}\' || char(10)'
+)
+_JOURNAL_SQL = f"SELECT group_concat(line, '') FROM (SELECT {_LINE_SQL} AS line FROM events ORDER BY seq)"
+# Events 1..n (n rows, numbered 1 to n: the numbers are unique), the first after GENESIS, each after the one before.
+_CHAIN_SQL = (
+    "SELECT (SELECT count(*) FROM events AS a JOIN events AS b ON b.seq = a.seq + 1 WHERE b.prev <> a.hash)"
+    " + (SELECT count(*) FROM events WHERE seq = 1 AND prev <> ?)"
+)
+
+
+def _fast_check(path: Path, journal: _Journal, *, readonly: bool) -> tuple[int, list[Row]] | None:
+    """``(n, extra)`` when the store's n events chain and the journal holds exactly them, followed by ``extra``
+    checked events (the one a kill can leave in the journal alone); ``None`` when that cannot be shown quickly."""
+    if not journal.exists or journal.empty:
+        return None
+    try:
+        if path.stat().st_size == 0:
+            return None
+        db = _connect_readonly(path) if readonly else sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        n, first, last = db.execute("SELECT count(*), min(seq), max(seq) FROM events").fetchone()
+        if not n or first != 1 or last != n or db.execute(_CHAIN_SQL, (GENESIS,)).fetchone()[0]:
+            return None
+        text = db.execute(_JOURNAL_SQL).fetchone()[0]
+        tail = db.execute("SELECT hash FROM events WHERE seq = ?", (n,)).fetchone()[0]
+    except sqlite3.Error as exc:
+        if _is_corrupt(exc) or "no such table" in str(exc):
+            return None  # damage: the slow path finds and names it
+        raise _store_error(exc, path) from None
+    finally:
+        db.close()
+    if not isinstance(text, str):
+        return None
+    data = text.encode("utf-8")
+    if not journal.raw.startswith(data):
+        return None
+    extra: list[Row] = []
+    prev = tail
+    for line in journal.raw[len(data) :].decode("utf-8", "replace").split("\n")[:-1]:
+        row = _line_row(line + "\n")
+        if row is None or _fault(row, n + len(extra) + 1, prev) is not None:
+            return None
+        extra.append(row)
+        prev = row[5]
+    return n, extra
+
+
 def read_checked(path: Path) -> Checked:
-    """Read a store through both copies without writing anything (listing, status, reports)."""
+    """Read a store through both copies without writing anything (listing, status, reports).
+
+    ``rows`` is ``None`` when the copies agree and SQLite holds every event: read them from the store itself.
+    """
     journal = _read_journal(journal_of(path))
+    fast = _fast_check(path, journal, readonly=True)
+    if fast is not None and not fast[1]:
+        return Checked(None, None)
     db_rows, db_problem, _ = _read(path, readonly=True)
     if not journal.exists and db_problem is None:
         return Checked(db_rows, None)  # no second copy to compare with: SQLite's rows as they are
-    merged = _merge(db_rows, journal.lines)
-    if db_problem is not None and "empty" in db_problem and not journal.lines:
+    merged = _compare(db_rows, journal)
+    if db_problem is not None and "empty" in db_problem and journal.empty:
         db_problem = None  # a session with nothing in it yet
     db, jp = _problems(db_problem, merged, db_rows, journal, path.name)
     quiet = db is None and jp is None
@@ -766,11 +903,12 @@ def read_checked(path: Path) -> Checked:
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """A store opened for writing: the store, what was repaired, and every trusted event (read once)."""
+    """A store opened for writing: the store, what was repaired, and the trusted events when they had to be read
+    one by one (``None``: the store holds exactly them; read what is needed from it)."""
 
     store: EventStore
     recovery: Recovery | None
-    rows: list[Row]
+    rows: list[Row] | None
 
 
 def open_checked(path: Path) -> Opened:
@@ -780,12 +918,25 @@ def open_checked(path: Path) -> Opened:
     """
     journal_path = journal_of(path)
     journal = _read_journal(journal_path)
+    fast = _fast_check(path, journal, readonly=False)
+    if fast is not None and len(fast[1]) <= 1:
+        # The copies agree; at most the one event a kill can leave in the journal alone is completed, silently.
+        if journal.torn:
+            _repair_journal(journal_path, journal, [], 0)
+        store = EventStore(path)
+        if fast[1]:
+            try:
+                store._insert(fast[1])
+            except StoreError:
+                store.close()
+                raise
+        return Opened(store, None, None)
     db_rows, db_problem, has_db = _read(path, readonly=False)
-    if db_problem is not None and "empty" in db_problem and not journal.lines:
+    if db_problem is not None and "empty" in db_problem and journal.empty:
         db_problem = None  # a new store (or one that never got an event): nothing to recover
     # Without a journal (a store from before it, or a new one) the SQLite copy is all there is: its chain is checked
     # the slow way once, and the journal is written from what checks out.
-    merged = _merge(db_rows, journal.lines)
+    merged = _compare(db_rows, journal)
     trusted = merged.rows
     db_bad, journal_bad = _problems(db_problem, merged, db_rows, journal, path.name)
     if not journal.exists:
@@ -808,7 +959,7 @@ def open_checked(path: Path) -> Opened:
         copies.append(copy)
     if db_bad is not None:
         _rebuild(path, trusted)
-    if journal_bad is not None or merged.journal_good < len(journal.lines):
+    if journal_bad is not None or merged.journal_good < merged.journal_lines:
         _write_journal_file(journal_path, trusted)
     elif journal.torn or merged.journal_good < len(trusted) or not journal.exists:
         _repair_journal(journal_path, journal, trusted, merged.journal_good)
@@ -821,8 +972,8 @@ def open_checked(path: Path) -> Opened:
             raise
     recovery = None
     if db_bad is not None or journal_bad is not None:
-        seen = max(len(db_rows), len(journal.lines))
-        unknown = db_problem is not None and "damaged" in db_problem and not journal.lines
+        seen = max(len(db_rows), merged.journal_lines)
+        unknown = db_problem is not None and "damaged" in db_problem and journal.empty
         dropped = None if unknown else max(0, seen - len(trusted))
         recovery = Recovery(
             problem="; ".join(p for p in (db_bad, journal_bad) if p),
@@ -887,8 +1038,8 @@ class CheckedStore(EventStore):
         self._listeners = []
         self._journal_fd = None
         self._journal_size = 0
-        self._rows = checked.rows
-        self._tail = (checked.rows[-1][0], checked.rows[-1][5]) if checked.rows else (0, GENESIS)
+        self._rows = checked.rows or []
+        self._tail = (self._rows[-1][0], self._rows[-1][5]) if self._rows else (0, GENESIS)
 
     def rows(self, after: int = 0, kinds: Collection[str] | None = None) -> list[Row]:
         wanted = set(kinds) if kinds is not None else None
