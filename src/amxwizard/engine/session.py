@@ -271,13 +271,17 @@ def _summary(folder: Path, *, thorough: bool) -> SessionInfo | None:
                 return None  # SQLite refused it, yet both copies agree: busy; say nothing rather than guess
     if state is None:
         assert rows is not None
-        if not rows and not damage:
-            return None  # a folder with an empty store and no journal: no session was ever recorded in it
         state = replay(map(row_event, rows))
         events = len(rows)
         updated = state.last_ts
-        if not rows:
-            damage = damage or "nothing in it can be read"
+    if not events and not damage:
+        copies = sorted(folder.glob("events.db.damaged-*"))
+        if not copies:
+            return None  # a folder with an empty store and no journal: no session was ever recorded in it
+        # Rebuilt from nothing: still the session it was, and still damaged (its old store is kept there).
+        damage = f"nothing in it could be read; the damaged store is kept at {copies[0]}"
+    elif not events:
+        damage = f"{damage}; nothing in it can be read"
     running = tuple(k for k, v in state.steps.items() if v.status.value == "running")
     return SessionInfo(
         id=folder.name,

@@ -793,10 +793,13 @@ def _read(path: Path, *, readonly: bool) -> tuple[list[Row], str | None, bool]:
         rows, problem = _read_rows(db, path)
     finally:
         db.close()
-    if problem is not None and "no such table" not in problem:
+    if problem is not None and "no events table" not in problem:
         salvaged = _salvage(path)
         if len(salvaged) > len(rows):
             rows = salvaged
+    elif problem is not None and not wal.exists():
+        # The table itself was only ever in the WAL (a store never checkpointed): the WAL is what was lost.
+        problem = f"{path.name} holds no events table: the WAL that held its events is missing"
     return rows, problem, True
 
 
