@@ -318,7 +318,8 @@ class Accounting:
         crash_status = (rec.get("pipestatus") or [status])[failed] if failed is not None else status
         pipeline = _locate(run.script, int(rec.get("line", 0)), rec.get("pipestatus") or [status])
         text = f" ({pipeline[0]})" if pipeline is not None else ""
-        return f"{which}line {rec.get('line')}{text} died of {signal_name(max(crash_status - 128, 0))}"
+        line = pipeline[3] if pipeline is not None else rec.get("line")
+        return f"{which}line {line}{text} died of {signal_name(max(crash_status - 128, 0))}"
 
 
 def account(ctx: StepContext, step: m.Step, total: int) -> Accounting:
@@ -358,7 +359,7 @@ def _failed_line(ctx: StepContext, run: RunRecord, total: int) -> FailedLine:
         program, wrapper = (os.path.basename(words[0]) if words else "the command"), ""
         text = _source_line(run.script, line)
     else:
-        text, program, wrapper = found
+        text, program, wrapper, line = found  # the line where the failing pipeline starts, as a person finds it
     status = int(record.get("status", run.exit_code or 1))
     return FailedLine(run, total, line, text, program, wrapper, status, launcher)
 
@@ -383,8 +384,8 @@ def _short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _locate(script: str, line: int, pipestatus: Sequence[int]) -> tuple[str, str, str] | None:
-    """``(text, program, wrapper)`` of the pipeline bash reported failing at ``line``.
+def _locate(script: str, line: int, pipestatus: Sequence[int]) -> tuple[str, str, str, int] | None:
+    """``(text, program, wrapper, first line)`` of the pipeline bash reported failing at ``line``.
 
     Bash reports a pipeline at the line where its last stage starts (a multi-line simple command at its first
     line); the pipeline with as many stages as ``PIPESTATUS`` has entries is preferred.
@@ -451,15 +452,16 @@ def _locate(script: str, line: int, pipestatus: Sequence[int]) -> tuple[str, str
     stage_words = [w for w in stage[2]]
     while stage_words and _ASSIGNMENT_RE.match(stage_words[0].text):
         stage_words = stage_words[1:]
+    start = line_of(pipeline[0][0])
     if not stage_words:
-        return text, "the command", ""
+        return text, "the command", "", start
     program, wrapper = stage_words[0].text, ""
     inner = unwrap(program, stage_words[1:])
     while inner:
         wrapper = wrapper or os.path.basename(program)
         program = inner[0].text
         inner = unwrap(program, inner[1:])
-    return text, os.path.basename(program) or program, wrapper
+    return text, os.path.basename(program) or program, wrapper, start
 
 
 def off_target_failure(ctx: StepContext, step: m.Step, total: int, program: str, setup: int) -> StepResult | None:
