@@ -38,22 +38,27 @@ def _print_lines(lines: list[str]) -> None:
     sys.stdout.flush()
 
 
-def catch_up(session: Session, executor: StepExecutor) -> None:
-    """Settle runs an earlier wizard left behind: record finished ones, follow running ones to their end."""
+def catch_up(session: Session, executor: StepExecutor, step_id: str | None = None) -> StepResult | None:
+    """Settle what happened while no wizard watched (see :mod:`amxwizard.engine.settle`), then follow runs still
+    going to their end. Returns the verdict of ``step_id`` when following its run finished its attempt here."""
     from ..engine.runs import finish_reattached, reconcile
+    from ..engine.settle import settle
 
-    for item in reconcile(session, on_output=None):
-        step = item.run.step
-        if item.state == "running":
-            say(f"[{step}] still running from an earlier session; following it to its end", err=True)
-            finish_reattached(session, item)
-        elif item.state == "interrupted":
-            say(f"[{step}] was interrupted (no exit code): re-run it, or decide with the TUI", err=True)
-        else:
-            say(f"[{step}] finished while the wizard was closed", err=True)
-        result = executor.resume(step, on_output=_print_lines)
-        if result is not None:
-            say(f"[{step}] {result.status.value}: {result.summary}", err=True)
+    for item in settle(session, nice=executor.nice):
+        if item.status.value != "running":
+            say(f"amxwizard: {item.describe()} (while no wizard watched)", err=True)
+    own: StepResult | None = None
+    for followed in reconcile(session, on_output=None):
+        step = followed.run.step
+        say(f"[{step}] still running from an earlier session; following it to its end", err=True)
+        finish_reattached(session, followed)
+        if step == step_id:
+            # Watched from here on: the rest of its commands run, then it is judged; no new attempt.
+            own = executor.resume(step, on_output=_print_lines)
+            continue
+        for item in settle(session, nice=executor.nice):
+            say(f"amxwizard: {item.describe()}", err=True)
+    return own
 
 
 def report(result: StepResult) -> None:
@@ -162,6 +167,7 @@ def _print_plan(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..engine.executor import StepExecutor
     from ..engine.session import Session, SessionError
+    from ..engine.state import StepStatus
     from ..engine.steps.base import Approval, PlanChanged, RunCommands, StepError
     from ..report.machine import observe_machine
     from ..runbook.templates import TemplateError
@@ -198,7 +204,10 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if session.recovery is not None:
             say(f"amxwizard: {session.recovery}", err=True)
-        catch_up(session, executor)
+        followed = catch_up(session, executor, step.id)
+        if followed is not None:
+            result = followed  # its run was still going: followed to its end and judged here, no new attempt
+            return _verdict_code(result)
         session.observe(observe_machine())  # the machine this step runs on, when it is not the one recorded
         changed = {name: value for name, value in overrides.items() if session.state.overrides.get(name) != value}
         if changed:
@@ -209,6 +218,18 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         for field_id, value in answers.items():
             executor.answer(step.id, field_id, value)
+        state = session.state.step(step.id)
+        if state.settled and state.status in (StepStatus.PASSED, StepStatus.FAILED) and not args.again:
+            # Its run finished while no wizard watched and was judged from its logs: that is its verdict. Running
+            # it again would redo a finished run (a 20-minute build); that takes --again.
+            print(f"== {step.id} {step.title} ({step.kind}) — session {session.id}")
+            print(f"{step.id}: {state.status.value.upper()} — {state.summary}")
+            print(
+                f"amxwizard: step {step.id} finished while no wizard watched and was judged from its logs; "
+                "run it again with --again",
+                file=sys.stderr,
+            )
+            return EXIT_OK if state.status is StepStatus.PASSED else EXIT_FAILED
         plan = executor.plan(step.id)
         if args.accept_suggestions and executor.accept_suggestions(plan):
             plan = executor.plan(step.id)
@@ -238,9 +259,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     finally:
         session.close()
-    report(result)
-    sys.stdout.flush()
+    code = _verdict_code(result)
     notifications.ended(result)
+    return code
+
+
+def _verdict_code(result: StepResult) -> int:
     from ..engine.state import StepStatus
 
+    report(result)
+    sys.stdout.flush()
     return EXIT_OK if result.status in (StepStatus.PASSED, StepStatus.RUNNING) else EXIT_FAILED

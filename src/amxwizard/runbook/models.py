@@ -365,6 +365,10 @@ EvidenceKind = Literal["tensor_copy", "llama_cli", "llama_bench", "build"]
 
 
 class ShellStep(StepBase):
+    """Commands run in order. Every line of each is accounted for: one that fails (a non-zero status, a program not
+    found, a signal) fails the step where it stands, unless it is tolerated explicitly (``|| true``, a SIGPIPE after
+    ``| head``, or a crash when ``expect_crash`` says the step is there to see one)."""
+
     kind: Literal["shell"]
     """A step that runs shell commands."""
     commands: Annotated[list[NonEmpty], Field(min_length=1)]
@@ -382,6 +386,14 @@ class ShellStep(StepBase):
     outputs: list[str] = []
     """Files the commands write, read as evidence with their output."""
     silence_minutes: float = Field(default=DEFAULT_SILENCE_MINUTES, gt=0, description=SILENCE_DOC)
+    expect_crash: bool = Field(
+        default=False,
+        description=(
+            "a diagnostic run: a command that dies of a crash signal (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE) is "
+            "what the step is for; the shell goes on with the next line and the step says it crashed as expected "
+            "(any other failure, numactl's say, still fails it)"
+        ),
+    )
 
 
 class BackupFile(Model):

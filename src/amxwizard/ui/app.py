@@ -119,8 +119,21 @@ class WizardApp(WizardHost):
 
     def _settle_runs(self) -> None:
         from ..engine.runs import finish_reattached, reconcile
+        from ..engine.settle import settle
 
         notes: list[str] = []
+        # What ended while no wizard watched is recorded and judged first, exactly as if it had been watched.
+        for done in settle(self.session, nice=self.executor.nice):
+            if done.status is StepStatus.RUNNING:
+                continue
+            if done.status is StepStatus.INTERRUPTED and "resume_at" in self.session.state.step(done.step).evidence:
+                notes.append(f"{done.step} stopped between two commands — select it and press r to run the rest")
+            elif done.status is StepStatus.INTERRUPTED:
+                notes.append(f"{done.step} was interrupted — select it and press m to decide")
+            else:
+                notes.append(f"{done.step} finished in the background: {done.status.value}")
+            if done.result is not None:
+                self.post_message(StepEnded(done.step, result=done.result))
         left = self.session.state.running_runs()
         if left and self.main is not None:
             # Claim the log pane before the replay starts, so no replayed line lands before the pane is reset.
@@ -141,6 +154,8 @@ class WizardApp(WizardHost):
         self.call_from_thread(self._notice, notes)
         for _, step in self.runbook.iter_steps():
             if self.session.state.step(step.id).status is StepStatus.RUNNING:
+                # A run this wizard followed to its end: the attempt goes on (the rest of its commands) and is
+                # judged here, watched.
                 self.busy = step.id
                 try:
                     result = self.executor.resume(
