@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from amxwizard.commands import bundled_runbook
 from amxwizard.rehearsal.sandbox import Sandbox, build_sandbox
+from amxwizard.runbook import bundled_runbook
 
 AMXWIZARD = str(Path(sys.executable).with_name("amxwizard"))
 

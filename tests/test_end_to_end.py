@@ -105,18 +105,29 @@ def test_after_a_rebuild_the_tests_and_benchmarks_pass_with_their_figures(walk: 
     test1 = status["steps"]["test-1"]
     assert test1["status"] == "passed" and test1["attempts"] == 2
     assert test1["evidence"]["tokens_generated"] == 1000 == test1["evidence"]["tokens_expected"]
-    tg = status["steps"]["bench-tg"]["evidence"]
-    assert tg["test"] == "tg128" and tg["basis"] == "before_fix" and tg["level"] == "pass"
-    assert tg["baseline_run"]["label"].startswith("before the fix (bench-tg-before")
-    assert tg["comparison"]["verdict"] == "no significant difference"
-    assert abs(tg["avg_ts"] - 61.24) < 3 and abs(tg["baseline"] - 61.24) < 3
-    assert status["criteria"]["performance"]["status"] == "met"
+    # Phase 4 runs before 5.1 removes the diagnostic logging: the build is not the one measured before the fix, and
+    # the wizard says so instead of comparing them.
+    tg = status["steps"]["bench-tg"]
+    assert tg["evidence"]["basis"] is None and "+GGML_DEBUG_TENSOR_COPY" in tg["summary"]
+    assert "run this benchmark again once the build matches" in tg["summary"]
+    assert status["criteria"]["performance"]["status"] != "met"
     assert status["criteria"]["no-weight-copies"]["status"] == "met"
 
 
 def test_phase_five_commits_once_and_documents(walk: Walk) -> None:
     assert walk.step("5.1", "--yes").returncode == 0
     assert walk.step("5.2", "--yes").returncode == 0
+    # Now the build matches the one before the fix but for the fix: the benchmarks again, compared this time.
+    for step in ("bench-pp", "bench-tg"):
+        again = walk.step(step, "--again")
+        assert again.returncode == 0, again.stdout + again.stderr
+    status = walk.status()
+    tg = status["steps"]["bench-tg"]["evidence"]
+    assert tg["test"] == "tg128" and tg["basis"] == "before_fix" and tg["level"] == "pass"
+    assert tg["baseline_run"]["label"].startswith("before the fix (bench-tg-before")
+    assert tg["comparison"]["verdict"] == "no significant difference"
+    assert abs(tg["avg_ts"] - 61.24) < 3 and abs(tg["baseline"] - 61.24) < 3
+    assert status["criteria"]["performance"]["status"] == "met"
     needs = walk.step("5.3")  # everything it needs, on the first call
     assert needs.returncode == 3 and "solution_details" in needs.stdout and "backend_changes" in needs.stdout
     assert "needs answers" in needs.stderr and "--yes" in needs.stderr

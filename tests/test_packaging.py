@@ -9,8 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from amxwizard.commands import bundled_runbook
-from amxwizard.runbook import load_runbook
+from amxwizard.runbook import bundled_runbook, load_runbook
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -72,7 +71,7 @@ def test_a_build_of_the_package_ships_the_runbook_and_finds_it(tmp_path: Path) -
 
     empty = tmp_path / "elsewhere"
     empty.mkdir()
-    probe = "import amxwizard.commands as c; print(c.__file__); print(c.bundled_runbook())"
+    probe = "import amxwizard.runbook as r; print(r.__file__); print(r.bundled_runbook())"
     result = _run([sys.executable, "-c", probe], cwd=empty, env={"PYTHONPATH": str(built)})
     assert result.returncode == 0, result.stderr
     module_file, runbook = result.stdout.splitlines()

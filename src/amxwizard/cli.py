@@ -34,6 +34,58 @@ def _command(
     return sub.add_parser(name, help=summary, description=description, epilog=epilog)
 
 
+def _add_notify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--notify",
+        metavar="WHEN",
+        help="notifications for this session: on (default), off, or a comma list of terminal,bell,tmux,command "
+        "(else $AMXWIZARD_NOTIFY)",
+    )
+    p.add_argument(
+        "--notify-command",
+        metavar="CMD",
+        help="a command run when a step ends or goes quiet, with the step, state, duration and summary in "
+        "AMXWIZARD_* environment variables (never in its arguments); '' removes it (else $AMXWIZARD_NOTIFY_COMMAND)",
+    )
+    p.add_argument(
+        "--notify-after",
+        metavar="SECONDS",
+        help="announce a step's end only when it ran at least this long (default 10; else $AMXWIZARD_NOTIFY_AFTER)",
+    )
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: amxwizard, Python, Textual and the runbook schema, read without importing the UI."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print versions and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """What ``amxwizard --version`` prints: one line per component."""
+    import platform
+    from importlib import metadata
+    from typing import get_args
+
+    try:
+        textual = metadata.version("textual")
+    except metadata.PackageNotFoundError:
+        textual = "not installed"
+    from .runbook.models import Runbook
+
+    schema = "/".join(str(v) for v in get_args(Runbook.model_fields["schema_version"].annotation))
+    return (
+        f"amxwizard {__version__}\n"
+        f"Python {platform.python_version()} ({platform.python_implementation()})\n"
+        f"Textual {textual}\n"
+        f"runbook schema {schema}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amxwizard",
@@ -41,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no command, opens the wizard (the same as 'amxwizard tui'). Exit codes: 0 done or passed, "
         "1 failed, 2 usage, 3 blocked (a step needs something: it is printed).",
     )
-    parser.add_argument("--version", action="version", version=f"amxwizard {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = _command(
@@ -55,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_session_args(p)
     p.add_argument("--session", metavar="ID", help="resume this session (see 'amxwizard sessions')")
     p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
+    _add_notify_args(p)
 
     p = _command(
         sub,
@@ -95,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="accept even when a preflight check fails (recorded)")
     p.add_argument("--apply-fixes", action="store_true", help="take the variable values preflight suggests (recorded)")
     p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
+    _add_notify_args(p)
 
     p = _command(
         sub,
@@ -254,13 +308,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tolerance", type=float, default=5.0, metavar="PCT", help="difference that matters, in percent (default 5)"
     )
+
+    p = sub.add_parser(
+        "notify",
+        help="show or set the session's notifications, or send a test one",
+        description="Notifications when a step ends or goes quiet: the terminal's own notification (OSC 9 or "
+        "OSC 777, through tmux's passthrough), the bell, tmux's status line, and a command of your own.",
+    )
+    p.add_argument("when", nargs="?", metavar="WHEN", help="on, off, or a comma list of terminal,bell,tmux,command")
+    p.add_argument("--command", dest="notify_command", metavar="CMD", help="the command to run ('' removes it)")
+    p.add_argument("--after", dest="notify_after", metavar="SECONDS", help="announce ends of steps this long or more")
+    p.add_argument("--test", action="store_true", help="send a test notification through every channel now")
+    _add_runbook_arg(p)
+    p.add_argument("--state-dir", help="where sessions live")
+    p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
+
+    p = sub.add_parser("schema", help="print the runbook format as a JSON Schema (for editors)")
+
+    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+
+    # Hidden: what the completion scripts ask for step ids and names, and the runs' end-of-run hook.
+    p = sub.add_parser("_complete")
+    p.add_argument("what", choices=("steps", "variables", "fields", "checklist", "sessions"))
+    p.add_argument("--runbook")
+    p.add_argument("--state-dir")
+    p = sub.add_parser("_run-ended")
+    p.add_argument("run_dir")
+    p.add_argument("status")
     return parser
 
 
 def _handler(name: str) -> Callable[[argparse.Namespace], int]:
     import importlib
 
-    module = importlib.import_module(f"amxwizard.commands.{name}")
+    module = importlib.import_module(f"amxwizard.commands.{name.lstrip('_').replace('-', '_')}")
     return module.run  # type: ignore[no-any-return]
 
 

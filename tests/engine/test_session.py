@@ -102,7 +102,7 @@ def test_concurrent_recorders_apply_events_in_log_order(state_dir: Path, runbook
     session.close()
 
 
-def test_list_sessions_reads_without_the_lock_and_skips_what_it_cannot_read(
+def test_list_sessions_reads_without_the_lock_and_lists_damaged_ones_as_damaged(
     state_dir: Path, runbook_file: RunbookFile
 ) -> None:
     finished = Session.create(state_dir, runbook_file)
@@ -119,8 +119,11 @@ def test_list_sessions_reads_without_the_lock_and_skips_what_it_cannot_read(
 
     infos = list_sessions(state_dir)  # while `running` holds its lock
 
-    assert [info.id for info in infos] == [finished.id, running.id]
-    done, live = infos
+    # A folder with no store is no session; a store nothing can be read from is a damaged session, still listed.
+    assert [info.id for info in infos] == [broken.name, finished.id, running.id]
+    damaged, done, live = infos
+    assert "not a database" in damaged.damage and damaged.events == 0
+    assert done.damage == "" and live.damage == ""
     assert isinstance(done, SessionInfo)
     assert (done.finished, done.steps_done, done.events, done.target) == (True, 2, 5, finished.values()["repo"])
     assert (live.finished, live.steps_done, live.target) == (False, 0, "/srv/other checkout")
@@ -224,11 +227,13 @@ def test_opening_a_damaged_session_recovers_and_says_so(state_dir: Path, runbook
     with Session.open(session.dir, runbook_file) as reopened:
         assert reopened.recovery is not None
         assert "event 4" in str(reopened.recovery) and reopened.recovery.copy.is_file()
+        assert session.id in str(reopened.recovery)  # the one line names the session
         events = reopened.store.events()
-        assert events[:3] == written[:3]
-        assert [e.kind for e in events[3:]] == ["session_opened"]
+        # The journal still held event 4 as written: nothing is lost (it was cut away before the journal existed).
+        assert events[: len(written)] == written
+        assert [e.kind for e in events[len(written) :]] == ["session_opened"]
         assert reopened.state.step("1.1").status is StepStatus.PASSED
-        assert reopened.state.step("1.2").status is StepStatus.PENDING
+        assert reopened.state.step("1.2").status is StepStatus.PASSED
         assert verify_chain(events) is None
 
 

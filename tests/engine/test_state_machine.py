@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from amxwizard.engine import events as ev
 from amxwizard.engine.session import Session
 from amxwizard.engine.state import SessionState, replay
-from amxwizard.engine.store import EventStore, verify_chain
+from amxwizard.engine.store import read_checked, verify_chain
 from amxwizard.runbook import load_runbook
 from amxwizard.runbook.models import CommitStep, DocsStep, FormStep
 from amxwizard.runbook.variables import VariableError
@@ -138,11 +138,10 @@ def summary(state: SessionState) -> dict[str, Any]:
 
 
 def read_events(folder: Path) -> list[Any]:
-    reader = EventStore(folder / "events.db", readonly=True)
-    try:
-        return reader.events()
-    finally:
-        reader.close()
+    """What the next wizard will find: both copies of the store read and compared, nothing written."""
+    checked = read_checked(folder / "events.db")
+    assert checked.problem is None, checked.problem  # a kill is never damage
+    return checked.events(folder / "events.db")
 
 
 class SessionLifeMachine(RuleBasedStateMachine):
@@ -267,10 +266,12 @@ class SessionLifeMachine(RuleBasedStateMachine):
     def drop_without_closing(self) -> None:
         """Lose the session as a dying process would: the kernel frees its descriptors, nothing else runs."""
         session = self.session_now()
-        lock_fd = session.lock._fd
-        assert lock_fd is not None
+        held = [session.lock._fd, session.lock._dir_fd, session.store._journal_fd]
+        assert None not in held[:2]
         session.store._db.close()
-        os.close(lock_fd)
+        for fd in held:
+            if fd is not None:
+                os.close(fd)
         self.session = None
 
     def reopen(self) -> None:

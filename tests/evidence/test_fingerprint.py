@@ -100,6 +100,7 @@ def test_a_benchmark_command_is_fingerprinted(checkout: Path, model: Path, tmp_p
             "GGML_CUDA": "ON",
             "GGML_NATIVE": "OFF",
         },
+        "definitions": [],  # no build tree CMake generated, no stand-in build record: nothing compiled in
     }
     head = _git(checkout, "rev-parse", "HEAD").strip()
     assert data["git"] == {"head": head, "dirty_sha256": hashlib.sha256(b"").hexdigest(), "dirty": False}
@@ -257,3 +258,20 @@ def test_machine_facts_from_the_system_files_and_nvidia_smi(tmp_path: Path) -> N
     none = fp.machine_facts(tmp_path / "missing", tmp_path / "missing", "no-such-nvidia-smi-here", refresh=True)
     assert none["cpu_model"] is None and none["numa_nodes"] is None
     assert none["gpus"] == [] and none["gpu_query"] == "no-such-nvidia-smi-here not found"
+
+
+def test_the_definitions_a_build_is_compiled_with_are_read_from_its_build_tree(tmp_path: Path) -> None:
+    from amxwizard.engine.fingerprint import compile_definitions
+
+    build = tmp_path / "build"
+    flags = build / "ggml" / "src" / "CMakeFiles" / "ggml-base.dir" / "flags.make"
+    flags.parent.mkdir(parents=True)
+    flags.write_text(
+        "# CMAKE generated file: DO NOT EDIT!\n"
+        "CXX_DEFINES = -DGGML_BUILD -DGGML_DEBUG_TENSOR_COPY -DGGML_USE_CUDA -D_GNU_SOURCE\n"
+        "CXX_FLAGS = -O3 -DNDEBUG\n"
+    )
+    assert compile_definitions(build) == ["GGML_BUILD", "GGML_DEBUG_TENSOR_COPY", "GGML_USE_CUDA", "_GNU_SOURCE"]
+    flags.unlink()
+    (build / "build.ninja").write_text("build x.o: CXX_COMPILER y.cpp\n  DEFINES = -DGGML_BUILD -DGGML_USE_CPU\n")
+    assert compile_definitions(build) == ["GGML_BUILD", "GGML_USE_CPU"]

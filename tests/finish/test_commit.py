@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -366,3 +369,31 @@ def test_porcelain_entries_skip_the_source_of_a_rename_in_either_column() -> Non
 
     text = "R  new.c\0old.c\0 R moved.h\0was.h\0 M other.c\0"
     assert porcelain_entries(text) == [("R ", "new.c"), (" R", "moved.h"), (" M", "other.c")]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to see which files git opens")
+def test_reading_git_state_never_takes_the_lock_a_commit_needs(tmp_path: Path) -> None:
+    """git status refreshes the index under index.lock unless told not to, and a commit running at that moment
+    fails ("index.lock exists"); the wizard reads status from worker threads, so every git it starts runs with
+    git's optional locks off."""
+    import amxwizard.engine  # noqa: F401  (sets the switch for every git the wizard starts)
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "a.txt").write_text("a\n")
+    subprocess.run(["git", "-C", str(repo), "add", "a.txt"], check=True)
+
+    def opens_the_lock(env: dict[str, str]) -> bool:
+        stale = time.time() - 3600 - len(env)  # the file looks changed: status wants to refresh the index
+        os.utime(repo / "a.txt", (stale, stale))
+        traced = subprocess.run(
+            ["strace", "-f", "-e", "trace=openat", "git", "-C", str(repo), "status", "--porcelain"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        return "index.lock" in traced.stderr
+
+    assert opens_the_lock({**os.environ, "GIT_OPTIONAL_LOCKS": "1"})  # what git does by default
+    assert os.environ["GIT_OPTIONAL_LOCKS"] == "0"
+    assert not opens_the_lock(dict(os.environ))

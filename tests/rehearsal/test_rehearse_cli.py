@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from amxwizard.commands import bundled_runbook
+from amxwizard.runbook import bundled_runbook
 
 
 def rehearse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

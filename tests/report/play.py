@@ -72,6 +72,11 @@ def play(
         result = ex.run(step.id, confirmed=True, allow_unproven=True)
         assert isinstance(result, StepResult), f"{step.id}: {[b.describe() for b in result.blockers]}"
         assert result.status.value == "passed", f"{step.id}: {result.summary}"
+        if step.id == "5.2":  # the logging is out of the build again: the benchmarks are comparable now
+            for bench in ("bench-pp", "bench-tg"):
+                if bench not in skips:
+                    again = ex.run(bench, again=True)
+                    assert isinstance(again, StepResult) and again.status.value == "passed", bench
     ex.tick_criterion("documented", True, "both documents updated")
     ex.tick_criterion("performance", True, "tg128 within a few tenths of 61.24")
     session.record(ev.Note(text="Reviewer: the GPU-only test was skipped on purpose, see its reason."))

@@ -333,8 +333,7 @@ async def test_keys_that_undo_work_ask_first(world: World) -> None:
     app = WizardApp(session)
     async with app.run_test(size=(100, 30)) as pilot:
         await accept_setup(pilot, app)
-        # 1.0 (configure; a command step: the backup, 1.1, is made once per session and never asks again)
-        app.main.query_one(StepOutline).select_step("1.0")
+        app.main.query_one(StepOutline).select_step("1.0")  # the configure step: harmless to run twice
         await pilot.press("r")
         await settle(pilot, app)
         events = session.state.last_seq

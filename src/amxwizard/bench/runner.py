@@ -1,13 +1,20 @@
 """Runner benchmark: output throughput through the runner versus plain bash, the wizard's memory while a chatty
-command runs, and how long a durable ``session.record`` takes."""
+command runs, how long a durable ``session.record`` takes, and how reopening a session and ``status --json`` grow
+with its history (1k / 10k / 100k events)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import fmt_rate, percentile
 
@@ -85,9 +92,8 @@ def _through_runner(folder: Path, lines: int) -> tuple[float, int, int, int]:
 
 def _record_latency(folder: Path, events: int) -> list[float]:
     """Seconds each of ``events`` durable ``session.record`` calls took."""
-    from ..commands import bundled_runbook
     from ..engine.session import Session
-    from ..runbook import load_runbook
+    from ..runbook import bundled_runbook, load_runbook
 
     session = Session.create(folder / "state", load_runbook(bundled_runbook()))
     timings = []
@@ -99,6 +105,131 @@ def _record_latency(folder: Path, events: int) -> list[float]:
     finally:
         session.close()
     return timings
+
+
+def _history(folder: Path, events: int) -> Path:
+    """A session whose log holds ``events`` events, as a long life of it would: attempts of every step (each a
+    start, a command started and finished, a verdict), an answer now and then, reopenings. Built directly (a chain
+    of hashed events added in one transaction) rather than recorded one by one, which would take minutes of fsyncs;
+    the store and journal end up exactly as recording would leave them. No snapshot is written."""
+    from ..engine import events as ev
+    from ..engine.session import SNAPSHOT_FILE, Session
+    from ..engine.store import canonical_json, event_hash, now_iso
+    from ..runbook import bundled_runbook, load_runbook
+
+    runbook = load_runbook(bundled_runbook())
+    session = Session.create(folder / "state", runbook, session_id=f"bench-{events}")
+    session.accept_setup()
+    seq, prev = session.store.tail()
+    steps = [step.id for _, step in runbook.model.iter_steps()]
+    rows: list[tuple[int, str, str, str, str, str]] = []
+    attempt = 0
+    while seq < events:
+        attempt += 1
+        step = steps[attempt % len(steps)]
+        run_id = f"{step}-{attempt}-0-bench"
+        facts: list[Any] = [
+            ev.StepStarted(step=step),
+            ev.CommandStarted(
+                step=step,
+                run_id=run_id,
+                index=0,
+                script="cmake --build build -j 8",
+                cwd="/src/ik_llama.cpp",
+                pid=4242,
+                proc_start=1,
+                boot_id="bench",
+                log=f"/nonexistent/{run_id}/output.log",
+            ),
+            ev.CommandFinished(
+                step=step,
+                run_id=run_id,
+                outcome="ok",
+                exit_code=0,
+                signal=None,
+                ended=now_iso(),
+                duration=61.2,
+                log_size=0,
+                log_sha256="",
+            ),
+            ev.StepFinished(step=step, status="passed", summary="all commands succeeded"),
+            ev.FieldAnswered(step="1.6", field="tensor", value=f"blk.{attempt}.ffn_down_exps.weight"),
+            ev.SessionOpened(pid=4242),
+        ]
+        if seq + len(facts) > events:
+            facts = [ev.Note(text=f"note {n}") for n in range(events - seq)]
+        for fact in facts:
+            seq += 1
+            data = {**fact.to_data(), "by": session.by}
+            ts = now_iso()
+            digest = event_hash(seq, ts, fact.KIND, data, prev)
+            rows.append((seq, ts, fact.KIND, canonical_json(data), prev, digest))
+            prev = digest
+    session.store.extend(rows)
+    session.store.close()
+    session.lock.release()  # as a killed wizard leaves it: no snapshot written at close
+    (session.dir / SNAPSHOT_FILE).unlink(missing_ok=True)
+    return session.dir
+
+
+def _status_json(state: Path, session_id: str) -> str:
+    from ..cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["status", "--json", "--state-dir", str(state), "--session", session_id])
+    if code not in (0, None):
+        raise RuntimeError(f"status --json exited with {code}")
+    return out.getvalue()
+
+
+def _median_seconds(action: Any, times: int) -> float:
+    took = []
+    for _ in range(times):
+        began = time.perf_counter()
+        action()
+        took.append(time.perf_counter() - began)
+    return statistics.median(took)
+
+
+def _store_growth(folder: Path, sizes: list[int]) -> None:
+    """Print reopen and ``status --json`` times for sessions of each size."""
+    from ..engine.session import SNAPSHOT_FILE, Session
+    from ..runbook import bundled_runbook, load_runbook
+
+    runbook = load_runbook(bundled_runbook())
+    amxwizard = str(Path(sys.executable).with_name("amxwizard"))
+    for events in sizes:
+        home = folder / f"history-{events}"
+        home.mkdir()
+        session_dir = _history(home, events)
+        state = home / "state"
+
+        def reopen(session_dir: Path = session_dir) -> None:
+            Session.open(session_dir, runbook).close()
+
+        began = time.perf_counter()
+        reopen()  # no snapshot yet: every event is replayed (and the snapshot written)
+        cold = time.perf_counter() - began
+        warm = _median_seconds(reopen, 3)
+        (session_dir / SNAPSHOT_FILE).unlink(missing_ok=True)
+        _status_json(state, session_dir.name)  # a reader writes no snapshot: status without one
+        status_cold = _median_seconds(lambda state=state, sid=session_dir.name: _status_json(state, sid), 1)
+        reopen()
+        status_warm = _median_seconds(lambda state=state, sid=session_dir.name: _status_json(state, sid), 3)
+        began = time.perf_counter()
+        subprocess.run(
+            [amxwizard, "status", "--json", "--state-dir", str(state), "--session", session_dir.name],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "AMXWIZARD_NICE": "0"},
+        )
+        whole = time.perf_counter() - began
+        print(
+            f"   {events:>7,} events: reopen {warm * 1000:7.0f} ms (without a snapshot {cold * 1000:.0f} ms); "
+            f"status --json {status_warm * 1000:6.0f} ms in-process (without a snapshot {status_cold * 1000:.0f} "
+            f"ms), {whole * 1000:.0f} ms as a command"
+        )
 
 
 def run(quick: bool = False) -> None:
@@ -120,7 +251,9 @@ def run(quick: bool = False) -> None:
         )
         timings = _record_latency(folder, events)
         print(
-            f"   session.record x {events:,} (durable, synchronous=FULL): median "
+            f"   session.record x {events:,} (durable, synchronous=FULL, and the journal fsync'd): median "
             f"{statistics.median(timings) * 1000:.2f} ms, p99 {percentile(timings, 0.99) * 1000:.2f} ms, "
             f"max {max(timings) * 1000:.2f} ms"
         )
+        print("   reopening a session and status --json, by the size of its history:")
+        _store_growth(folder, [1_000, 10_000] if quick else [1_000, 10_000, 100_000])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +23,6 @@ class CommandError(Exception):
         self.code = code
 
 
-def bundled_runbook() -> Path:
-    """The runbook shipped inside the package."""
-    return Path(str(resources.files("amxwizard") / "data" / "runbook.yaml"))
-
-
 def runbook_path(given: str | None) -> tuple[Path, str]:
     """The runbook to use and how to name it in messages: as given, else ./runbook.yaml, else the bundled copy."""
     if given:
@@ -36,6 +30,8 @@ def runbook_path(given: str | None) -> tuple[Path, str]:
     local = Path("runbook.yaml")
     if local.is_file():
         return local, "runbook.yaml"
+    from ..runbook import bundled_runbook
+
     return bundled_runbook(), "runbook.yaml (bundled)"
 
 

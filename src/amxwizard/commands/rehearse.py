@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CommandError, bundled_runbook, load_or_exit
+from ..runbook import bundled_runbook
+from . import CommandError, load_or_exit
 
 if TYPE_CHECKING:
     from ..engine.session import Session, SessionInfo

@@ -18,13 +18,21 @@ if TYPE_CHECKING:
 
 
 def _session(args: argparse.Namespace) -> Session:
-    from ..engine.session import Session, SessionError
+    from ..engine.session import SessionError
+    from ..engine.settle import open_settled
 
     info, runbook = find_session(state_dir(args.state_dir), args.runbook, args.session)
     try:
-        return Session.peek(info.dir, runbook)
+        # What happened while no wizard watched is recorded first (read-only when another wizard holds it).
+        session, settled, _ = open_settled(info.dir, runbook)
     except SessionError as exc:
         raise CommandError(str(exc)) from None
+    if session.recovery is not None:
+        print(f"amxwizard: {session.recovery}", file=sys.stderr)
+    for item in settled:
+        if item.status.value != "running":
+            print(f"amxwizard: {item.describe()} (while no wizard watched)", file=sys.stderr)
+    return session
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,9 +17,11 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.preflight.checks import fixes_text
     from ..report.machine import observe_machine
     from ..runbook.variables import VariableError, resolve
+    from .notify import apply_flags, check_flags
 
     runbook = load_or_exit(args.runbook)
     overrides = parse_vars(args.var)
+    check_flags(args.notify, args.notify_command, args.notify_after)
     try:
         values = resolve(runbook.model, overrides)
     except VariableError as exc:
@@ -67,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
             )
         session.accept_setup()
         session.observe(observe_machine())  # the record's machine facts come from the chain
+        settings = apply_flags(session.dir, args.notify, args.notify_command, args.notify_after)
     finally:
         session.close()
     print(f"session {session.id} accepted; next: amxwizard step ID (or open the wizard: amxwizard)")
+    print(f"notifications: {settings.describe()}")
     return EXIT_OK

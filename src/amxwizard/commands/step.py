@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from . import EXIT_BLOCKED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, find_session, parse_vars, state_dir
 
 if TYPE_CHECKING:
     from ..engine.executor import StepExecutor
+    from ..engine.notify import Notice
     from ..engine.session import Session
     from ..engine.steps.base import Blocker, Plan, StepResult
+    from ..engine.watchdog import Watch
 
 
 def say(text: str = "", *, err: bool = False) -> None:
@@ -35,22 +38,27 @@ def _print_lines(lines: list[str]) -> None:
     sys.stdout.flush()
 
 
-def catch_up(session: Session, executor: StepExecutor) -> None:
-    """Settle runs an earlier wizard left behind: record finished ones, follow running ones to their end."""
+def catch_up(session: Session, executor: StepExecutor, step_id: str | None = None) -> StepResult | None:
+    """Settle what happened while no wizard watched (see :mod:`amxwizard.engine.settle`), then follow runs still
+    going to their end. Returns the verdict of ``step_id`` when following its run finished its attempt here."""
     from ..engine.runs import finish_reattached, reconcile
+    from ..engine.settle import settle
 
-    for item in reconcile(session, on_output=None):
-        step = item.run.step
-        if item.state == "running":
-            say(f"[{step}] still running from an earlier session; following it to its end", err=True)
-            finish_reattached(session, item)
-        elif item.state == "interrupted":
-            say(f"[{step}] was interrupted (no exit code): re-run it, or decide with the TUI", err=True)
-        else:
-            say(f"[{step}] finished while the wizard was closed", err=True)
-        result = executor.resume(step, on_output=_print_lines)
-        if result is not None:
-            say(f"[{step}] {result.status.value}: {result.summary}", err=True)
+    for item in settle(session, nice=executor.nice):
+        if item.status.value != "running":
+            say(f"amxwizard: {item.describe()} (while no wizard watched)", err=True)
+    own: StepResult | None = None
+    for followed in reconcile(session, on_output=None):
+        step = followed.run.step
+        say(f"[{step}] still running from an earlier session; following it to its end", err=True)
+        finish_reattached(session, followed)
+        if step == step_id:
+            # Watched from here on: the rest of its commands run, then it is judged; no new attempt.
+            own = executor.resume(step, on_output=_print_lines)
+            continue
+        for item in settle(session, nice=executor.nice):
+            say(f"amxwizard: {item.describe()}", err=True)
+    return own
 
 
 def report(result: StepResult) -> None:
@@ -80,6 +88,73 @@ def show_blocker(blocker: Blocker) -> None:
             say(f"  unproven: {claim.sentence} — measured: {claim.measured}")
 
 
+class _Notifications:
+    """The CLI's notifications: the watchdog while the step runs, the notice when it ends (to this terminal)."""
+
+    def __init__(self, session: Session) -> None:
+        from ..engine.notify import (
+            Notifier,
+            NotifyError,
+            NotifySettings,
+            Terminal,
+            attach,
+            load_settings,
+            own_terminal_writer,
+        )
+        from ..engine.watchdog import Watchdog
+
+        self.session = session
+        try:
+            settings = load_settings(session.dir)
+        except NotifyError as exc:
+            print(f"amxwizard: notifications off: {exc}", file=sys.stderr)
+            settings = NotifySettings(channels=frozenset(), source="broken settings")
+        terminal = Terminal.here()
+        self.notifier = Notifier(settings, terminal, own_terminal_writer())
+        titles = {step.id: step.title for _, step in session.runbook.model.iter_steps()}
+        try:
+            attach(session.dir, terminal, titles, settings)
+        except OSError as exc:
+            print(f"amxwizard: a run that outlives this command will not notify: {exc}", file=sys.stderr)
+        self.watchdog = Watchdog(session, self._flagged).start()
+        self.started = time.monotonic()
+
+    def _flagged(self, flag: str, seen: Watch) -> None:
+        from ..engine.notify import Notice
+        from ..engine.watchdog import flag_notice_state
+
+        text = seen.silence_text() if flag == "silent" else seen.usual_text()
+        print(f"amxwizard: [{seen.step}] {text}", file=sys.stderr)
+        notice = Notice(
+            event="silent" if flag == "silent" else "overdue",
+            step=seen.step,
+            state=flag_notice_state("silent" if flag == "silent" else "overdue", seen),
+            title=self.session.runbook.model.step(seen.step).title,
+            duration=seen.elapsed,
+            session=self.session.id,
+        )
+        self._send(notice)
+
+    def ended(self, result: StepResult) -> None:
+        from ..engine.notify import Notice
+
+        self.watchdog.stop()
+        notice = Notice(
+            event="ended",
+            step=result.step,
+            state=result.status.value,
+            summary=result.summary,
+            title=self.session.runbook.model.step(result.step).title,
+            duration=time.monotonic() - self.started,
+            session=self.session.id,
+        )
+        self._send(notice)
+
+    def _send(self, notice: Notice) -> None:
+        for problem in self.notifier.send(notice):
+            print(f"amxwizard: notification: {problem}", file=sys.stderr)
+
+
 def _print_plan(plan: Plan) -> None:
     for line in plan.describe():
         say(line)
@@ -92,6 +167,7 @@ def _print_plan(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..engine.executor import StepExecutor
     from ..engine.session import Session, SessionError
+    from ..engine.state import StepStatus
     from ..engine.steps.base import Approval, PlanChanged, RunCommands, StepError
     from ..report.machine import observe_machine
     from ..runbook.templates import TemplateError
@@ -128,7 +204,10 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if session.recovery is not None:
             say(f"amxwizard: {session.recovery}", err=True)
-        catch_up(session, executor)
+        followed = catch_up(session, executor, step.id)
+        if followed is not None:
+            result = followed  # its run was still going: followed to its end and judged here, no new attempt
+            return _verdict_code(result)
         session.observe(observe_machine())  # the machine this step runs on, when it is not the one recorded
         changed = {name: value for name, value in overrides.items() if session.state.overrides.get(name) != value}
         if changed:
@@ -139,6 +218,18 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         for field_id, value in answers.items():
             executor.answer(step.id, field_id, value)
+        state = session.state.step(step.id)
+        if state.settled and state.status in (StepStatus.PASSED, StepStatus.FAILED) and not args.again:
+            # Its run finished while no wizard watched and was judged from its logs: that is its verdict. Running
+            # it again would redo a finished run (a 20-minute build); that takes --again.
+            print(f"== {step.id} {step.title} ({step.kind}) — session {session.id}")
+            print(f"{step.id}: {state.status.value.upper()} — {state.summary}")
+            print(
+                f"amxwizard: step {step.id} finished while no wizard watched and was judged from its logs; "
+                "run it again with --again",
+                file=sys.stderr,
+            )
+            return EXIT_OK if state.status is StepStatus.PASSED else EXIT_FAILED
         plan = executor.plan(step.id)
         if args.accept_suggestions and executor.accept_suggestions(plan):
             plan = executor.plan(step.id)
@@ -157,14 +248,25 @@ def run(args: argparse.Namespace) -> int:
             for blocker in left:
                 say(f"amxwizard: blocked: {blocker.describe()}", err=True)
             return EXIT_BLOCKED
-        result = executor.apply(plan, approval, on_output=_print_lines)
+        notifications = _Notifications(session)
+        try:
+            result = executor.apply(plan, approval, on_output=_print_lines)
+        finally:
+            notifications.watchdog.stop()
     except PlanChanged as exc:
         raise CommandError(f"{exc}", EXIT_BLOCKED) from None
     except (StepError, SessionError, TemplateError, VariableError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         session.close()
-    report(result)
+    code = _verdict_code(result)
+    notifications.ended(result)
+    return code
+
+
+def _verdict_code(result: StepResult) -> int:
     from ..engine.state import StepStatus
 
+    report(result)
+    sys.stdout.flush()
     return EXIT_OK if result.status in (StepStatus.PASSED, StepStatus.RUNNING) else EXIT_FAILED

@@ -98,12 +98,24 @@ def launch_session(
     nice: int | None = None,
     notes: Sequence[str] = (),
     come_back: Callable[[Session], str | None] | None = None,
+    notify: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> int:
     """Run the TUI on an open session until the person quits; then say where it was left and, when plain
-    ``amxwizard`` (or ``amxwizard rehearse``) would not find it again, how to come back."""
+    ``amxwizard`` (or ``amxwizard rehearse``) would not find it again, how to come back.
+
+    ``notify``: the command line's ``--notify``, ``--notify-command`` and ``--notify-after`` (saved with the
+    session when given).
+    """
+    from .notify import apply_flags
+
+    try:
+        settings = apply_flags(session.dir, *notify)
+    except CommandError:
+        session.close()
+        raise
     from ..ui.app import WizardApp
 
-    app = WizardApp(session, nice=default_nice() if nice is None else nice, notes=list(notes))
+    app = WizardApp(session, nice=default_nice() if nice is None else nice, notes=list(notes), notify=settings)
     try:
         app.run()
     finally:
@@ -139,11 +151,15 @@ def launch(
     *,
     new: bool = False,
     nice: int | None = None,
+    notify: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> int:
     """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits."""
+    from .notify import check_flags
+
+    check_flags(*notify)
     _needs_terminal()
     session = open_session(runbook, state, dict(overrides), new=new)
-    return launch_session(session, nice=nice, come_back=lambda s: _come_back(s, state))
+    return launch_session(session, nice=nice, come_back=lambda s: _come_back(s, state), notify=notify)
 
 
 def _come_back(session: Session, state: Path) -> str | None:
@@ -161,9 +177,12 @@ def _come_back(session: Session, state: Path) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.session import Session, SessionError
+    from .notify import check_flags
 
     state = state_dir(args.state_dir)
     overrides = parse_vars(args.var)
+    notify = (args.notify, args.notify_command, args.notify_after)
+    check_flags(*notify)
     if args.session:
         info, runbook = find_session(state, args.runbook, args.session)
     elif not args.new and not args.runbook and not overrides:
@@ -171,10 +190,10 @@ def run(args: argparse.Namespace) -> int:
         # with (its copy), whichever runbook this folder would offer.
         here = session_here(state)
         if here is None:
-            return launch(load_or_exit(args.runbook), state, overrides, new=args.new)
+            return launch(load_or_exit(args.runbook), state, overrides, new=args.new, notify=notify)
         info, runbook = find_session(state, None, here.id)
     else:
-        return launch(load_or_exit(args.runbook), state, overrides, new=args.new)
+        return launch(load_or_exit(args.runbook), state, overrides, new=args.new, notify=notify)
     _needs_terminal()
     try:
         session = Session.open(info.dir, runbook)
@@ -190,4 +209,4 @@ def run(args: argparse.Namespace) -> int:
         except (VariableError, SessionError) as exc:
             session.close()
             raise CommandError(str(exc)) from None
-    return launch_session(session, come_back=lambda s: _come_back(s, state))
+    return launch_session(session, come_back=lambda s: _come_back(s, state), notify=notify)

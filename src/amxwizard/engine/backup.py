@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 MANIFEST_NAME = "MANIFEST.sha256"
+INCOMPLETE_NAME = "INCOMPLETE"  # in a backup folder until every copy, the manifest and the location file are written
 DIFF_MAX_LINES = 200
 RESTORE_STEP = "restore"  # the ``step`` of file_edited events written by a restore
 
@@ -248,6 +249,9 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
     root = Path(os.path.abspath(_render(rb.backup.root, values, session.env(), "backup root")))
     location = _location_file(PathPolicy(rb, values, session.env()), rb.backup.location_file)
     folder = _new_folder(root, datetime.now().strftime(rb.backup.pattern))
+    # Until the backup is whole the folder says so: a wizard killed half way leaves a folder marked incomplete,
+    # which nothing restores from and the next backup does not reuse (it makes a new folder).
+    _write(folder / INCOMPLETE_NAME, incomplete_text(session.id, step.id), "the incomplete marker", root=folder)
 
     files: list[BackedUpFile] = []
     manifest: list[tuple[str, str]] = []
@@ -273,6 +277,15 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
     _write(folder / MANIFEST_NAME, manifest_text, "the manifest", root=folder, mode=0o600)
     _write(location.path, f"{folder}\n", "the backup location file", root=location.root)
     location_file = location.path
+    try:
+        (folder / INCOMPLETE_NAME).unlink()
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise BackupError(f"cannot finish the backup in {folder}: {exc.strerror or exc}") from None
 
     result = BackupResult(folder, tuple(files), git_hashes, str(location_file), tuple(missing), git_errors)
     session.record(
@@ -291,6 +304,32 @@ def make_backup(session: Session, step: BackupStep, values: Mapping[str, str], *
         )
     )
     return result
+
+
+def incomplete_text(session_id: str, step_id: str) -> str:
+    """What the marker in an unfinished backup folder says (the session is named: a backup root may be shared)."""
+    return (
+        f"amxwizard: this backup was never finished (session {session_id}, step {step_id}); "
+        "nothing restores from it. Delete the folder, or keep it to look at.\n"
+    )
+
+
+def incomplete_backups(session: Session, values: Mapping[str, str]) -> list[Path]:
+    """Backup folders of this session whose making was cut short (marked :data:`INCOMPLETE_NAME`)."""
+    try:
+        root = _render(session.runbook.model.backup.root, values, session.env(), "backup root")
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+    except (BackupError, OSError):
+        return []
+    wanted = f"(session {session.id},"
+    out = []
+    for folder in folders:
+        try:
+            if wanted in (folder / INCOMPLETE_NAME).read_text(encoding="utf-8", errors="replace"):
+                out.append(folder)
+        except OSError:
+            continue
+    return out
 
 
 def _location_file(policy: PathPolicy, template: str) -> Confined:

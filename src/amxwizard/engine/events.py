@@ -176,6 +176,10 @@ class CommandStarted(Fact):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandFinished(Fact):
+    """How one command ended. ``shell_errors``: what the command's shell reported about lines that failed, one
+    ``{action, status, line, pipestatus, command}`` each (``action``: exit, sigpipe or expected_crash; see
+    :mod:`amxwizard.engine.runner`); ``unwatched``: the run had ended before a wizard recorded it."""
+
     KIND = "command_finished"
     step: str
     run_id: str
@@ -188,17 +192,23 @@ class CommandFinished(Fact):
     log_sha256: str
     git_after: JsonDict = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
+    shell_errors: list[JsonDict] | None = None
+    unwatched: bool | None = None
+    OPTIONAL = frozenset({"shell_errors", "unwatched"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepFinished(Fact):
-    """How an attempt ended: ``status`` is passed, failed or interrupted."""
+    """How an attempt ended: ``status`` is passed, failed or interrupted. An interrupted attempt whose commands ran
+    and succeeded up to a point has ``evidence["resume_at"]``: the index of the first command that never started."""
 
     KIND = "step_finished"
     step: str
     status: str
     summary: str
     evidence: JsonDict = field(default_factory=dict)
+    settled: bool | None = None  # reached while no wizard watched the step (recorded when a wizard next opened it)
+    OPTIONAL = frozenset({"settled"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

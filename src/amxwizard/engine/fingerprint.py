@@ -264,6 +264,31 @@ def read_cmake_cache(path: Path) -> dict[str, str] | None:
     return out
 
 
+_DEFINE_RE = re.compile(r"(?:^|\s)-D([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def compile_definitions(build: Path) -> list[str]:
+    """The preprocessor names the ggml library is compiled with (``-DNAME``), from the build tree CMake generated
+    (``flags.make`` for Makefiles, ``build.ninja`` for Ninja) or the rehearsal's stand-in build. A definition only
+    the source adds (``target_compile_definitions``) shows here: the diagnostic logging of step 1.3 does."""
+    names: set[str] = set()
+    texts: list[str] = []
+    for flags in sorted(build.glob("ggml/src/CMakeFiles/ggml*.dir/flags.make"))[:8]:
+        with contextlib.suppress(OSError):
+            texts += [line for line in flags.read_text(errors="replace").splitlines() if "_DEFINES" in line]
+    ninja = build / "build.ninja"
+    if not texts and ninja.is_file():
+        with contextlib.suppress(OSError), ninja.open(errors="replace") as fh:
+            texts += [line for line in fh if line.lstrip().startswith("DEFINES =") and "GGML" in line]
+    for text in texts:
+        names.update(_DEFINE_RE.findall(text))
+    info = build / "bin" / "build-info.json"  # the stand-in cmake's record of what it "compiled"
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if json.loads(info.read_text()).get("debug_tensor_copy"):
+            names.add("GGML_DEBUG_TENSOR_COPY")
+    return sorted(names)
+
+
 def build_facts(program: Path | None, cwd: Path) -> dict[str, Any]:
     """The CMake options that matter from the build folder's CMakeCache.txt, or ``state: unconfigured``."""
     candidates = []
@@ -274,7 +299,12 @@ def build_facts(program: Path | None, cwd: Path) -> dict[str, Any]:
         cache = read_cmake_cache(folder / "CMakeCache.txt")
         if cache is not None:
             options = {k: v for k, v in sorted(cache.items()) if CMAKE_OPTIONS_RE.match(k)}
-            return {"state": "configured", "cache": str(folder / "CMakeCache.txt"), "options": options}
+            return {
+                "state": "configured",
+                "cache": str(folder / "CMakeCache.txt"),
+                "options": options,
+                "definitions": compile_definitions(folder),
+            }
     return {"state": "unconfigured", "cache": str(candidates[0] / "CMakeCache.txt"), "options": {}}
 
 

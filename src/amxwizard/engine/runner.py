@@ -7,7 +7,20 @@ A run folder holds everything about one run, so a later wizard (or a person with
     pid, started   written by the wizard right after the start
     output.log     everything the command wrote to stdout and stderr, byte for byte
     exports        the requested shell variables at the end, NUL-separated NAME=VALUE (when any were requested)
+    shell_errors   one line per line of command.sh that failed: action, status, line, PIPESTATUS, the command
     exit_code      the command's exit status; written atomically, so it is either absent or complete
+
+Every line of command.sh is accounted for, the way ``set -e`` would, built on bash's own mechanisms rather than on
+reading the script: an ERR trap (inherited by functions and subshells, ``set -E``) sees each command that fails
+where ``errexit`` would stop (not in an ``if`` test, not before ``||``; ``|| true`` stays tolerated), with
+``$LINENO``, ``$BASH_COMMAND`` and ``PIPESTATUS``, writes it down and ends the command with its status. Two
+failures go on instead, because ``set -e`` cannot tell them apart from real ones: a pipeline whose only failures
+are SIGPIPE (141) before a last stage that succeeded (``llama-cli | head -50``: head closed the pipe, nothing went
+wrong), and, in a step the runbook marks ``expect_crash``, a pipeline that died of a crash signal (the diagnostic
+run exists to see that crash). Both are written down too (``sigpipe``, ``expected_crash``).
+
+After ``exit_code``, the wrapper starts ``../on-run-end`` (in the folder holding the run folders) when it exists:
+the session's notification hook, so a run that ends with no wizard attached still tells the person.
 
 The child never writes through a pipe to the wizard and runs in its own session, so a closed terminal, a dropped SSH
 connection or a killed wizard leaves it running; a later wizard reattaches by following ``output.log``.
@@ -22,6 +35,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import threading
 import time
@@ -64,6 +78,34 @@ MAX_LINE_CHARS = 64 * 1024  # a longer line (or endless progress bar) is shown i
 
 _SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# The ERR trap of the inner bash (see the module docstring). It ignores failures outside command.sh (the `.` that
+# sources it fails again with the script's last status); PIPESTATUS comes as separate words, joined with a space by
+# the trap's own IFS (the script may have changed it); it never fails itself (nothing in it can).
+_ON_ERROR = r"""__amxwizard_on_err() {
+  local IFS=" " __status=$1 __line=$2 __source=$3 __cmd=$4 __s __crash=0 __other=0 __last=0 __action=exit
+  shift 4
+  if [[ $__source != "$__amxwizard_run/command.sh" ]]; then return 0; fi
+  for __s in "$@"; do
+    case $__s in
+      0|141) ;;
+      132|133|134|135|136|139) __crash=1 ;;
+      *) __other=1 ;;
+    esac
+    __last=$__s
+  done
+  if [[ $__other == 0 && $__crash == 0 && $__last == 0 ]]; then __action=sigpipe
+  elif [[ $__other == 0 && $__crash == 1 && $__amxwizard_expect == crash ]]; then __action=expected_crash
+  fi
+  __cmd=${__cmd//$'\n'/ }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$__action" "$__status" "$__line" "$*" "${__cmd//$'\t'/ }" \
+    >>"$__amxwizard_run/shell_errors" 2>/dev/null || :
+  if [[ $__action == exit ]]; then exit "$__status"; fi
+  return 0
+}
+set -E
+trap '__amxwizard_on_err "$?" "$LINENO" "${BASH_SOURCE[0]-}" "$BASH_COMMAND" "${PIPESTATUS[@]}"' ERR
+"""
+
 # Runs inside the inner bash: keeps the run folder and export names out of the command's own "$@", saves the
 # requested variables when the command's shell exits (also on `exit N`), then runs command.sh in this same shell.
 _INNER_WITH_EXPORTS = r"""__amxwizard_run=$1; shift
@@ -75,10 +117,10 @@ __amxwizard_save_exports() {
   done >"$__amxwizard_run/exports.tmp" && mv -f "$__amxwizard_run/exports.tmp" "$__amxwizard_run/exports"
 }
 trap __amxwizard_save_exports EXIT
-. "$__amxwizard_run/command.sh"
 """
 _INNER_PLAIN = r"""__amxwizard_run=$1; shift
-. "$__amxwizard_run/command.sh"
+"""
+_SOURCE = r""". "$__amxwizard_run/command.sh"
 """
 
 
@@ -99,6 +141,7 @@ class RunSpec:
     timeout: float | None = None
     nice: int = 10
     meta: Mapping[str, Any] = field(default_factory=dict)  # written to meta.json before the start (who, which step)
+    expect_crash: bool = False  # a crash signal is what the command is for (the diagnostic run): go on after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +157,8 @@ class RunStarted:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """How a run ended. ``signal`` is set when a signal ended it (exit status 128+N counts as signal N)."""
+    """How a run ended. ``signal`` is set when a signal ended it (exit status 128+N counts as signal N).
+    ``shell_errors`` are the lines the command's shell reported failing (see :func:`read_shell_errors`)."""
 
     outcome: Outcome
     exit_code: int | None
@@ -124,6 +168,7 @@ class RunResult:
     log_size: int
     log_sha256: str
     exports: dict[str, str]
+    shell_errors: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -191,9 +236,10 @@ def display_line(text: str) -> str:
     return " ".join(clean_lines(text.rstrip("\n")))
 
 
-def wrapper_script(run_dir: Path, exports: Sequence[str]) -> str:
+def wrapper_script(run_dir: Path, exports: Sequence[str], *, expect_crash: bool = False) -> str:
     """The bash wrapper that runs ``command.sh`` of ``run_dir`` and records its exit status atomically."""
-    inner = _INNER_WITH_EXPORTS if exports else _INNER_PLAIN
+    expect = f"__amxwizard_expect={'crash' if expect_crash else ''}\n"
+    inner = (_INNER_WITH_EXPORTS if exports else _INNER_PLAIN) + expect + _ON_ERROR + _SOURCE
     words = [
         "bash",
         "-o",
@@ -213,6 +259,9 @@ def wrapper_script(run_dir: Path, exports: Sequence[str]) -> str:
         " ".join(words),
         "status=$?",
         'printf \'%s\\n\' "$status" >"$run/exit_code.tmp" && mv -f "$run/exit_code.tmp" "$run/exit_code"',
+        # The session's notification hook (engine/notify.py), in a session of its own so it is not the run's.
+        'hook="${run%/*}/on-run-end"',
+        'if [ -x "$hook" ]; then setsid "$hook" "$run" "$status" </dev/null >/dev/null 2>&1 & fi',
         'exit "$status"',
     ]
     return "\n".join(lines) + "\n"
@@ -224,6 +273,36 @@ def read_exit_code(run_dir: Path) -> int | None:
         return int((run_dir / EXIT_FILE).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+SHELL_ERRORS_FILE = "shell_errors"
+_ACTIONS = frozenset({"exit", "sigpipe", "expected_crash"})
+
+
+def read_shell_errors(run_dir: Path) -> tuple[dict[str, Any], ...]:
+    """What the command's shell wrote about its failed lines, in order: ``{action, status, line, pipestatus,
+    command}`` each. ``action`` is ``exit`` (the command ended there), ``sigpipe`` or ``expected_crash`` (it went on).
+    """
+    try:
+        raw = (run_dir / SHELL_ERRORS_FILE).read_bytes()
+    except OSError:
+        return ()
+    out: list[dict[str, Any]] = []
+    for line in raw.decode("utf-8", "replace").splitlines():
+        parts = line.split("\t", 4)
+        if len(parts) != 5 or parts[0] not in _ACTIONS:
+            continue
+        try:
+            status, number = int(parts[1]), int(parts[2])
+            pipestatus = [int(x) for x in parts[3].split()]
+        except ValueError:
+            continue
+        out.append(
+            {"action": parts[0], "status": status, "line": number, "pipestatus": pipestatus, "command": parts[4]}
+        )
+        if len(out) >= 200:  # a loop that fails on every pass: the first ones tell the story
+            break
+    return tuple(out)
 
 
 def read_exports(run_dir: Path) -> dict[str, str]:
@@ -473,6 +552,7 @@ class RunHandle:
             log_size=size,
             log_sha256=sha256,
             exports=read_exports(self.run_dir),
+            shell_errors=read_shell_errors(self.run_dir),
         )
 
 
@@ -494,14 +574,19 @@ class CommandRunner:
             run_dir.mkdir(parents=True)
             script = spec.script if spec.script.endswith("\n") else spec.script + "\n"
             (run_dir / COMMAND_FILE).write_text(script, encoding="utf-8")
-            (run_dir / WRAPPER_FILE).write_text(wrapper_script(run_dir, spec.exports), encoding="utf-8")
+            (run_dir / WRAPPER_FILE).write_text(
+                wrapper_script(run_dir, spec.exports, expect_crash=spec.expect_crash), encoding="utf-8"
+            )
             (run_dir / LOG_FILE).touch()
             # Before the start, so a run whose start never reached the session's log can still be recognised.
             atomic_write(run_dir / META_FILE, json.dumps({**spec.meta, "run_id": spec.run_id, "cwd": str(spec.cwd)}))
         except FileExistsError:
             raise RunError(f"run {spec.run_id}: the folder {run_dir} already exists") from None
         except OSError as exc:
-            raise RunError(f"run {spec.run_id}: cannot prepare {run_dir}: {exc.strerror or exc}") from None
+            # A half-made run folder (a full disk) would look like a run that never said whose it is: remove it.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            what = "the disk is full" if exc.errno == 28 else exc.strerror or str(exc)
+            raise RunError(f"run {spec.run_id}: cannot prepare {run_dir}: {what}") from None
 
         import sh
 

@@ -7,23 +7,27 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from . import events as ev
+from .procs import boot_id, proc_start_ticks, process_alive
 from .runner import (
     LOG_FILE,
     META_FILE,
     PROCESS_FILE,
     STARTED_FILE,
+    WRAPPER_FILE,
     CommandRunner,
     OutputCallback,
     RunError,
     RunHandle,
     RunResult,
     RunSpec,
+    read_exit_code,
 )
 from .session import Session, SessionError
 from .state import RunRecord, StepStatus
@@ -70,7 +74,9 @@ def new_run_id(step_id: str, attempt: int, index: int) -> str:
     return f"{step}-{attempt}-{index}-{secrets.token_hex(3)}"
 
 
-def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str) -> ev.CommandFinished:
+def _finished_data(
+    run: RunRecord | str, step: str, result: RunResult, cwd: str, *, unwatched: bool = False
+) -> ev.CommandFinished:
     return ev.CommandFinished(
         step=step,
         run_id=run.run_id if isinstance(run, RunRecord) else run,
@@ -83,6 +89,8 @@ def _finished_data(run: RunRecord | str, step: str, result: RunResult, cwd: str)
         log_sha256=result.log_sha256,
         git_after=git_snapshot(Path(cwd)) if cwd else {},
         exports=result.exports,
+        shell_errors=[dict(e) for e in result.shell_errors] or None,
+        unwatched=True if unwatched else None,
     )
 
 
@@ -101,6 +109,7 @@ def run_command(
     on_started: Callable[[RunHandle], None] | None = None,
     git_before: dict[str, Any] | None = None,
     fingerprint: dict[str, Any] | None = None,
+    expect_crash: bool = False,
 ) -> RunResult:
     """Run one command of ``step_id`` to its end, recording ``command_started`` and ``command_finished``.
 
@@ -127,6 +136,7 @@ def run_command(
         timeout=timeout,
         nice=nice,
         meta={"step": step_id, "index": index, "git_before": git_before},
+        expect_crash=expect_crash,
     )
     try:
         handle = runner.start(spec, on_output)
@@ -169,8 +179,8 @@ def _interrupted_summary(run: RunRecord) -> str:
     )
 
 
-def _record_end(session: Session, run: RunRecord, result: RunResult) -> None:
-    session.record(_finished_data(run, run.step, result, run.cwd))
+def _record_end(session: Session, run: RunRecord, result: RunResult, *, unwatched: bool = False) -> None:
+    session.record(_finished_data(run, run.step, result, run.cwd, unwatched=unwatched))
     if result.outcome == "interrupted" and session.state.step(run.step).status == StepStatus.RUNNING:
         session.record(
             ev.StepFinished(
@@ -178,18 +188,75 @@ def _record_end(session: Session, run: RunRecord, result: RunResult) -> None:
                 status=StepStatus.INTERRUPTED.value,
                 summary=_interrupted_summary(run),
                 evidence={"run_id": run.run_id, "log": run.log},
+                settled=True if unwatched else None,
             )
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RunLook:
+    """What a run folder says about a run the log shows unfinished, read without recording anything."""
+
+    run: RunRecord
+    state: Literal["running", "finished", "gone"]
+    exit_code: int | None
+    pid: int | None
+
+
+def look(session: Session, run: RunRecord, runner: CommandRunner | None = None) -> RunLook:
+    """Whether an unfinished run still lives, ended with an exit status, or is gone (a read-only look)."""
+    runner = runner or CommandRunner()
+    run_dir = session.runs_dir / run.run_id
+    pid, proc_start = run.pid, run.proc_start
+    if pid is None:
+        found = find_wrapper(run_dir)
+        if found is not None:
+            pid, proc_start = found
+    if pid is None:
+        code = read_exit_code(run_dir)
+        return RunLook(run, "finished" if code is not None else "gone", code, None)
+    state = runner.probe(run_dir, pid=pid, proc_start=proc_start, boot_id=run.boot_id)
+    return RunLook(run, state, read_exit_code(run_dir) if state == "finished" else None, pid)
+
+
+def find_wrapper(run_dir: Path, wait: float = 1.0) -> tuple[int, int | None] | None:
+    """The live process running ``run_dir``'s wrapper, ``(pid, start ticks)``, when the run's start never said who
+    it is (a wizard killed between starting it and writing its pid). A start in flight takes milliseconds, so a run
+    folder with neither a process nor an exit status is looked for again for up to ``wait`` seconds."""
+    target = str(run_dir / WRAPPER_FILE).encode()
+    deadline = time.monotonic() + wait
+    while True:
+        if read_exit_code(run_dir) is not None:
+            return None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if target in argv:
+                pid = int(entry.name)
+                if process_alive(pid, None, ""):
+                    return pid, proc_start_ticks(pid)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
 def reconcile(
-    session: Session, on_output: OutputCallback | None = None, runner: CommandRunner | None = None
+    session: Session,
+    on_output: OutputCallback | None = None,
+    runner: CommandRunner | None = None,
+    *,
+    follow: bool = True,
 ) -> list[Reconciled]:
     """Settle every run the session's log shows as started but not finished; call when a wizard opens a session.
 
     A run still going is reattached (``on_output`` replays its log, then follows it; finish it with
-    :func:`finish_reattached`). A run that ended while nobody watched has its result recorded now. A run that is
-    gone without an exit status is recorded as interrupted, and so is its step: never passed, the person decides.
+    :func:`finish_reattached`), or, with ``follow=False``, only reported. A run that ended while nobody watched has
+    its result recorded now (``unwatched``). A run that is gone without an exit status is recorded as interrupted,
+    and so is its step: never passed, the person decides.
     """
     runner = runner or CommandRunner()
     _adopt_unrecorded(session)
@@ -197,22 +264,23 @@ def reconcile(
     for run in session.state.running_runs():
         run_dir = session.runs_dir / run.run_id
         started = _started_of(run_dir, run)
-        if run.pid is None:
-            state = "gone"
-        else:
-            state = runner.probe(run_dir, pid=run.pid, proc_start=run.proc_start, boot_id=run.boot_id)
-        if state == "running" and run.pid is not None:
+        seen = look(session, run, runner)
+        pid = seen.pid
+        if seen.state == "running" and pid is not None:
+            if not follow:
+                out.append(Reconciled(run, "running", None, None))
+                continue
             handle = runner.reattach(
-                run_dir, on_output, pid=run.pid, proc_start=run.proc_start, boot_id=run.boot_id, started=started
+                run_dir, on_output, pid=pid, proc_start=run.proc_start, boot_id=run.boot_id, started=started
             )
             out.append(Reconciled(run, "running", handle, None))
             continue
         # Ended: read its folder once (log hash, exit status) through a handle that finishes at once.
         handle = runner.reattach(
-            run_dir, None, pid=run.pid or 0, proc_start=run.proc_start, boot_id=run.boot_id, started=started
+            run_dir, None, pid=pid or 0, proc_start=run.proc_start, boot_id=run.boot_id, started=started
         )
         result = handle.result()
-        _record_end(session, run, result)
+        _record_end(session, run, result, unwatched=True)
         out.append(Reconciled(run, "interrupted" if result.outcome == "interrupted" else "finished", None, result))
     return out
 
@@ -238,7 +306,10 @@ def _adopt_unrecorded(session: Session) -> None:
         try:
             process = json.loads((folder / PROCESS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            process = {}  # it never started, or died before saying so: reconcile will call it interrupted
+            # Killed between starting it and saying who it is: find the wrapper by its command line. Not found and
+            # no exit status: it never started, and reconcile calls it interrupted.
+            found = find_wrapper(folder)
+            process = {"pid": found[0], "proc_start": found[1], "boot_id": boot_id()} if found else {}
         step = str(meta.get("step", ""))
         if step not in session.runbook.model.steps_by_id:
             continue

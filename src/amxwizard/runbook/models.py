@@ -22,9 +22,16 @@ VarType = Literal["text", "path", "dir", "file", "repo", "int", "number", "args"
 APPROX_LINES = 20  # a "~350" claim still holds when the function starts this close to it
 TEXT_TYPES = frozenset({"text", "path", "dir", "file", "repo", "args", "commit"})
 PATH_ROOT_TYPES = frozenset({"path", "dir", "file"})  # the repo variable is itself the default root
+DEFAULT_SILENCE_MINUTES = 10.0  # a command quiet this long is flagged (never stopped) unless its step says otherwise
+SILENCE_DOC = (
+    "Minutes without any output after which the running step is flagged as silent (on screen, in 'amxwizard "
+    "status' and by a notification); it is never stopped for it. Raise it for a command that is quiet by nature."
+)
 
 
 class Model(BaseModel):
+    # Each field's docstring is its description in the JSON Schema (runbook/schema.py reads them from this file;
+    # pydantic's use_attribute_docstrings would read them at every start, ~65 ms).
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -35,10 +42,18 @@ class Variable(Model):
     """A machine-specific value with the seed's value as default."""
 
     type: VarType = "text"
+    """What the value is: text, a path, dir, file or repo (checked on disk), an int or number (checked against min and
+    max), args (split into words in commands) or a commit.
+    """
     default: str | int | float
+    """The value unless the person sets another (--var name=value or the setup screen); the original document's
+    value."""
     description: str = ""
+    """What the value is for, shown beside it on the setup screen and by 'amxwizard validate'."""
     min: int | float | None = None
+    """The smallest value an int or number variable accepts."""
     max: int | float | None = None
+    """The largest value an int or number variable accepts."""
     root: str | None = Field(
         default=None,
         description=(
@@ -71,18 +86,25 @@ class Variable(Model):
 
 class DocumentInfo(Model):
     version: str
+    """The version of the document the runbook was written from."""
     created: str
+    """When that document was written."""
     last_updated: str
+    """When that document was last changed."""
     status: str
+    """The document's own status line (e.g. 'Ready for implementation')."""
 
 
 class Backup(Model):
     """Where backups and test results go (the seed: ``/tmp/amx-scheduler-fix-YYYYMMDD-HHMMSS/``)."""
 
     root: str
+    """The folder the backup folder is made in (a template: {{ backup_root }})."""
     pattern: str = Field(description="strftime pattern of the folder name")
     location_file: str
+    """A file the backup folder's path is written to, so a later shell can find it."""
     seed_location: str = ""
+    """Where the original document put its backups, shown for comparison only."""
 
 
 # --- checklist ----------------------------------------------------------------------------------------------
@@ -90,22 +112,30 @@ class Backup(Model):
 
 class HeadCommitCheck(Model):
     kind: Literal["head_commit"]
+    """The check: the repository's HEAD must be this commit."""
     commit: NonEmpty
+    """The commit HEAD must be (a template: {{ expected_commit }}); a prefix is enough."""
     subject: str = ""
+    """The commit's subject line as the document gives it, shown beside what git says."""
 
 
 class CleanTreeCheck(Model):
     kind: Literal["clean_tree"]
+    """The check: the working tree has no uncommitted changes."""
     allow: list[str] = []
+    """Paths whose changes do not count (untracked build folders and the like)."""
 
 
 class WritableCheck(Model):
     kind: Literal["writable"]
+    """The check: the wizard can write to a folder."""
     path: NonEmpty
+    """The folder that must be writable (a template)."""
 
 
 class ManualCheck(Model):
     kind: Literal["manual"]
+    """No automatic check: the person confirms the item."""
 
 
 ChecklistCheck = Annotated[HeadCommitCheck | CleanTreeCheck | WritableCheck | ManualCheck, Field(discriminator="kind")]
@@ -119,8 +149,11 @@ class ChecklistItem(Model):
     """
 
     id: StepId
+    """The item's id, used by 'amxwizard check ID'."""
     text: NonEmpty
+    """What must be true before starting, as the person reads it (a text template)."""
     check: ChecklistCheck = ManualCheck(kind="manual")
+    """How the wizard verifies the item on this machine; 'manual' when it cannot."""
 
 
 # --- edits to source files ----------------------------------------------------------------------------------
@@ -147,9 +180,13 @@ class Anchor(Model):
     """Where an insertion goes: after/before a regex (inside the function, if one is named) or a fixed place."""
 
     after: str | None = None
+    """Insert after the first line this regular expression matches (inside the edit's function, if one is named)."""
     before: str | None = None
+    """Insert before the first line this regular expression matches (inside the edit's function, if one is named)."""
     at: Literal["before_function", "end_of_file"] | None = None
+    """A fixed place instead of a pattern: just before the function, or at the end of the file."""
     last: bool = False
+    """Use the last match of 'after' or 'before' instead of the first."""
 
     @field_validator("after", "before")
     @classmethod
@@ -176,19 +213,38 @@ class Edit(Model):
     """
 
     file: NonEmpty
+    """The file to change, relative to the repository (a path template)."""
     function: str | None = None
+    """The function the change goes in; found in today's source whatever line it is on."""
     claimed_lines: str | None = Field(default=None, pattern=r"^~?\d+(-\d+)?$")
+    """The lines the runbook says the function is on ('356-377', '350' or '~350'); shown beside the lines found
+    today."""
     language: Literal["cpp", "c", "cuda", "cmake", "text"] = "cpp"
+    """The file's language: how it is parsed to find functions, and how the change is highlighted."""
     action: Literal["insert", "remove_ifdef", "remove_lines", "manual", "extend_condition"]
+    """What to do: insert text at an anchor, remove an #ifdef block, remove lines, extend an if condition, or leave it
+    to the person (manual).
+    """
     where: str = ""
+    """Where the change goes, in the document's own words (shown to the person)."""
     snippet: str = ""
+    """The code as the document shows it; inserted when 'insert' is not given."""
     insert: str | None = None
+    """The exact text to insert, when it differs from the document's snippet."""
     anchor: Anchor | None = None
+    """Where an insert goes."""
     macro: ShellName | None = None
+    """The macro whose #ifdef blocks a 'remove_ifdef' edit removes (GGML_DEBUG_TENSOR_COPY)."""
     lines: list[NonEmpty] = []  # an empty entry would match every blank line of the file
+    """The lines a 'remove_lines' edit removes, each matched as written (surrounding blanks ignored)."""
     find_by: FindBy | None = None
+    """Find the condition to extend by what it does rather than by a pattern: 'op_offload_decision' is the scheduler's
+    decision to offload an op whose source is a weight.
+    """
     condition: str | None = None
+    """A regular expression matching the if condition to extend, inside 'function'."""
     require: str | None = None
+    """What the condition must also require, added as '&& (require)'."""
 
     @model_validator(mode="after")
     def _action_fields(self) -> Edit:
@@ -255,13 +311,21 @@ Prefill = Literal["tensor", "src_buffer", "dst_buffer", "op", "root_cause", "app
 
 class FormField(Model):
     id: Name
+    """The answer's name, used in templates as {{ answers.ID }} and by 'amxwizard step --answer ID=VALUE'."""
     label: NonEmpty
+    """The question as the person reads it."""
     type: Literal["text", "multiline", "choice", "number"] = "text"
+    """How it is answered: a line of text, several lines, one of 'options', or a number."""
     options: list[str] = []
+    """The choices of a 'choice' field."""
     required: bool = True
+    """Whether the step needs an answer before it can finish."""
     placeholder: str = "[FILL IN]"
+    """The text the document had in the field's place; never taken as an answer."""
     prefill: Prefill | None = None
+    """Which finding of the diagnostic log suggests an answer (the person's answer wins)."""
     help: str = ""
+    """A hint shown under the field."""
 
     @model_validator(mode="after")
     def _options(self) -> FormField:
@@ -272,8 +336,11 @@ class FormField(Model):
 
 class FormOutput(Model):
     path: NonEmpty
+    """The file the answers are written to (a path template)."""
     template: NonEmpty
+    """The text written, with {{ answers.ID }} placeholders."""
     append: bool = True
+    """Append to the file instead of replacing it."""
 
 
 # --- steps --------------------------------------------------------------------------------------------------
@@ -281,61 +348,106 @@ class FormOutput(Model):
 
 class StepBase(Model):
     id: StepId
+    """The step's id ('1.4', 'test-1'), used on the command line and in the record."""
     title: NonEmpty
+    """The step's name as the person reads it."""
     description: str = ""
+    """What the step does and why, shown with it."""
     destructive: bool = False
+    """The step cannot be undone (a clean rebuild, a commit): the person confirms it first."""
     confirm: str = ""
+    """The question asked before a destructive step runs."""
     notes: list[str] = []
+    """Remarks shown with the step."""
 
 
 EvidenceKind = Literal["tensor_copy", "llama_cli", "llama_bench", "build"]
 
 
 class ShellStep(StepBase):
+    """Commands run in order. Every line of each is accounted for: one that fails (a non-zero status, a program not
+    found, a signal) fails the step where it stands, unless it is tolerated explicitly (``|| true``, a SIGPIPE after
+    ``| head``, or a crash when ``expect_crash`` says the step is there to see one)."""
+
     kind: Literal["shell"]
+    """A step that runs shell commands."""
     commands: Annotated[list[NonEmpty], Field(min_length=1)]
+    """The commands, run one after the other in bash with pipefail; each is a shell template whose values are quoted
+    where they stand.
+    """
     exports: list[ShellName] = []
+    """Shell variables the commands set that later steps see (BACKUP_DIR)."""
     cwd: str | None = None
+    """The folder the commands run in (default: the runbook's workdir)."""
     timeout: int | None = Field(default=None, gt=0)
+    """Seconds after which the commands are stopped (SIGTERM, then SIGKILL); none by default."""
     evidence: list[EvidenceKind] = []
+    """Which readers judge the output: a build log, the tensor-copy diagnostics, llama-cli or llama-bench."""
     outputs: list[str] = []
+    """Files the commands write, read as evidence with their output."""
+    silence_minutes: float = Field(default=DEFAULT_SILENCE_MINUTES, gt=0, description=SILENCE_DOC)
+    expect_crash: bool = Field(
+        default=False,
+        description=(
+            "a diagnostic run: a command that dies of a crash signal (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE) is "
+            "what the step is for; the shell goes on with the next line and the step says it crashed as expected "
+            "(any other failure, numactl's say, still fails it)"
+        ),
+    )
 
 
 class BackupFile(Model):
     path: NonEmpty
+    """The file to back up (a path template)."""
     name: NonEmpty
+    """Its name in the backup folder."""
     optional: bool = False
+    """A missing file is noted instead of failing the backup."""
 
 
 class GitCapture(Model):
     name: NonEmpty
+    """The file in the backup folder the output goes to."""
     args: Annotated[list[str], Field(min_length=1)]
+    """git's arguments (run in the repository, without a shell)."""
 
 
 class BackupStep(StepBase):
     kind: Literal["backup"]
+    """A step that backs up files and git's state before anything is edited."""
     files: list[BackupFile]
+    """The files to copy into the backup folder, each with its sha256."""
     include_edited: bool = True
+    """Also back up every file a later step edits."""
     git: list[GitCapture] = []
+    """git outputs saved with the backup (status, HEAD, diff)."""
     export: ShellName = "BACKUP_DIR"
+    """The shell variable later steps find the backup folder in."""
     script: str = ""
+    """The document's own backup script, shown for comparison; the wizard makes the backup itself."""
 
 
 class EditStepBase(StepBase):
     """What every step that changes files has: the edits, where to look, and what must (not) be there after."""
 
     find: str = ""
+    """Where to look, in the document's words."""
     edits: Annotated[list[Edit], Field(min_length=1)]
+    """The changes, each to one file."""
     verify_present: list[str] = []
+    """Text that must be in the changed files afterwards."""
     verify_absent: list[str] = []
+    """Text that must not be in the changed files afterwards."""
 
 
 class CodeChangeStep(EditStepBase):
     kind: Literal["code_change"]
+    """A step that changes source code."""
 
 
 class CMakeEditStep(EditStepBase):
     kind: Literal["cmake_edit"]
+    """A step that changes a CMake file."""
 
     @model_validator(mode="after")
     def _cmake_only(self) -> CMakeEditStep:
@@ -347,37 +459,58 @@ class CMakeEditStep(EditStepBase):
 
 class FormStep(StepBase):
     kind: Literal["form"]
+    """A step the person answers (an analysis), with suggestions from the evidence."""
     look_for: list[str] = []
+    """What to look for in the evidence, shown as a list."""
     expected: str = ""
+    """What the evidence is expected to show, as the document gives it."""
     evidence_from: StepId | None = None
+    """The step whose log the suggestions are read from."""
     fields: Annotated[list[FormField], Field(min_length=1)]
+    """The questions."""
     output: FormOutput | None = None
+    """Where the answers are also written as text."""
 
 
 class ApproachStep(EditStepBase):
     kind: Literal["approach"]
+    """One of the alternative fixes; the person's choice decides which runs."""
     letter: Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
+    """The approach's letter (A, B, C), as the choice names it."""
     use_if: NonEmpty
+    """When this approach is the right one, in the document's words."""
 
 
 class ChoiceStep(StepBase):
     kind: Literal["choice"]
+    """A step where the person chooses one of several approach steps; the others are skipped."""
     field: Name
+    """The answer the choice is saved as."""
     options: Annotated[list[StepId], Field(min_length=2)]
+    """The ids of the approach steps to choose from."""
     default_from: str | None = None
+    """An answer whose value is recommended ('answers.recommended_approach')."""
 
 
 class TestStep(StepBase):
     __test__: ClassVar[bool] = False  # not a pytest class
 
     kind: Literal["test"]
+    """A step that runs one model test and judges what llama-cli printed."""
     command: NonEmpty
+    """The test command (a shell template)."""
     expect: NonEmpty
+    """What should happen, in the document's words."""
     mode: Literal["hybrid", "cpu", "gpu"]
+    """Which backends the run must use: hybrid (CPU with AMX and GPU), cpu or gpu; a run that used others fails."""
     tokens: int = Field(gt=0, description="tokens the run must generate (the command's -n)")
     min_prompt_tokens: int | None = None
+    """The prompt must be at least this many tokens (a long prompt is what crashed)."""
     timeout: int | None = Field(default=None, gt=0)
+    """Seconds after which the test is stopped; none by default."""
     setup: list[str] = []
+    """Commands run before the test command (writing a long prompt to a file, ...)."""
+    silence_minutes: float = Field(default=DEFAULT_SILENCE_MINUTES, gt=0, description=SILENCE_DOC)
 
 
 class ReferenceMachine(Model):
@@ -385,6 +518,7 @@ class ReferenceMachine(Model):
     compared; an empty one is "not stated"."""
 
     description: NonEmpty
+    """The machine in words."""
     cpu_model: str = Field(default="", description="text the CPU's model name contains")
     cpu_flags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")]] = Field(
         default=[], description="CPU flags the machine has (amx_tile, ...)"
@@ -400,21 +534,30 @@ class BenchmarkReference(Model):
     model: NonEmpty = Field(description="file name of the model it was measured with")
     model_type: str = Field(default="", description="the model as llama-bench names it (qwen3moe 30B.A3B Q4_0)")
     machine: ReferenceMachine
+    """The machine the figure was measured on: the figure is compared only on a machine like it."""
     note: str = Field(default="", description="how the figure was measured")
 
 
 class BenchmarkStep(StepBase):
     kind: Literal["benchmark"]
+    """A step that runs llama-bench and compares the speed."""
     command: NonEmpty
+    """The llama-bench command (a shell template)."""
     expect: NonEmpty
+    """What the speed should be, in the document's words."""
     metric: Annotated[str, StringConstraints(pattern=r"^(pp|tg)\d+$")]
+    """The llama-bench test to read: pp<N> (prompt processing) or tg<N> (generation)."""
     reference: BenchmarkReference | None = None
+    """A figure from elsewhere to compare with, when it was measured on the same model and machine."""
     before_fix: bool = Field(
         default=False,
         description="the measurement before any edit: later runs of the same benchmark are judged against it",
     )
     tolerance_pct: float = Field(default=5.0, ge=0)
+    """How far below the figure it is compared with, in percent, still counts as the same speed."""
     timeout: int | None = Field(default=None, gt=0)
+    """Seconds after which the benchmark is stopped; none by default."""
+    silence_minutes: float = Field(default=DEFAULT_SILENCE_MINUTES, gt=0, description=SILENCE_DOC)
 
     @property
     def baseline(self) -> str | None:
@@ -434,11 +577,17 @@ class Claim(Model):
     """
 
     id: Name
+    """The claim's name, used in the message as {{ claims.ID }}."""
     sentence: NonEmpty
+    """The sentence written when the evidence backs it."""
     label: NonEmpty
+    """The start of what is written instead when it does not (followed by what was measured)."""
     criteria: list[StepId] = []
+    """Criteria that must be met."""
     steps: list[StepId] = []
+    """Steps that must have passed."""
     approach: bool = False
+    """The chosen approach's step must have passed."""
 
     @model_validator(mode="after")
     def _has_evidence(self) -> Claim:
@@ -449,13 +598,21 @@ class Claim(Model):
 
 class CommitStep(StepBase):
     kind: Literal["commit"]
+    """A step that commits the change with git (hooks and signing run as for the person's own commits)."""
     repo: NonEmpty = "{{repo}}"
+    """The repository to commit in."""
     stage: Annotated[list[NonEmpty], Field(min_length=1)]
+    """Files to stage (path templates)."""
     stage_if_modified: list[str] = []
+    """Files staged only when they changed."""
     message: NonEmpty
+    """The commit message template: answers, approach, measured figures and claims."""
     claims: list[Claim] = []
+    """Sentences of the message that evidence decides."""
     fields: list[FormField] = []
+    """Questions answered before the commit, used in the message."""
     script: str = ""
+    """The document's own commit script, shown for comparison; the wizard commits itself."""
 
     @model_validator(mode="after")
     def _claims_used(self) -> CommitStep:
@@ -477,15 +634,22 @@ class CommitStep(StepBase):
 
 class DocUpdate(Model):
     path: NonEmpty
+    """The document to update (a path template)."""
     section: NonEmpty
+    """The heading of the section that is written or replaced."""
     points: list[str] = []
+    """What the section should cover, shown to the person."""
     content: NonEmpty
+    """The section's text (a template with answers and figures)."""
 
 
 class DocsStep(StepBase):
     kind: Literal["docs"]
+    """A step that updates documents."""
     fields: list[FormField] = []
+    """Questions answered before the documents are written."""
     documents: Annotated[list[DocUpdate], Field(min_length=1)]
+    """The documents and sections to write."""
 
 
 Step = Annotated[
@@ -508,10 +672,15 @@ COMMAND_KINDS = (ShellStep, TestStep, BenchmarkStep)
 
 class Phase(Model):
     id: StepId
+    """The phase's id ('1', '2')."""
     title: NonEmpty
+    """The phase's name."""
     tag: str = ""
+    """A short label shown under the title ('Research')."""
     goal: str = ""
+    """What the phase is for."""
     steps: Annotated[list[Step], Field(min_length=1)]
+    """The phase's steps, in order."""
 
 
 # --- criteria and troubleshooting ---------------------------------------------------------------------------
@@ -535,9 +704,13 @@ Requirement = Literal["amx"]
 
 class Criterion(Model):
     id: StepId
+    """The criterion's id."""
     text: NonEmpty
+    """The criterion as the document states it."""
     check: CriterionCheck = "manual"
+    """How the evidence decides it ('manual': the person ticks it, with a note)."""
     steps: list[StepId] = []
+    """The steps whose runs are its evidence."""
     requires: list[Requirement] = Field(
         default=[],
         description="what the build must have for the criterion to apply at all ('amx': an AMX buffer in use in its "
@@ -547,17 +720,26 @@ class Criterion(Model):
 
 class Trigger(Model):
     steps: list[StepId] = []
+    """Steps whose failure brings the entry up."""
     finding: Finding | None = None
+    """A finding in a failed step's evidence that brings it up."""
     approach: StepId | None = None
+    """Only when this approach was chosen."""
 
 
 class Troubleshooting(Model):
     id: StepId
+    """The entry's id."""
     symptom: NonEmpty
+    """What the person sees."""
     check: str = ""
+    """What to check, in the document's words."""
     solution: NonEmpty
+    """What to do."""
     goto: StepId | None = None
+    """The step to go back to ('g' on the main screen)."""
     when: Trigger = Trigger()
+    """When the entry is shown beside a failed step."""
 
 
 # --- the runbook --------------------------------------------------------------------------------------------
@@ -565,18 +747,30 @@ class Troubleshooting(Model):
 
 class Runbook(Model):
     schema_version: Literal[1]
+    """The version of this format; 1."""
     title: NonEmpty
+    """The runbook's name."""
     goal: str = ""
+    """What the work achieves."""
     approach: str = ""
+    """How, in a sentence."""
     expected_outcome: str = ""
+    """What should be true at the end."""
     document: DocumentInfo | None = None
+    """The document the runbook was written from."""
     workdir: str = Field(default="", description="where commands run unless a step says otherwise")
     variables: dict[Name, Variable] = {}
+    """Machine-specific values, each with the original document's value as default; used as {{ name }}."""
     backup: Backup
+    """Where backups go."""
     checklist: list[ChecklistItem] = []
+    """The pre-implementation checklist, confirmed before the first step."""
     phases: Annotated[list[Phase], Field(min_length=1)]
+    """The phases, each with its steps, in order."""
     criteria: list[Criterion] = []
+    """The success criteria, judged from the evidence."""
     troubleshooting: list[Troubleshooting] = []
+    """Known problems and what to do about them."""
 
     def iter_steps(self) -> Iterator[tuple[Phase, Step]]:
         """Every step with its phase, in runbook order."""

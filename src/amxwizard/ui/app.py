@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -12,23 +13,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from ..engine.executor import StepExecutor
+from ..engine.notify import Notice, Notifier, NotifyError, NotifySettings, Terminal, load_settings
 from ..engine.session import Session, SessionError
 from ..engine.state import StepStatus
 from ..engine.steps.base import Approval, ChooseApproach, Plan, PlanInput, SaveAnswers, StepError, StepResult
 from ..engine.store import Event
+from ..engine.watchdog import Flag, Watch, Watchdog, flag_notice_state
 from ..runbook import models as m
+from .host import WizardHost
 from .messages import EventRecorded, RunStarted, StepEnded, ToastRequested
 from .screens.dialogs import ConfirmScreen, DiffScreen, is_dialog
 from .screens.main import MainScreen
 from .widgets.runlog import OutputFeed
 
 
-class WizardApp(App[None]):
+class WizardApp(WizardHost):
     TITLE = "amxwizard"
     CSS_PATH = Path(__file__).with_name("wizard.tcss")  # absolute: subclasses live elsewhere (probes, tests)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -41,7 +45,13 @@ class WizardApp(App[None]):
     ]
 
     def __init__(
-        self, session: Session, *, nice: int = 10, catch_up: bool = True, notes: list[str] | None = None
+        self,
+        session: Session,
+        *,
+        nice: int = 10,
+        catch_up: bool = True,
+        notes: list[str] | None = None,
+        notify: NotifySettings | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -58,6 +68,15 @@ class WizardApp(App[None]):
         self.pending_notices: dict[str, tuple[str, bool]] = {f"note-{i}": (n, False) for i, n in enumerate(notes or [])}
         self.resume_notes.extend(notes or [])
         self._held_toasts: list[ToastRequested] = []
+        self._notify_problem = ""
+        if notify is None:
+            try:
+                notify = load_settings(session.dir)
+            except NotifyError as exc:
+                notify, self._notify_problem = NotifySettings(channels=frozenset(), source="broken settings"), str(exc)
+        # The terminal is known once mounted (set_terminal); until then notices reach tmux and the command only.
+        self.notifier = Notifier(notify, Terminal(), self.write_terminal)
+        self.watchdog = Watchdog(session, self._flagged)
         session.subscribe(self._event_recorded)
 
     # -- start ---------------------------------------------------------------------------------------------------
@@ -73,6 +92,9 @@ class WizardApp(App[None]):
             self.pretick_checklist()
         if self.session.recovery is not None:
             self.notify(str(self.session.recovery), severity="warning", timeout=20)
+        if self._notify_problem:
+            self.notify(f"notifications off: {self._notify_problem}", severity="warning", timeout=15)
+        self._attach_notifications()
         left = self.session.state.running_runs()
         running = left[0].step if left else self._step_left_running()
         if self._catch_up and running:
@@ -184,7 +206,27 @@ class WizardApp(App[None]):
 
     def _settle_runs(self) -> None:
         from ..engine.runs import finish_reattached, reconcile
+        from ..engine.settle import settle
 
+        # What ended while no wizard watched is recorded and judged first, exactly as if it had been watched; the
+        # banner says how it ended.
+        for done in settle(self.session, nice=self.executor.nice):
+            if done.status is StepStatus.RUNNING:
+                continue
+            if done.status is StepStatus.INTERRUPTED and "resume_at" in self.session.state.step(done.step).evidence:
+                self.set_notice(
+                    done.step, f"{done.step} stopped between two commands — select it and press r to run the rest"
+                )
+            elif done.status is StepStatus.INTERRUPTED:
+                self.set_notice(
+                    done.step,
+                    f"{done.step} was interrupted while the wizard was closed — select it and press m to decide",
+                )
+            else:
+                summary = f", {done.summary}" if done.summary else ""
+                self.set_notice(done.step, f"{done.step} finished while you were away: {done.status.value}{summary}")
+            if done.result is not None:
+                self.post_message(StepEnded(done.step, result=done.result))
         left = self.session.state.running_runs()
         if left and self.main is not None:
             # Claim the log pane before the replay starts, so no replayed line lands before the pane is reset.
@@ -218,6 +260,8 @@ class WizardApp(App[None]):
         """Judge (or finish running) each step an earlier wizard left running."""
         for _, step in self.runbook.iter_steps():
             if self.session.state.step(step.id).status is StepStatus.RUNNING:
+                # A run this wizard followed to its end: the attempt goes on (the rest of its commands) and is
+                # judged here, watched.
                 self.busy = step.id
                 try:
                     result = self.executor.resume(
@@ -228,6 +272,85 @@ class WizardApp(App[None]):
                     continue
                 if result is not None:
                     self.post_message(StepEnded(step.id, result=result))
+
+    # -- notifications and the watchdog ---------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="notify")
+    def _attach_notifications(self) -> None:
+        """Learn where the person is (tty, tmux) and install the hook that notifies when no wizard is attached."""
+        from ..engine.notify import attach
+
+        terminal = Terminal.here()
+        self.notifier.terminal = terminal
+        titles = {step.id: step.title for _, step in self.runbook.iter_steps()}
+        try:
+            attach(self.session.dir, terminal, titles, self.notifier.settings)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"a run that outlives the wizard will not notify: {exc}", timeout=10)
+
+    def reattach_notifications(self) -> None:
+        """After the settings changed: install (or remove) the end-of-run hook to match."""
+        self._attach_notifications()
+
+    def write_terminal(self, text: str) -> None:
+        """Put ``text`` (a notification escape, the bell) on the terminal, in order with the frames. UI thread."""
+        if self._driver is not None and not self.is_headless:
+            self._driver.write(text)
+
+    def send_notice(self, notice: Notice, *, force: bool = False) -> None:
+        """Send ``notice`` through the session's channels: the terminal now, tmux and the command in a thread."""
+        if not force and not self.notifier.worth_it(notice):
+            return
+        problems = self.notifier.send_terminal(notice)
+        self._send_others(notice, problems)
+
+    @work(thread=True, exit_on_error=False, group="notify")
+    def _send_others(self, notice: Notice, problems: list[str]) -> None:
+        problems = problems + self.notifier.send_others(notice)
+        if problems:
+            self.call_from_thread(self.notify, "notification: " + "; ".join(problems), severity="warning", timeout=10)
+
+    def watch_tick(self) -> Watch | None:
+        """One look by the watchdog (the main screen's clock calls it every second); the running step as seen."""
+        self.watchdog.check(compute_usual=False)
+        return self.watchdog.last
+
+    @work(thread=True, exit_on_error=False, group="usual")
+    def _learn_usual(self, step_id: str) -> None:
+        self.watchdog.usual(step_id)  # reads this and other sessions' stores: never on the UI thread
+
+    def _flagged(self, flag: Flag, seen: Watch) -> None:
+        text = seen.silence_text() if flag == "silent" else seen.usual_text()
+        self.notify(text, severity="warning", timeout=15)
+        self.send_notice(
+            Notice(
+                event=flag,
+                step=seen.step,
+                state=flag_notice_state(flag, seen),
+                title=self.runbook.step(seen.step).title,
+                duration=seen.elapsed,
+                session=self.session.id,
+            )
+        )
+
+    def _notify_end(self, result: StepResult) -> None:
+        from ..engine.watchdog import epoch
+
+        runs = self.session.state.attempt_runs(result.step)
+        if not runs:
+            return  # no command ran: the person was answering or reviewing, and is looking at the screen
+        started = epoch(runs[0].started)
+        self.send_notice(
+            Notice(
+                event="ended",
+                step=result.step,
+                state=result.status.value,
+                summary=result.summary,
+                title=self.runbook.step(result.step).title,
+                duration=None if started is None else max(0.0, time.time() - started),
+                session=self.session.id,
+            )
+        )
 
     # -- running steps -------------------------------------------------------------------------------------------
 
@@ -387,6 +510,7 @@ class WizardApp(App[None]):
     def on_run_started(self, message: RunStarted) -> None:
         if self.main is not None:
             self.main.run_started_here(message.step_id, message.handle, message.log_path)
+        self._learn_usual(message.step_id)
 
     def on_step_ended(self, message: StepEnded) -> None:
         if message.step_id == self.busy or not message.step_id:
@@ -403,10 +527,12 @@ class WizardApp(App[None]):
         error = message.error
         if error is not None:
             self._step_error(message.step_id, error)
-        elif message.result is not None and self.main is not None:
+        elif message.result is not None:
             # The verdict goes to the status line above the output (and the detail pane, which stays on a failed
             # step): a toast would cover the output's newest lines, or a dialog that opens next.
-            self.main.show_result(message.result)
+            if self.main is not None:
+                self.main.show_result(message.result)
+            self._notify_end(message.result)
         if self.main is not None:
             self.main.refresh_bindings()
 

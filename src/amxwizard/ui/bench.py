@@ -36,10 +36,9 @@ def _ms(values: list[float]) -> str:
 
 
 def _world(root: Path, cmake: str) -> tuple[object, object]:
-    from ..commands import bundled_runbook
     from ..engine.session import Session
     from ..rehearsal.sandbox import build_sandbox
-    from ..runbook import load_runbook
+    from ..runbook import bundled_runbook, load_runbook
 
     sandbox = build_sandbox(root / "sandbox")
     session = Session.create(root / "state", load_runbook(bundled_runbook()), {**sandbox.overrides, "cmake": cmake})
@@ -178,7 +177,7 @@ if kind == "bare":
 else:
     import tempfile
     from pathlib import Path
-    from amxwizard.commands import bundled_runbook
+    from amxwizard.runbook import bundled_runbook
     from amxwizard.runbook import load_runbook
     from amxwizard.engine.session import Session
     from amxwizard.ui.app import WizardApp

@@ -1,5 +1,5 @@
 """From a step's plan to its screens, in one table: each blocker type has the dialog that resolves it, each plan
-type that a person reviews first has its screen. :meth:`WizardApp.walk` drives a step through them."""
+type that a person reviews first has its screen. :meth:`WizardHost.walk` drives a step through them."""
 
 from __future__ import annotations
 
@@ -28,12 +28,11 @@ from ..engine.steps.base import (
     UnprovenClaims,
     UpdateDocuments,
 )
+from .host import WizardHost
 from .screens.dialogs import ChoiceDialog, ConfirmScreen, DiffScreen
 
 if TYPE_CHECKING:
     from textual.screen import Screen
-
-    from .app import WizardApp
 
 
 # --- what a dialog can decide --------------------------------------------------------------------------------------
@@ -72,7 +71,7 @@ class OpenEditor:
 
 
 Decision = Cancel | Grant | Replan | RunFirst | OpenEditor
-Resolver = Callable[["WizardApp", Plan, Any], Awaitable[Decision]]
+Resolver = Callable[["WizardHost", Plan, Any], Awaitable[Decision]]
 
 
 def merge(a: Approval, b: Approval) -> Approval:
@@ -110,23 +109,23 @@ ANSWER_SCREENS: dict[type[Plan], Callable[[Plan], Screen[Any]]] = {
 # --- one resolver per blocker type ----------------------------------------------------------------------------------
 
 
-async def _answers(app: WizardApp, plan: Plan, blocker: MissingAnswers) -> Decision:
+async def _answers(app: WizardHost, plan: Plan, blocker: MissingAnswers) -> Decision:
     done = await app.push_screen_wait(ANSWER_SCREENS[type(plan)](plan))
     return Replan() if done else Cancel()
 
 
-async def _confirm(app: WizardApp, plan: Plan, blocker: Confirm) -> Decision:
+async def _confirm(app: WizardHost, plan: Plan, blocker: Confirm) -> Decision:
     yes = await app.push_screen_wait(ConfirmScreen(blocker.question, blocker.detail))
     return Grant(Approval(confirmed=True)) if yes else Cancel()
 
 
-async def _review(app: WizardApp, plan: Plan, blocker: ReviewChanges) -> Decision:
+async def _review(app: WizardHost, plan: Plan, blocker: ReviewChanges) -> Decision:
     title = f"{plan.step.id} {plan.step.title}"
     yes = await app.push_screen_wait(DiffScreen(title, blocker.diff, question=blocker.question.capitalize()))
     return Grant(Approval(confirmed=True)) if yes else Cancel()
 
 
-async def _stale(app: WizardApp, plan: Plan, blocker: StaleBuild) -> Decision:
+async def _stale(app: WizardHost, plan: Plan, blocker: StaleBuild) -> Decision:
     choice = await app.push_screen_wait(
         ChoiceDialog(
             f"{plan.step.id} would run an old binary",
@@ -142,7 +141,7 @@ async def _stale(app: WizardApp, plan: Plan, blocker: StaleBuild) -> Decision:
     return Cancel()
 
 
-async def _manual(app: WizardApp, plan: Plan, blocker: ManualEdit) -> Decision:
+async def _manual(app: WizardHost, plan: Plan, blocker: ManualEdit) -> Decision:
     where = f" ({blocker.where})" if blocker.where else ""
     choice = await app.push_screen_wait(
         ChoiceDialog(
@@ -155,7 +154,7 @@ async def _manual(app: WizardApp, plan: Plan, blocker: ManualEdit) -> Decision:
     return OpenEditor() if choice == "edit" else Cancel()
 
 
-async def _prerequisite(app: WizardApp, plan: Plan, blocker: Prerequisite) -> Decision:
+async def _prerequisite(app: WizardHost, plan: Plan, blocker: Prerequisite) -> Decision:
     if blocker.step is None:
         app.notify(blocker.reason, severity="error", timeout=10)
         return Cancel()
@@ -169,7 +168,7 @@ async def _prerequisite(app: WizardApp, plan: Plan, blocker: Prerequisite) -> De
     return RunFirst(blocker.step) if choice == "run" else Cancel()
 
 
-async def _again(app: WizardApp, plan: Plan, blocker: AlreadyPassed) -> Decision:
+async def _again(app: WizardHost, plan: Plan, blocker: AlreadyPassed) -> Decision:
     yes = await app.push_screen_wait(
         ConfirmScreen(
             f"{plan.step.id} passed. Run it again?", f"{blocker.summary}\nA new attempt replaces this verdict."
@@ -178,7 +177,7 @@ async def _again(app: WizardApp, plan: Plan, blocker: AlreadyPassed) -> Decision
     return Grant(Approval(again=True)) if yes else Cancel()
 
 
-async def _unproven(app: WizardApp, plan: Plan, blocker: UnprovenClaims) -> Decision:
+async def _unproven(app: WizardHost, plan: Plan, blocker: UnprovenClaims) -> Decision:
     listed = "\n".join(f"• {c.sentence} — {c.measured}" for c in blocker.claims)
     choice = await app.push_screen_wait(
         ChoiceDialog(
@@ -205,7 +204,7 @@ BLOCKER_SCREENS: dict[type[Blocker], Resolver] = {
 # --- plans a person reviews before anything else --------------------------------------------------------------------
 
 
-async def _review_commit(app: WizardApp, plan: Plan) -> tuple[PlanInput, Approval] | None:
+async def _review_commit(app: WizardHost, plan: Plan) -> tuple[PlanInput, Approval] | None:
     from .screens.commit import CommitScreen
 
     assert isinstance(plan, MakeCommit)
@@ -213,7 +212,7 @@ async def _review_commit(app: WizardApp, plan: Plan) -> tuple[PlanInput, Approva
     return result
 
 
-REVIEW_SCREENS: dict[type[Plan], Callable[[WizardApp, Plan], Awaitable[tuple[PlanInput, Approval] | None]]] = {
+REVIEW_SCREENS: dict[type[Plan], Callable[[WizardHost, Plan], Awaitable[tuple[PlanInput, Approval] | None]]] = {
     MakeCommit: _review_commit,
 }
 

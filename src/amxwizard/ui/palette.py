@@ -8,19 +8,17 @@ once; anything else is the palette's usual choice.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.command import CommandInput, CommandList, CommandPalette
 
-if TYPE_CHECKING:
-    from .app import WizardApp
+from .host import WizardHost
 
 
 class WizardPalette(CommandPalette):
     BINDINGS = [Binding("enter", "enter", "Go", show=False, priority=True)]
 
-    app: WizardApp
+    app: WizardHost
 
     async def action_enter(self) -> None:
         typed = self.query_one(CommandInput).value

@@ -322,6 +322,13 @@ class BenchMeasurement:
         return value if isinstance(value, str) else None
 
     @property
+    def definitions(self) -> frozenset[str] | None:
+        """The preprocessor names the build was compiled with (the fingerprint's), ``None`` when unknown."""
+        build = (self.fingerprint or {}).get("build")
+        names = build.get("definitions") if isinstance(build, Mapping) else None
+        return frozenset(str(n) for n in names) if isinstance(names, list) else None
+
+    @property
     def code_state(self) -> tuple[str, str] | None:
         """HEAD and the hash of the uncommitted changes: from the fingerprint, else the runner's git snapshot."""
         git = (self.fingerprint or {}).get("git")
@@ -611,6 +618,26 @@ def choose_baseline(
         return None, notes
     after_edit = not _before_edits(current, edits)
     before = [h for h in earlier if after_edit and _before_edits(h, edits)]
+    # A build compiled with other definitions measures those too: the diagnostic logging of phase 1 prints on every
+    # tensor copy, and phase 4 runs before 5.1 removes it. Such a pair is not a before/after of the fix.
+    unlike = [
+        h
+        for h in before
+        if h.definitions is not None and current.definitions is not None and h.definitions != current.definitions
+    ]
+    if unlike and len(unlike) == len(before):
+        h = unlike[0]
+        added = sorted(current.definitions - h.definitions)  # type: ignore[operator]
+        removed = sorted(h.definitions - current.definitions)  # type: ignore[operator]
+        what = ", ".join([*(f"+{n}" for n in added), *(f"-{n}" for n in removed)])
+        notes.append(
+            f"not comparable with the run before the fix ({h.step}): this build is compiled with other definitions "
+            f"({what}); the difference would measure those (the diagnostic logging, if GGML_DEBUG_TENSOR_COPY), "
+            "not the fix — run this benchmark again once the build matches (after 5.1 removes the logging and 5.2 "
+            "rebuilds)"
+        )
+        return None, notes
+    before = [h for h in before if h not in unlike]
     if before:
         pick = max(before, key=lambda h: (h.step in before_fix_steps, h.started))
         row = pick.row(metric)
@@ -728,7 +755,8 @@ def judge(
                 f"not comparable: measured on {ref_check.measured_on}, the reference ({ref_check.tps:g} t/s) is for "
                 f"{ref_check.reference_for}"
             )
-        reasons.append("no earlier run of this benchmark with the same flags, model and machine in this session")
+        # Why the runs before it do not count, if there were any; else that there were none.
+        reasons += notes or ["no earlier run of this benchmark with the same flags, model and machine in this session"]
         evidence["basis"] = None
         return Verdict.make("warn", f"{figure}; nothing to judge it against — {'; '.join(reasons)}", [], evidence)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...runbook import models as m
 from ..state import StepStatus
-from ._commands import apply_commands, plan_commands, stopped, stopped_early
+from ._commands import apply_commands, off_target_failure, plan_commands, stopped, stopped_early
 from .base import Approval, PlanInput, RunCommands, RunIO, StepResult
 from .context import StepContext
 from .kind import Kind
@@ -24,6 +24,9 @@ def judge(ctx: StepContext, step: m.BenchmarkStep) -> StepResult:
     early = stopped_early(ctx, step, 1)
     if early is not None:
         return early
+    off_target = off_target_failure(ctx, step, 1, "llama-bench", 0)
+    if off_target is not None:
+        return off_target
     reason = stopped(ctx.session.state.attempt_runs(step.id), 1)
     # Judged even when the command failed: the log then says why (a rejected flag, a missing model).
     verdict = llama_bench.judge_step(step, ctx.runbook, ctx.session.state, ctx.read_log, ctx.values())

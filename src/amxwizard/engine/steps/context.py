@@ -30,6 +30,7 @@ class StepContext:
         self.on_hash_progress: Callable[[int, int], None] | None = None  # (done, total) bytes, from that thread
         self.on_hash_done: Callable[[dict[str, Any]], None] | None = None
         self.closing = False  # set when the wizard closes: no further command starts in this process
+        self.settling = False  # judging an attempt that ended while no wizard watched (see engine.settle)
 
     # -- values and paths ---------------------------------------------------------------------------------------
 
@@ -160,7 +161,10 @@ class StepContext:
         evidence = dict(evidence or {})
         if findings:
             evidence.setdefault("findings", list(findings))
-        self.session.record(ev.StepFinished(step=step.id, status=status.value, summary=summary, evidence=evidence))
+        settled = True if self.settling else None
+        self.session.record(
+            ev.StepFinished(step=step.id, status=status.value, summary=summary, evidence=evidence, settled=settled)
+        )
         troubles: tuple[m.Troubleshooting, ...] = ()
         if status is not StepStatus.PASSED:
             from ..evidence.troubleshoot import matching

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...runbook import models as m
 from ..state import StepStatus
-from ._commands import apply_commands, plan_commands, stopped
+from ._commands import account, apply_commands, plan_commands
 from .base import Approval, PlanInput, RunCommands, RunIO, StepResult
 from .context import StepContext
 from .kind import Kind
@@ -25,11 +25,26 @@ def apply(ctx: StepContext, step: m.ShellStep, plan: RunCommands, approval: Appr
 
 def judge(ctx: StepContext, step: m.ShellStep) -> StepResult:
     runs = ctx.session.state.attempt_runs(step.id)
-    reason = stopped(runs, len(step.commands))
+    total = len(step.commands)
+    acc = account(ctx, step, total)
     evidence: dict[str, Any] = {"exit_codes": [r.exit_code for r in runs]}
     findings: list[str] = []
-    status = StepStatus.PASSED if reason is None else StepStatus.FAILED
-    summary = reason or "all commands succeeded"
+    status = StepStatus.PASSED if acc.ok else StepStatus.FAILED
+    if acc.stopped is not None:
+        summary = acc.stopped
+    elif acc.failure is not None:
+        summary = acc.failure.describe()
+        evidence["failed_line"] = acc.failure.as_json()
+        if acc.failure.numactl is not None:
+            evidence["numactl"] = acc.failure.numactl.as_json()
+            findings.append("numactl_failed")
+    elif step.expect_crash and acc.crashes:
+        summary = f"crashed as expected for the diagnosis: {acc.describe_crash(total)}"
+        evidence["expected_crash"] = [{"run_id": r.run_id, **rec} for r, rec in acc.crashes]
+    elif step.expect_crash:
+        summary = "all commands succeeded; nothing crashed (the crash this diagnosis looks for did not happen here)"
+    else:
+        summary = "all commands succeeded"
     if "build" in step.evidence:
         from ..evidence.judge import judge_build
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...runbook import models as m
 from ..state import StepStatus
-from ._commands import apply_commands, plan_commands, stopped_early
+from ._commands import apply_commands, off_target_failure, plan_commands, stopped_early
 from .base import Approval, PlanInput, RunCommands, RunIO, StepResult
 from .context import StepContext
 from .kind import Kind
@@ -21,9 +21,13 @@ def apply(ctx: StepContext, step: m.TestStep, plan: RunCommands, approval: Appro
 def judge(ctx: StepContext, step: m.TestStep) -> StepResult:
     from ..evidence import llama_cli
 
-    early = stopped_early(ctx, step, len(step.setup) + 1)
+    total = len(step.setup) + 1
+    early = stopped_early(ctx, step, total)
     if early is not None:
         return early
+    off_target = off_target_failure(ctx, step, total, "llama-cli", len(step.setup))
+    if off_target is not None:
+        return off_target
     runs = ctx.session.state.attempt_runs(step.id)
     log = ctx.step_log(step.id)
     last = runs[-1] if runs else None

@@ -8,7 +8,6 @@ logs happens off the UI thread.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on, work
@@ -20,11 +19,9 @@ from textual.widgets import Footer, Input, Static, TextArea
 
 from ...engine.steps.base import Approval, MakeCommit, PlanInput
 from ...runbook import models as m
+from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
 from .dialogs import DiffScreen, NoteScreen
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
 
 
 class CommitScreen(Screen[tuple[PlanInput, Approval] | None]):
@@ -38,7 +35,7 @@ class CommitScreen(Screen[tuple[PlanInput, Approval] | None]):
         Binding("escape", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self, plan: MakeCommit) -> None:
         super().__init__()

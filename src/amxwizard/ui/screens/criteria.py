@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -12,11 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
 from .dialogs import ConfirmScreen, NoteScreen
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
 
 STATE_STYLE = {
     "met": ("✔ met", "green"),
@@ -35,7 +33,7 @@ class CriteriaScreen(Screen[None]):
         Binding("escape,q", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def compose(self) -> ComposeResult:
         yield Static(id="criteria-title")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import events, on
@@ -16,10 +16,8 @@ from textual.widgets import Footer, Input, RadioButton, RadioSet, Select, Static
 from ...engine.steps import kind_of
 from ...engine.steps.base import Plan
 from ...runbook import models as m
+from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
 
 
 def _field_widget(fld: m.FormField, value: str) -> Widget:
@@ -67,7 +65,7 @@ class FormScreen(Screen[bool]):
         Binding("escape", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()
@@ -205,7 +203,7 @@ class ChoiceScreen(Screen[bool]):
 
     BINDINGS = [*GLOBAL_KEYS, Binding("escape", "back", "Back")]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()

@@ -18,8 +18,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ..clipboard import copy_text
 from ..keys import GLOBAL_KEYS
 from ..widgets.logview import LogView
+from .dialogs import NoteScreen
 
 
 class FullLogScreen(Screen[None]):
@@ -32,6 +34,7 @@ class FullLogScreen(Screen[None]):
         Binding("N", "search_previous", "Previous"),
         Binding("colon", "goto", "Go to line"),
         Binding("q", "back", "Back", show=False),
+        Binding("y", "copy", "Copy lines", show=False),  # in help (f1); the 80-column footer keeps esc and f1
     ]
 
     def __init__(self, path: Path, *, start_line: int | None = None) -> None:
@@ -128,9 +131,44 @@ class FullLogScreen(Screen[None]):
         else:
             self.action_search()
 
+    def action_copy(self) -> None:
+        """Ask for a line range (the lines on screen offered) and copy those lines to the local clipboard."""
+        view = self.query_one(LogView)
+        total = view.line_count
+        if total == 0:
+            self.notify("the log is empty", severity="warning")
+            return
+        first = min(view.scroll_offset.y, total - 1) + 1
+        last = min(first + max(view.size.height, 1) - 1, total)
+
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            picked = parse_range(text, total)
+            if isinstance(picked, str):
+                self.notify(picked, severity="error")
+                return
+            lines = view.lines(picked[0] - 1, picked[1])
+            copy_text(self.app, "".join(line + "\n" for line in lines), f"lines {picked[0]}-{picked[1]} of the log")
+
+        self.app.push_screen(NoteScreen(f"Copy lines (1-{total})", value=f"{first}-{last}"), chosen)
+
     def action_back(self) -> None:
         if not self.query_one("#log-bar").has_class("hidden"):
             self._close_bar()
             self._status("")
             return
         self.dismiss(None)
+
+
+def parse_range(text: str, total: int) -> tuple[int, int] | str:
+    """``"120-180"`` or ``"42"`` as 1-based inclusive line numbers within ``total``, or what is wrong with it."""
+    first, sep, last = text.strip().partition("-")
+    try:
+        lo = int(first)
+        hi = int(last) if sep else lo
+    except ValueError:
+        return f"{text!r} is not a line range (like 120-180)"
+    if not 1 <= lo <= hi <= total:
+        return f"lines {lo}-{hi} are not within 1-{total}"
+    return lo, hi

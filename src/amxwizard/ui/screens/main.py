@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,10 @@ from textual.widgets import Footer, Static, Tree
 from ...engine.checklist import item_text
 from ...engine.state import StepStatus
 from ...engine.steps import kind_of
+from ...engine.watchdog import Watch, minutes
 from ...runbook import models as m
+from ..clipboard import copy_text
+from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
 from ..render import pending_detail, step_detail
 from ..widgets.detail import DetailPane
@@ -29,7 +33,6 @@ from .dialogs import ConfirmScreen, DecideScreen, NoteScreen
 
 if TYPE_CHECKING:
     from ...engine.executor import StepResult
-    from ..app import WizardApp
 
 
 class MainScreen(Screen[None]):
@@ -58,9 +61,10 @@ class MainScreen(Screen[None]):
         Binding("left", "sideways(-8)", "Scroll code left", show=False, priority=True),
         Binding("pagedown", "detail_page(1)", "Detail page down", show=False, priority=True),
         Binding("pageup", "detail_page(-1)", "Detail page up", show=False, priority=True),
+        Binding("y", "copy", "Copy", show=False),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def __init__(self) -> None:
         super().__init__()
@@ -295,19 +299,24 @@ class MainScreen(Screen[None]):
         if current is not None and current.kind == "check" and current.id == item_id:
             self.query_one(DetailPane).show([self._checklist_detail(item_id, check)])
 
-    def refresh_runstatus(self) -> None:
+    def refresh_runstatus(self, seen: Watch | None = None) -> None:
         status = self.query_one("#runstatus", Static)
         if self.run_step is not None:
             elapsed = time.monotonic() - self.run_started
             pid = getattr(getattr(self.run_handle, "started", None), "pid", None)
-            status.update(
-                Text.assemble(
-                    ("▶ ", "bold yellow"),
-                    (self.run_step, "bold"),
-                    f" running · {_clock(elapsed)}" + (f" · pid {pid}" if pid else ""),
-                    ("  c cancel · l full log · z zoom", "dim"),
-                )
+            text = Text.assemble(
+                ("▶ ", "bold yellow"),
+                (self.run_step, "bold"),
+                f" running · {_clock(elapsed)}" + (f" · pid {pid}" if pid else ""),
             )
+            if seen is not None and seen.step == self.run_step:
+                if seen.silent:  # the watchdog flags it; nothing is stopped
+                    text.append(f" · silent {minutes(seen.quiet)} (limit {minutes(seen.limit)})", "bold yellow")
+                if seen.usual is not None:
+                    usual = f" · usually {minutes(seen.usual.seconds)}"
+                    text.append(usual, "bold yellow" if seen.overdue else "dim")
+            text.append("  c cancel · l full log · z zoom", "dim")
+            status.update(text)
         elif self.last_log is None:
             status.update(Text("output of the step you run appears here", style="dim"))
 
@@ -328,8 +337,9 @@ class MainScreen(Screen[None]):
         self.query_one("#runstatus", Static).update(text)
 
     def _tick(self) -> None:
+        seen = self.app.watch_tick()
         if self.run_step is not None:
-            self.refresh_runstatus()
+            self.refresh_runstatus(seen)
 
     @on(Tree.NodeHighlighted)
     def _highlighted(self) -> None:
@@ -648,6 +658,32 @@ class MainScreen(Screen[None]):
         from .setup import SetupScreen
 
         self.app.push_screen(SetupScreen(), lambda _: self.refresh_all())
+
+    def action_copy(self) -> None:
+        """Copy the selected step's commands, exactly as they will run, to the local clipboard (OSC 52)."""
+        step = self.step
+        if step is None:
+            self.notify("select a step to copy its commands", severity="warning")
+            return
+        self._copy_commands(step.id)
+
+    @work(thread=True, exclusive=True, group="copy", exit_on_error=False)
+    def _copy_commands(self, step_id: str) -> None:
+        from ...engine.steps.base import RunCommands
+
+        try:
+            plan = self.app.executor.plan(step_id)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"cannot work out {step_id}'s commands: {exc}", severity="error")
+            return
+        if not isinstance(plan, RunCommands) or not plan.commands:
+            self.app.call_from_thread(self.notify, f"{step_id} runs no command; nothing to copy", severity="warning")
+            return
+        # As they will run: in their folder, with the shell variables earlier steps exported (BACKUP_DIR).
+        exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(self.app.session.env().items()))
+        text = f"cd {shlex.quote(str(plan.cwd))}\n{exports}" + "".join(c.rstrip("\n") + "\n" for c in plan.commands)
+        what = f"{step_id}'s {len(plan.commands)} command(s)"
+        self.app.call_from_thread(copy_text, self.app, text, what)
 
     def action_zoom_log(self) -> None:
         self.query_one("#logpane").toggle_class("zoomed")

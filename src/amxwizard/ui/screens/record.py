@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -16,11 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...engine.state import StepStatus
+from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
 from .dialogs import ConfirmScreen, NoteScreen
-
-if TYPE_CHECKING:
-    from ..app import WizardApp
 
 
 def _machine_placeholder() -> object:
@@ -38,10 +35,11 @@ class RecordScreen(Screen[None]):
         Binding("h", "write('html')", "Write HTML"),
         Binding("j", "write('json')", "Write JSON"),
         Binding("x", "finish", "Finish session"),
+        Binding("y", "copy_path", "Copy path", show=False),  # in help (f1) and said after a write
         Binding("escape,q", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
     complete = False
     shown = False  # the record's state is on screen
 
@@ -122,7 +120,19 @@ class RecordScreen(Screen[None]):
         except Exception as exc:
             self.app.call_from_thread(self.notify, f"cannot write {path}: {exc}", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"written: {path}")
+        self.written = path
+        self.app.call_from_thread(self.notify, f"written: {path}  (y copies its path)")
+
+    written: Path | None = None
+
+    def action_copy_path(self) -> None:
+        """Copy the path of the record written last (else the session folder) to the local clipboard."""
+        from ..clipboard import copy_text
+
+        if self.written is not None:
+            copy_text(self.app, str(self.written), "the record's path")
+        else:
+            copy_text(self.app, str(self.app.session.dir), "the session folder's path (no record written yet)")
 
     def action_finish(self) -> None:
         if self.app.busy is not None:

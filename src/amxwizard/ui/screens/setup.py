@@ -9,6 +9,7 @@ check says so instead of failing on them.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,14 +22,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ...engine.notify import CHANNELS, NotifyError, NotifySettings, override, save_settings
 from ...engine.preflight.checks import fixes_text
 from ...runbook.variables import check_value
+from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
 
 if TYPE_CHECKING:
     from ...engine.preflight import Check
     from ...engine.session import Session
-    from ..app import WizardApp
 
 STATUS_STYLE = {"ok": ("✔ ok  ", "green"), "warn": ("▲ warn", "yellow"), "fail": ("✘ fail", "bold red")}
 
@@ -86,7 +88,7 @@ class SetupScreen(Screen[bool]):
         Binding("escape", "back", "Back"),
     ]
 
-    app: WizardApp
+    app: WizardHost
 
     def compose(self) -> ComposeResult:
         session = self.app.session
@@ -111,6 +113,30 @@ class SetupScreen(Screen[bool]):
                                 select_on_focus=False,
                             )
                         yield Static(Text(var.description, style="dim"), id=f"hint-{name}", classes="var-hint")
+                # The session's notifications, after the variables (they are the person's, not the runbook's).
+                settings = self.app.notifier.settings
+                when = (
+                    "on" if settings.channels == frozenset(CHANNELS) else ",".join(sorted(settings.channels)) or "off"
+                )
+                for key, label, value, hint in (
+                    (
+                        "notify",
+                        "notify",
+                        when,
+                        "on, off, or some of terminal,bell,tmux,command: when a step ends or goes quiet",
+                    ),
+                    (
+                        "notify-command",
+                        "notify cmd",
+                        shlex.join(settings.command),
+                        "run with AMXWIZARD_STEP, _STATE, _DURATION, _SUMMARY in its environment (never as shell text)",
+                    ),
+                ):
+                    with Vertical(classes="var"):
+                        with Horizontal(classes="var-row"):
+                            yield Static(Text(label, style="bold"), classes="var-name")
+                            yield Input(value=value, id=f"set-{key}", classes="notify-input", select_on_focus=False)
+                        yield Static(Text(hint, style="dim"), id=f"hint-set-{key}", classes="var-hint")
             with VerticalScroll(id="preflight"):
                 yield Static(Text("Preflight  (f2: here and back; ↑↓ pgup pgdn scroll)", style="bold"))
                 yield Static(Text("checking…", style="dim"), id="preflight-results")
@@ -264,6 +290,9 @@ class SetupScreen(Screen[bool]):
             self.notify(f"fix {', '.join(bad)} first", severity="error", markup=False)
             self.query_one(f"#var-{bad[0]}", Input).focus()
             return
+        settings = self._notify_settings()
+        if settings is None:
+            return
         session = self.app.session
         changed = self._edited(typed)
         applied = {k: v for k, v in self._applied.items() if typed.get(k) == v}
@@ -276,7 +305,30 @@ class SetupScreen(Screen[bool]):
         except (VariableError, SessionError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
+        if settings is not self.app.notifier.settings:
+            try:
+                save_settings(session.dir, settings)
+            except (OSError, NotifyError) as exc:
+                self.notify(f"notifications not saved: {exc}", severity="error")
+                return
+            self.app.notifier.settings = settings
+            self.app.reattach_notifications()
         self.dismiss(True)
+
+    def _notify_settings(self) -> NotifySettings | None:
+        """The notification settings as typed (the same object when unchanged), or ``None`` after saying why not."""
+        when = self.query_one("#set-notify", Input).value
+        command = self.query_one("#set-notify-command", Input).value
+        current = self.app.notifier.settings
+        try:
+            typed = override(current, notify=when, command=command)
+        except NotifyError as exc:
+            hint = "#hint-set-notify" if "--notify:" in str(exc) else "#hint-set-notify-command"
+            self.query_one(hint, Static).update(Text(str(exc).split(": ", 1)[-1], style="bold red"))
+            self.notify(str(exc).replace("--notify", "notify"), severity="error")
+            return None
+        same = typed.channels == current.channels and typed.command == current.command
+        return current if same else typed
 
     def action_back(self) -> None:
         if self.app.session.state.setup_accepted:

@@ -253,6 +253,13 @@ class LogView(ScrollView, can_focus=True):
         body = Strip(line.render(self.app.console)).crop_extend(scroll_x, scroll_x + width - self.gutter_width, style)
         return Strip.join([Strip(gutter.render(self.app.console)), body])
 
+    def lines(self, start: int, end: int) -> list[str]:
+        """Lines ``start`` to ``end`` (0-based, end excluded) as they are shown: decoded, escapes removed."""
+        if self._fd is None:
+            return []
+        end = min(end, len(self.index))
+        return [display_line(self.index.read(self._fd, i).decode("utf-8", "replace")) for i in range(start, end)]
+
     def action_top(self) -> None:
         self.scroll_home(animate=False)
 

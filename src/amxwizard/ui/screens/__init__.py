@@ -1,0 +1,1 @@
+"""The screens of the wizard; they reach the app through ``ui.host``."""
