@@ -208,7 +208,10 @@ async def test_after_running_a_stale_binary_the_advice_is_to_rebuild_first(world
         status = _text(app.main.query_one("#runstatus"))
         assert "test-1 failed" in status and "Rebuild (step 1.4) and run test-1 again" in status
         assert "Approach B" not in status
-        await pilot.pause(0.5)
+        # The detail pane is rendered off the UI thread: wait for it to show the failed run's advice.
+        await wait_until(
+            pilot, lambda: "Try Approach B" in app.main.query_one(DetailPane).text, what="the detail's advice"
+        )
         detail = app.main.query_one(DetailPane).text
         rebuild = detail.index("Rebuild (step 1.4) and run test-1 again")
         switch = detail.index("Try Approach B")
