@@ -323,19 +323,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", help="where sessions live")
     p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
 
-    p = sub.add_parser("schema", help="print the runbook format as a JSON Schema (for editors)")
+    p = _command(
+        sub,
+        "schema",
+        "print the runbook format as a JSON Schema (for editors)",
+        "Print the runbook format as a JSON Schema, for an editor's completion and checks of runbook.yaml.",
+    )
 
-    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    p = _command(
+        sub,
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        "Print a completion script for the shell: subcommands, options, step ids, variables and sessions.",
+    )
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
 
     # Hidden: what the completion scripts ask for step ids and names, and the runs' end-of-run hook.
-    p = sub.add_parser("_complete")
-    p.add_argument("what", choices=("steps", "variables", "fields", "checklist", "sessions"))
-    p.add_argument("--runbook")
-    p.add_argument("--state-dir")
-    p = sub.add_parser("_run-ended")
-    p.add_argument("run_dir")
-    p.add_argument("status")
+    p = sub.add_parser("_complete", description="Words for shell completion, one a line (used by the scripts).")
+    p.add_argument(
+        "what", choices=("steps", "variables", "fields", "checklist", "sessions"), help="which words to list"
+    )
+    p.add_argument("--runbook", help="the runbook whose words are listed (default: as the other commands find it)")
+    p.add_argument("--state-dir", help="where sessions live (for 'sessions')")
+    p = sub.add_parser("_run-ended", description="Called by a run's wrapper when its command ends (notifications).")
+    p.add_argument("run_dir", help="the run's folder")
+    p.add_argument("status", help="the run's exit status")
     return parser
 
 

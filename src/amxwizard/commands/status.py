@@ -223,6 +223,7 @@ class _Lines:
                 initial_indent=" " * lead,
                 subsequent_indent=" " * max(indent, lead),
                 break_on_hyphens=False,
+                break_long_words=False,  # a path longer than the terminal stays whole on its own line
             )
         )
 
