@@ -260,9 +260,7 @@ def test_stale_build_question(snap_compare: Callable[..., bool], snapshot_app: C
     app = snapshot_app()
     session = app.session
     backend = ROOT / "sandbox" / "repo" / "ggml" / "src" / "ggml-backend.cpp"
-    session.record(
-        ev.BackupMade(step="1.1", dir=str(ROOT / "backup"), files=[], export="BACKUP_DIR", location_file="")
-    )
+    session.record(ev.BackupMade(step="1.1", dir=str(ROOT / "backup"), files=[], export="BACKUP_DIR", location_file=""))
     session.record(ev.StepStarted(step="1.4"))
     session.record(ev.StepFinished(step="1.4", status="passed", summary="built"))
     session.record(ev.FileEdited(step="2.A", path=str(backend), before_sha256=None, after_sha256=None, how="snippet"))
