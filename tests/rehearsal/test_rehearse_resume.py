@@ -178,3 +178,40 @@ def test_rehearse_new_builds_a_fresh_one_and_the_state_dir_of_the_environment_ho
     seen = walk(expect=b"resuming the rehearsal")
     assert sandboxes() == both  # nothing new built
     assert f"resuming the rehearsal in {newer}".encode() in seen
+
+
+def test_plain_amxwizard_in_the_repository_resumes_its_session(tmp_path: Path) -> None:
+    """Through a real terminal: a session set up with ``setup --accept``, then plain ``amxwizard`` from a folder
+    inside its repository opens it on its next step (no setup), and on quit says where it was left."""
+    from tests.test_readme import Terminal
+
+    exe = shutil.which("amxwizard", path=str(Path(sys.executable).parent)) or "amxwizard"
+    env = {k: v for k, v in os.environ.items() if k != "AMXWIZARD_STATE_DIR"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
+    sandbox = build_sandbox(tmp_path / "sandbox")
+    words = [w for name, value in sandbox.overrides.items() for w in ("--var", f"{name}={value}")]
+    setup = subprocess.run(
+        [exe, "setup", *words, "--accept", "--force"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    (session,) = list_sessions(tmp_path / "xdg" / "amxwizard")
+
+    term = Terminal([exe], sandbox.repo / "ggml" / "src", env)
+    try:
+        term.wait_for(b"Quit")
+        term.wait_for(b"Checklist", since=0)  # the main screen, opened on the checklist: no setup again
+        assert b"Setup " not in term.seen
+        term.press(b"\x11")
+        assert term.exit_code() == 0
+    finally:
+        term.close()
+    said = term.seen.decode("utf-8", "replace")
+    assert f"amxwizard: session {session.id} left at step 1.0 (0 of 24 steps done)" in said
+    assert "come back with" not in said  # the plain command finds it again
+    assert len(list_sessions(tmp_path / "xdg" / "amxwizard")) == 1
