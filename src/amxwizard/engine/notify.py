@@ -561,11 +561,12 @@ def attach(session_dir: Path, terminal: Terminal, titles: Mapping[str, str], set
 def wizard_attached(session_dir: Path) -> bool:
     """Whether a wizard holds the session's lock (it then sends its own notice when the step ends).
 
-    Tested with a shared, non-blocking flock released at once: a wizard that starts in that instant is refused
-    and says the session is locked, the only cost of asking.
+    The lock is an flock on the session folder itself (see ``engine.session.SessionLock``). Tested with a shared,
+    non-blocking flock released at once: a wizard that starts in that instant is refused and says the session is
+    locked, the only cost of asking.
     """
     try:
-        fd = os.open(session_dir / "lock", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(session_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
