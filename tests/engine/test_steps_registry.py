@@ -60,7 +60,27 @@ def _ladders(tree: ast.AST) -> list[int]:
                 branch = branch[0].orelse
             if chain >= 2:
                 found.append(node.lineno)
-    return found
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.extend(_if_return_ladder(node))
+    return sorted(set(found))
+
+
+def _if_return_ladder(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[int]:
+    """Lines where one function tests the same name against two step kinds in separate ``if`` statements (the
+    ``if isinstance(step, m.A): return …`` / ``if isinstance(step, m.B): return …`` form of a ladder)."""
+    kinds: dict[str, dict[str, int]] = {}
+    for node in ast.walk(function):
+        test = node.test if isinstance(node, ast.If) else None
+        if (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name)
+            and ast.unparse(test.args[1]).startswith("m.")
+        ):
+            kinds.setdefault(test.args[0].id, {}).setdefault(ast.unparse(test.args[1]), node.lineno)
+    return [min(lines.values()) for lines in kinds.values() if len(lines) >= 2]
 
 
 def test_no_module_outside_engine_steps_dispatches_on_the_step_kind() -> None:
@@ -77,3 +97,15 @@ def test_no_module_outside_engine_steps_dispatches_on_the_step_kind() -> None:
 def test_the_ladder_finder_finds_a_ladder() -> None:
     code = "if isinstance(step, m.A):\n    pass\nelif isinstance(step, m.B):\n    pass\n"
     assert _ladders(ast.parse(code)) == [1]
+
+
+def test_the_ladder_finder_finds_a_ladder_of_early_returns() -> None:
+    code = (
+        "def count(step):\n"
+        "    if isinstance(step, m.A):\n        return 1\n"
+        "    if isinstance(step, m.B):\n        return 2\n"
+        "    return 0\n"
+    )
+    assert _ladders(ast.parse(code)) == [2]
+    one_kind = "def f(step):\n    if isinstance(step, m.A):\n        return 1\n    return 0\n"
+    assert _ladders(ast.parse(one_kind)) == []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
+import fcntl
 import hashlib
 import os
 import secrets
@@ -417,3 +418,21 @@ def shown_path(path: Path, root: str | Path | None) -> str:
         except ValueError:
             pass
     return str(path)
+
+
+def folder_locked(folder: Path, *, shared: bool = False) -> bool:
+    """Whether another process holds an flock on ``folder`` (a look: nothing is kept). ``shared`` asks with a shared
+    lock, which only an exclusive holder refuses."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops a lock taken above
+    return False

@@ -26,7 +26,6 @@ that terminal is still the same one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shlex
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .fileio import atomic_write
+from .fileio import atomic_write, folder_locked
 from .terminal import safe_line
 
 CHANNELS = ("terminal", "bell", "tmux", "command")
@@ -561,22 +560,11 @@ def attach(session_dir: Path, terminal: Terminal, titles: Mapping[str, str], set
 def wizard_attached(session_dir: Path) -> bool:
     """Whether a wizard holds the session's lock (it then sends its own notice when the step ends).
 
-    Tested with a shared, non-blocking flock released at once: a wizard that starts in that instant is refused
-    and says the session is locked, the only cost of asking.
+    The lock is an flock on the session folder itself (see ``engine.session.SessionLock``), asked about with a
+    shared lock released at once: a wizard that starts in that instant is refused and says the session is locked,
+    the only cost of asking.
     """
-    try:
-        fd = os.open(session_dir / "lock", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing drops a lock taken above
-    return False
+    return folder_locked(session_dir, shared=True)
 
 
 def _started_seconds(run_dir: Path) -> float | None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from . import events as ev
-from .fileio import PRIVATE_FOLDER_MODE, atomic_write, private_folder
+from .fileio import PRIVATE_FOLDER_MODE, atomic_write, folder_locked, private_folder
 from .state import SessionState, dump_snapshot, load_snapshot, replay, snapshot_summary
 from .store import (
     CheckedStore,
@@ -133,19 +133,7 @@ class SessionLock:
 
     def held_by_another(self) -> bool:
         """Whether another process holds the session now (a look: this lock is not taken)."""
-        try:
-            fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)  # closing drops the flock if it was taken
-        return False
+        return folder_locked(self.path.parent)
 
 
 class _NoLock(SessionLock):

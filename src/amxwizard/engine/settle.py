@@ -49,13 +49,9 @@ class Settled:
 
 def command_count(step: m.Step) -> int:
     """How many commands an attempt of a command step runs."""
-    from ..runbook import models as m
+    from .steps import kind_of
 
-    if isinstance(step, m.ShellStep):
-        return len(step.commands)
-    if isinstance(step, m.TestStep):
-        return len(step.setup) + 1
-    return 1
+    return kind_of(step).command_count(step)
 
 
 def settle(session: Session, *, nice: int = 10) -> list[Settled]:
@@ -128,33 +124,17 @@ def _interrupted(session: Session, step: m.Step, summary: str, evidence: dict[st
 
 def _what_was_done(executor: StepExecutor, step: m.Step) -> str:
     """What an in-process step had done when the wizard running it was cut off, from the log and the disk."""
-    from ..runbook import models as m
-    from .backup import incomplete_backups
+    from .steps import kind_of
+    from .steps.kind import CUT_OFF as head
 
-    session = executor.session
-    state = session.state
+    special = kind_of(step).cut_off(executor, step)
+    if special is not None:
+        return special
+    state = executor.session.state
     started = state.step(step.id).started
-    head = "the wizard stopped while doing this step"
-    if isinstance(step, m.BackupStep):
-        try:
-            half = incomplete_backups(session, session.values())
-        except Exception:  # a variable that no longer resolves: say what is certain
-            half = []
-        if half:
-            listed = ", ".join(str(p) for p in half)
-            return (
-                f"{head}: the backup was not finished ({listed} is marked INCOMPLETE and nothing restores from it); "
-                "run the step again: it makes a new backup folder"
-            )
-        return f"{head}: no backup was recorded; run the step again: it makes a new backup folder"
     edits = [e for e in state.edits if e.get("step") == step.id and str(e.get("ts", "")) >= started]
     documents = [d for d in state.documents.values() if d.get("step") == step.id and str(d.get("ts", "")) >= started]
     changed = [str(e["path"]) for e in edits] + [str(d["path"]) for d in documents]
-    if isinstance(step, m.CommitStep):
-        return (
-            f"{head}, before its commit was recorded; run the step again: a commit it already made is found by its "
-            "Runbook-Session trailer, not made twice"
-        )
     if changed:
         return (
             f"{head}; it had changed {', '.join(dict.fromkeys(changed))} (recorded); check the files, then run the "

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
+from . import tones
+
 if TYPE_CHECKING:
     from ..engine.executor import StepExecutor
     from ..engine.notify import Notifier
@@ -23,6 +25,13 @@ if TYPE_CHECKING:
 
 class WizardHost(App[None]):
     """The app as its screens see it."""
+
+    COMPONENT_CLASSES = set(tones.COMPONENT_CLASSES)  # coloured in wizard.tcss
+
+    def on_mount(self) -> None:
+        # Called after the subclass's own on_mount (Textual calls the handler of each class): before any paint.
+        tones.load(self)
+        self.theme_changed_signal.subscribe(self, lambda _theme: self.call_after_refresh(tones.load, self))
 
     session: Session
     runbook: m.Runbook

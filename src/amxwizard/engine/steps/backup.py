@@ -6,7 +6,7 @@ from ...runbook import models as m
 from ..state import StepStatus
 from .base import Approval, MakeBackup, PlanInput, RunIO, StepResult
 from .context import StepContext
-from .kind import Kind
+from .kind import CUT_OFF, Kind
 
 
 def plan(ctx: StepContext, step: m.BackupStep, request: PlanInput) -> MakeBackup:
@@ -42,4 +42,23 @@ def apply(ctx: StepContext, step: m.BackupStep, plan: MakeBackup, approval: Appr
     )
 
 
-KIND = Kind(name="backup", model=m.BackupStep, plan=plan, apply=apply, exports=lambda step: [step.export])
+def cut_off(ctx: StepContext, step: m.BackupStep) -> str:
+    """What a backup cut off midway left: a half-made folder (marked INCOMPLETE by the backup itself) or nothing."""
+    from ..backup import incomplete_backups
+
+    try:
+        half = incomplete_backups(ctx.session, ctx.values())
+    except Exception:  # a variable that no longer resolves: say what is certain
+        half = []
+    if half:
+        listed = ", ".join(str(p) for p in half)
+        return (
+            f"{CUT_OFF}: the backup was not finished ({listed} is marked INCOMPLETE and nothing restores from it); "
+            "run the step again: it makes a new backup folder"
+        )
+    return f"{CUT_OFF}: no backup was recorded; run the step again: it makes a new backup folder"
+
+
+KIND = Kind(
+    name="backup", model=m.BackupStep, plan=plan, apply=apply, exports=lambda step: [step.export], cut_off=cut_off
+)

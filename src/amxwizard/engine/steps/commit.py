@@ -20,7 +20,7 @@ from .base import (
     UnprovenClaims,
 )
 from .context import StepContext
-from .kind import Kind
+from .kind import CUT_OFF, Kind
 
 
 def plan(ctx: StepContext, step: m.CommitStep, request: PlanInput) -> MakeCommit:
@@ -85,4 +85,8 @@ KIND = Kind(
     apply=apply,
     fields=lambda step: list(step.fields),
     asks=lambda step: bool(step.fields),
+    cut_off=lambda ctx, step: (
+        f"{CUT_OFF}, before its commit was recorded; run the step again: a commit it already made is found by its "
+        "Runbook-Session trailer, not made twice"
+    ),
 )

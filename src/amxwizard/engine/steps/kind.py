@@ -24,6 +24,18 @@ def _no_exports(step: Any) -> list[str]:
     return []
 
 
+def _one(step: Any) -> int:
+    return 1
+
+
+CUT_OFF = "the wizard stopped while doing this step"
+"""How every summary of an in-process attempt cut off midway begins."""
+
+
+def _nothing_special(ctx: Any, step: Any) -> str | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
     """One step kind. ``plan`` never changes anything; ``apply`` carries out an approved plan; ``judge`` (command
@@ -41,3 +53,7 @@ class Kind:
     asks: Callable[[Any], bool] = _never  # a person answers something for it (a form, the choice, a message)
     edits_files: bool = False  # the step changes source files (the editor can open them)
     runs_commands: bool = False  # the step runs shell commands (output, cancel, logs)
+    command_count: Callable[[Any], int] = _one  # how many commands one attempt runs
+    # The summary of an in-process attempt cut off midway (beginning with CUT_OFF), when the kind can say more than
+    # the edits and documents it recorded (``None``: nothing kind-specific to say).
+    cut_off: Callable[[StepContext, Any], str | None] = _nothing_special

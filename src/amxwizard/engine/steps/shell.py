@@ -60,9 +60,11 @@ def judge(ctx: StepContext, step: m.ShellStep) -> StepResult:
         from ..evidence import numactl
 
         failed = numactl.parse(log, runs[-1].exit_code if runs else None)
-        if failed is not None:  # the program never started: numactl's failure is the verdict, not llama-cli's
+        if failed is not None and "numactl" not in evidence:
+            # The program never started, though no line failed (a tolerated `|| true`, say): numactl's failure is
+            # still the verdict, not what llama-cli's absent output would suggest.
             evidence["numactl"] = failed.as_json()
-            return ctx.finish(step, StepStatus.FAILED, failed.message, [*findings, "numactl_failed"], evidence)
+            return ctx.finish(step, StepStatus.FAILED, failed.describe(), [*findings, "numactl_failed"], evidence)
     if "tensor_copy" in step.evidence:
         from ..evidence import tensor_copy
 
@@ -99,4 +101,5 @@ KIND = Kind(
     runs_binary=_runs_binary,
     exports=lambda step: list(step.exports),
     runs_commands=True,
+    command_count=lambda step: len(step.commands),
 )

@@ -46,4 +46,5 @@ KIND = Kind(
     judge=judge,
     runs_binary=lambda step: True,
     runs_commands=True,
+    command_count=lambda step: len(step.setup) + 1,
 )
