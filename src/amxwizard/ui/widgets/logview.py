@@ -141,7 +141,7 @@ class LogView(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("g,home", "top", "Top", show=False),
-        Binding("G,end", "bottom", "End"),
+        Binding("G,end", "bottom", "End", show=False),  # in help (f1): the footer keeps Quit and Help first
         Binding("up,k", "scroll_up", "Up", show=False),
         Binding("down,j", "scroll_down", "Down", show=False),
         Binding("pageup,b", "page_up", "Page up", show=False),
