@@ -187,6 +187,25 @@ async def test_a_step_result_goes_to_the_status_line_not_a_toast(world: World) -
     session.close()
 
 
+async def test_the_verdict_stays_on_the_status_line_when_the_steps_last_events_arrive(world: World) -> None:
+    """A step's end is shown at once; its events, still queued from the worker, refresh the screen after it (seen on
+    a loaded machine): the verdict must stay until the next step begins."""
+    session = world.new_session()
+    session.accept_setup()
+    app = WizardApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        result = StepExecutor(session).run("1.0", confirmed=True)
+        assert not isinstance(result, Blocked)
+        await pilot.pause(0.3)  # its events reach the screen
+        app.main.show_result(result)
+        app.main.refresh_all()  # what each queued EventRecorded does
+        assert "1.0 passed" in _text(app.main.query_one("#runstatus"))
+        app.main.begin("1.1")  # the next step: the line is its own again
+        assert "1.1 running" in _text(app.main.query_one("#runstatus"))
+    session.close()
+
+
 async def test_after_running_a_stale_binary_the_advice_is_to_rebuild_first(world: World) -> None:
     session = world.new_session()
     session.accept_setup()
@@ -237,7 +256,8 @@ async def test_preflight_on_setup_scrolls_with_the_keyboard_failures_first(world
         assert statuses == sorted(statuses, key=lambda s: {"fail": 0, "warn": 1}.get(s, 2))
         assert "--amx" in _text(results)
         pane = app.screen.query_one("#preflight", VerticalScroll)
-        assert pane.max_scroll_y > 0  # more than fits at 80x24
+        # More than fits at 80x24 (the pane is laid out again a frame after its text changed).
+        await wait_until(pilot, lambda: pane.max_scroll_y > 0, 10, "the results laid out")
         await pilot.press("f2")
         assert app.screen.focused is pane
         await pilot.press("pagedown")

@@ -72,6 +72,7 @@ class MainScreen(Screen[None]):
         self.run_started = 0.0
         self.run_handle: Any = None
         self.last_log: str | None = None
+        self.result_shown = False  # the status line says how the last step ended (until the next one begins)
         self._detail_due = False
         self._suggested_line: int | None = None  # the diagnostic log's line the selected form's evidence is on
         # The banner: what happened while the wizard was closed, each until it is read (the next key pressed).
@@ -317,7 +318,8 @@ class MainScreen(Screen[None]):
                     text.append(usual, "bold yellow" if seen.overdue else "dim")
             text.append("  c cancel · l full log · z zoom", "dim")
             status.update(text)
-        elif self.last_log is None:
+        elif self.last_log is None and not self.result_shown:
+            # (Events of a step that just ended may still be queued: a verdict already shown stays.)
             status.update(Text("output of the step you run appears here", style="dim"))
 
     def show_result(self, result: StepResult, elapsed: float | None = None) -> None:
@@ -334,6 +336,7 @@ class MainScreen(Screen[None]):
             first = result.troubleshooting[0]
             go = f" (g goes to {first.goto})" if first.goto else ""
             text.append(f"  → {first.solution}{go}", style="yellow")
+        self.result_shown = True
         self.query_one("#runstatus", Static).update(text)
 
     def _tick(self) -> None:
@@ -401,6 +404,7 @@ class MainScreen(Screen[None]):
         self.query_one(RunLog).reset()
         self.run_started = time.monotonic() - _seconds_since(since)
         self.run_step, self.run_handle = step_id, None
+        self.result_shown = False
         self.refresh_runstatus()
 
     def run_started_here(self, step_id: str, handle: Any, log_path: str) -> None:
