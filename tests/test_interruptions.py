@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from amxwizard.engine.runner import EXIT_FILE, META_FILE, read_exit_code
+from amxwizard.engine.runner import EXIT_FILE, META_FILE, PROCESS_FILE, read_exit_code
 from amxwizard.engine.runs import find_wrapper
 from amxwizard.engine.session import Session
 from amxwizard.runbook import RunbookFile, load_runbook
@@ -74,7 +74,14 @@ class Trial:
                 meta = json.loads((folder / META_FILE).read_text())
             except (OSError, ValueError):
                 meta = {}
-            out[folder.name] = {"index": meta.get("index"), "exit_code": read_exit_code(folder)}
+            code = read_exit_code(folder)
+            log = folder / "output.log"
+            untouched = not (folder / PROCESS_FILE).exists() and (not log.exists() or log.stat().st_size == 0)
+            out[folder.name] = {
+                "index": meta.get("index"),
+                "exit_code": code,
+                "never_started": code is None and untouched,
+            }
         return out
 
     def status(self) -> dict[str, Any]:
@@ -117,7 +124,8 @@ def check_status_matches_the_folders(trial: Trial, context: str) -> dict[str, An
         assert run["state"] != "running", f"{context}: {run_id} ended, status says {run}"
         assert run["exit_code"] == folder["exit_code"], f"{context}: {run_id}: folder {folder}, status {run}"
     # Every run folder of this attempt is in the log (none started behind its back and forgotten).
-    latest = {r for r, f in folders.items() if f["index"] is not None}
+    # A folder prepared for a command that never began (empty log, no process, no exit code) is no run of it.
+    latest = {r for r, f in folders.items() if f["index"] is not None and not f["never_started"]}
     assert latest <= set(listed) or step["attempts"] > 1, f"{context}: folders {folders} vs {listed}"
     codes = [run["exit_code"] for run in step["runs"]]
     assert step["exit_codes"] == codes
@@ -237,3 +245,46 @@ def test_closing_the_terminal_under_step_leaves_status_true_and_nothing_run_twic
         wait_for_runs_to_end(trial)
         before = check_status_matches_the_folders(trial, context)
         check_step_runs_nothing_twice(trial, before, context)
+
+
+# A wizard killed at one exact point: after the second command's folder is prepared (meta.json written), before its
+# wrapper starts. The random kills above land there only now and then.
+_KILLED_BEFORE_THE_SECOND_START = """
+import os, signal, sys
+from pathlib import Path
+import amxwizard.engine.runner as runner
+from amxwizard.cli import main
+
+real = runner.atomic_write
+def atomic_write(path, data, *args, **kwargs):
+    real(path, data, *args, **kwargs)
+    if Path(path).name == runner.META_FILE and '"index": 1' in str(data):
+        os.kill(os.getpid(), signal.SIGKILL)
+runner.atomic_write = atomic_write
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("code", [0, 4])
+def test_a_command_whose_folder_was_prepared_but_never_started_is_where_the_step_resumes(
+    tmp_path: Path, runbook: RunbookFile, code: int
+) -> None:
+    trial = new_trial(tmp_path, runbook, "prepared", code)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_THE_SECOND_START, *trial.argv("step", "work", "--yes")[1:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    folders = trial.folders()
+    assert sorted((f["index"], f["exit_code"], f["never_started"]) for f in folders.values()) == [
+        (0, 0, False),
+        (1, None, True),
+    ]
+
+    step = check_status_matches_the_folders(trial, "prepared, never started")
+    assert step["status"] == "interrupted" and step["evidence"].get("resume_at") == 1, step
+    assert [run["command"] for run in step["runs"]] == [0]  # the folder that never ran is no run
+    check_step_runs_nothing_twice(trial, step, "prepared, never started")

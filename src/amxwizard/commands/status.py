@@ -75,7 +75,7 @@ def status_data(session: Session, looks: dict[str, RunLook] | None = None, holde
     steps: dict[str, Any] = {}
     for phase, step in rb.iter_steps():
         s = st.step(step.id)
-        runs = [_run_data(st.runs[r], looks.get(r)) for r in s.runs if r in st.runs]
+        runs = [_run_data(run, looks.get(run.run_id)) for run in st.attempt_runs(step.id)]
         status, summary = _unrecorded(s, runs, holder) or (s.status.value, s.summary)
         steps[step.id] = {
             "phase": phase.id,

@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ from .runner import (
     read_exit_code,
 )
 from .session import Session, SessionError
-from .state import RunRecord, StepStatus
+from .state import NOT_STARTED, RunRecord, StepStatus
 
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -180,8 +180,14 @@ def _interrupted_summary(run: RunRecord) -> str:
 
 
 def _record_end(session: Session, run: RunRecord, result: RunResult, *, unwatched: bool = False) -> None:
-    session.record(_finished_data(run, run.step, result, run.cwd, unwatched=unwatched))
-    if result.outcome == "interrupted" and session.state.step(run.step).status == StepStatus.RUNNING:
+    finished = _finished_data(run, run.step, result, run.cwd, unwatched=unwatched)
+    began = not never_started(session, run)
+    if not began:
+        # Recorded as what it is: no command ran. The attempt's runs leave it out, and settling resumes the step
+        # at that command.
+        finished = replace(finished, outcome=NOT_STARTED)
+    session.record(finished)
+    if began and result.outcome == "interrupted" and session.state.step(run.step).status == StepStatus.RUNNING:
         session.record(
             ev.StepFinished(
                 step=run.step,
@@ -328,6 +334,18 @@ def _adopt_unrecorded(session: Session) -> None:
                 recovered=True,
             )
         )
+
+
+def never_started(session: Session, run: RunRecord) -> bool:
+    """Whether a run's command never began: no exit status, no process ever named, nothing in its log. A wizard
+    killed between preparing a run folder and starting its wrapper leaves one; it is adopted as interrupted, and a
+    resumed step starts at it (the commands before it ran, it did not)."""
+    if run.exit_code is not None or run.pid is not None:
+        return False
+    try:
+        return (session.runs_dir / run.run_id / LOG_FILE).stat().st_size == 0
+    except OSError:
+        return True
 
 
 def finish_reattached(session: Session, reconciled: Reconciled) -> RunResult:

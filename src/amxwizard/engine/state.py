@@ -23,6 +23,9 @@ from typing import Any
 from . import events as ev
 from .store import GENESIS, Event
 
+NOT_STARTED = "not_started"
+"""The outcome of a run whose folder was prepared but whose command never began (a wizard killed in between)."""
+
 
 class StepStatus(StrEnum):
     PENDING = "pending"
@@ -150,8 +153,11 @@ class SessionState:
         return self.accepted_values is not None
 
     def attempt_runs(self, step_id: str) -> list[RunRecord]:
-        """The runs of the step's latest attempt, in the order they started."""
-        return [self.runs[r] for r in self.step(step_id).runs if r in self.runs]
+        """The runs of the step's latest attempt, in the order they started (a folder prepared for a command that
+        never started is not a run: see :data:`NOT_STARTED`)."""
+        return [
+            run for r in self.step(step_id).runs if (run := self.runs.get(r)) is not None and run.outcome != NOT_STARTED
+        ]
 
     def running_runs(self) -> list[RunRecord]:
         """Runs started and not yet finished (candidates for reattach)."""
