@@ -501,6 +501,8 @@ class WizardApp(WizardHost):
     # -- engine events become screen updates ---------------------------------------------------------------------
 
     def on_event_recorded(self, message: EventRecorded) -> None:
+        if not self.is_running:
+            return  # the wizard is quitting: events still queued from a worker have no screen to refresh
         if self.main is not None and self.main.is_mounted:
             self.main.refresh_all()
         refresh = getattr(self.screen, "refresh_table", None) or getattr(self.screen, "refresh_state", None)
