@@ -63,7 +63,9 @@ def snapshot_app(
 ) -> Iterator[Callable[..., WizardApp]]:
     sessions: list[Session] = []
 
-    def make(*, accepted: bool = True, notes: list[str] | None = None) -> WizardApp:
+    def make(
+        *, accepted: bool = True, notes: list[str] | None = None, extra: dict[str, str] | None = None
+    ) -> WizardApp:
         shutil.rmtree(ROOT, ignore_errors=True)
         # Preflight shows where each tool the commands call was found; found in the world's own bin/, the screen
         # is the same on systems that keep them in /bin or /usr/bin.
@@ -81,7 +83,7 @@ def snapshot_app(
         # from the fixed folder, not from wherever this checkout happens to be.
         (ROOT / "runbook.yaml").write_text(runbook_file.text, encoding="utf-8")
         runbook = load_runbook(ROOT / "runbook.yaml")
-        session = Session.create(ROOT / "state", runbook, sandbox.overrides, session_id="snapshot")
+        session = Session.create(ROOT / "state", runbook, {**sandbox.overrides, **(extra or {})}, session_id="snapshot")
         if accepted:
             session.record(ev.SetupAccepted(values=session.values()))
         sessions.append(session)
@@ -342,3 +344,59 @@ def test_palette_offers_the_actions(snap_compare: Callable[..., bool], snapshot_
         _still(pilot)
 
     assert snap_compare(snapshot_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_a_banner_says_how_a_run_ended_while_away(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]
+) -> None:
+    """A build left running when the wizard quit ends unwatched; the next wizard says how it ended."""
+    import asyncio
+    import stat
+    import time
+
+    from amxwizard.ui.screens.dialogs import ConfirmScreen
+
+    slow = ROOT.parent / "amxwizard-snapshot-slow-cmake"
+    slow.write_text(
+        "#!/bin/bash\n"
+        'case " $* " in *" clean "*) ;; *) '
+        'for i in $(seq 1 15); do echo "slow build line $i"; sleep 0.1; done ;; esac\n'
+        f'exec {ROOT / "sandbox" / "tools" / "cmake"} "$@"\n'
+    )
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    first = snapshot_app(extra={"cmake": str(slow)})
+    session = first.session
+
+    async def leave_it_running() -> int:
+        async with first.run_test(size=NARROW) as pilot:
+            await pilot.pause(0.2)
+            first.main.query_one(StepOutline).select_step("1.4")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(first.screen, ConfirmScreen), what="the confirmation")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: first.main.run_handle is not None, what="the build to start")
+            pid: int = first.main.run_handle.started.pid
+            await pilot.press("q", "y")
+        return pid
+
+    pid = asyncio.run(leave_it_running())
+    session.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the build ends while no wizard is open
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    reopened = Session.open(session.dir, session.runbook)
+    app = WizardApp(reopened)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, lambda: "while you were away" in str(pilot.app.main.query_one("#notice").render()))
+        await _idle(pilot)
+        await pilot.pause(0.3)
+
+    try:
+        assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+    finally:
+        reopened.close()
