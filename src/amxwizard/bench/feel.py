@@ -4,8 +4,8 @@ same way in the same run.
 
 - start: process start to the first frame of an existing session (through the real CLI entry point), and to the
   first key handled (a key written as soon as that frame is seen; its effect on the screen);
-- flood: a step printing N lines as fast as it can; key latency (cursor moves in the outline) while it runs, the
-  lines the wizard received and the lines that were ever drawn on the screen;
+- flood: a step printing N lines in 100 bursts as fast as it can; key latency (cursor moves in the outline) while
+  it runs, the lines the wizard received and the lines that were ever drawn on the screen;
 - busy: a step running twice as many busy processes as cores; key latency while it runs;
 - memory: the wizard's peak RSS (VmHWM) over a 3M-line flood.
 """
@@ -237,6 +237,29 @@ def run_step(world: World, command: str, *, watch_lines: bool = False, timeout: 
         app.close()
 
 
+def wizard_idle_keys(world: World, seconds: float) -> Keys:
+    """The wizard's key latency with nothing running (the cost of its own per-key work)."""
+    app = PtyApp(world.session("true"), cols=COLS, rows=ROWS, env=_env(), cwd=world.root)
+    keys = Keys()
+    try:
+        if app.wait_until(lambda a: a.contains("Work") and a.contains("^q"), 30) is None:
+            raise RuntimeError(f"the wizard did not start:\n{app.text()}")
+        time.sleep(0.5)
+        deadline = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < deadline:
+            took = app.key_latency(DOWN if i % 2 == 0 else UP, OUTLINE, timeout=2)
+            if took is None:
+                keys.missed += 1
+            else:
+                keys.latencies.append(took)
+            i += 1
+            time.sleep(0.05)
+    finally:
+        app.close()
+    return keys
+
+
 def keys_beside(world: World, command: str | None, seconds: float) -> Keys:
     """The bare app's key latency while ``command`` runs beside it (or idle)."""
     child = subprocess.Popen(["bash", "-c", command], start_new_session=True) if command else None
@@ -306,9 +329,15 @@ def run(quick: bool = False) -> list[Figure]:
 
         # -- keys while a step floods --------------------------------------------------------------------------
         idle = keys_beside(world, None, 2.0)
-        flood, _ = run_step(world, f"seq 1 {flood_lines}", watch_lines=True)
+        ours_idle = wizard_idle_keys(world, 2.0)
+        # The flood comes in 100 bursts (seq, then 20 ms of quiet): as fast as a chatty build, and long enough to
+        # press a few dozen keys during it.
+        burst = flood_lines // 100
+        paced = f"for i in $(seq 0 99); do seq $((i * {burst} + 1)) $((i * {burst} + {burst})); sleep 0.02; done"
+        flood, _ = run_step(world, paced, watch_lines=True)
         beside = keys_beside(world, f"timeout 3 bash -c 'while :; do seq 1 {flood_lines} > /dev/null; done'", 3.0)
         print(f"   keys, bare Textual idle        {_ms(idle)}", flush=True)
+        print(f"   keys, amxwizard idle           {_ms(ours_idle)}")
         print(f"   keys, bare beside seq          {_ms(beside)}")
         print(f"   keys, amxwizard {flood_lines:>9,}-line flood {_ms(flood)}")
         print(
@@ -316,6 +345,7 @@ def run(quick: bool = False) -> list[Figure]:
             f"screen in {flood.wall:.2f} s from r to the step's end on the screen",
             flush=True,
         )
+        figures.append(Figure("keys p99 idle / bare Textual idle", ours_idle.p(0.99) / idle.p(0.99), "x", None))
         figures.append(Figure(f"keys p99 during a {flood_lines:,}-line flood", flood.p(0.99) * 1000, "ms", 50))
 
         # -- keys while the step keeps every core busy ---------------------------------------------------------
