@@ -314,6 +314,28 @@ class MainScreen(Screen[None]):
 
     # -- actions -------------------------------------------------------------------------------------------------
 
+    _bindings_shown: tuple[object, ...] | None = None
+
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when what it would show changed: a footer refresh rebuilds and restyles every key,
+        and most cursor moves (which ask for one) change nothing it shows."""
+        from textual.css.query import NoMatches
+
+        app = self.app
+        try:
+            shown: tuple[object, ...] | None = (
+                self.focused,
+                app.app_focus,
+                app.screen is self,
+                len(app.screen_stack),
+                tuple(self.check_action(binding.action, ()) for binding in self.BINDINGS),  # type: ignore[union-attr]
+            )
+        except NoMatches:  # not composed yet
+            shown = None
+        if shown is None or shown != self._bindings_shown:
+            self._bindings_shown = shown
+            super().refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         item, step = self.item, self.step
         busy = self.app.busy is not None or self.app.walking
