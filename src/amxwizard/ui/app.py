@@ -90,6 +90,14 @@ class WizardApp(WizardHost):
         self.observe_machine()
         # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
         self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self._compile_for_next_start)
+
+    @work(thread=True, exit_on_error=False, group="bytecode")
+    def _compile_for_next_start(self) -> None:
+        """Where no bytecode was written (PYTHONDONTWRITEBYTECODE, editable installs), compile it for next time."""
+        from ..bytecode import compile_stale
+
+        compile_stale()
 
     @work(thread=True, exit_on_error=False, group="machine")
     def observe_machine(self) -> None:
