@@ -37,3 +37,17 @@ def test_quick_feel_benchmark_drives_the_real_app_in_a_terminal_and_prints_the_t
     for name in ("start: first frame / bare Textual", "keys p99 during a 100,000-line flood", "keys max, ", "peak RSS"):
         row = next(line for line in goals.splitlines() if name in line)
         assert re.search(r"\d+\.\d+x (met|MISSED)", row), row
+
+
+@pytest.mark.timeout(240)
+def test_quick_runner_benchmark_prints_when_a_run_end_is_noticed() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "amxwizard.bench", "--only", "runner", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=230,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert re.search(r"a run's end noticed \(5 runs\): after its wrapper exits median \d+\.\d ms", out.stdout)
+    assert re.search(r"step end noticed after the run exits \(max\)\s+\d+\.\d ms\s+≤ 5", out.stdout)
+    assert "status --json" in out.stdout  # the store figures are still there
