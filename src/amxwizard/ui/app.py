@@ -417,7 +417,7 @@ class WizardApp(WizardHost):
 
     def on_event_recorded(self, message: EventRecorded) -> None:
         if self.main is not None and self.main.is_mounted:
-            self.main.refresh_all()
+            self.main.refresh_all_soon()
         refresh = getattr(self.screen, "refresh_table", None) or getattr(self.screen, "refresh_state", None)
         if refresh is not None and self.screen is not self.main:
             refresh()

@@ -67,6 +67,7 @@ class MainScreen(Screen[None]):
         self.last_log: str | None = None
         self._detail_due = False
         self._suggested_line: int | None = None  # the diagnostic log's line the selected form's evidence is on
+        self._refresh_due = False  # a refresh_all is scheduled for the next frame
         self._last_move = 0.0  # when the cursor last moved (monotonic)
         self._rest_timer: Timer | None = None  # shows the selection once a burst of cursor moves ends
 
@@ -123,6 +124,17 @@ class MainScreen(Screen[None]):
         self.refresh_detail()
         self.refresh_runstatus()
         self.refresh_bindings()
+
+    def refresh_all_soon(self) -> None:
+        """:meth:`refresh_all` once for all the events recorded before the next frame (a step's start records
+        several, and each refresh rebuilds every outline label and plans the selected step again)."""
+        if not self._refresh_due:
+            self._refresh_due = True
+            self.call_after_refresh(self._refresh_all_due)
+
+    def _refresh_all_due(self) -> None:
+        self._refresh_due = False
+        self.refresh_all()
 
     def refresh_topbar(self) -> None:
         rb, state = self.app.runbook, self.app.session.state
