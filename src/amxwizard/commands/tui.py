@@ -63,7 +63,7 @@ def launch(
 
 
 def run(args: argparse.Namespace) -> int:
-    runbook = load_or_exit(args.runbook)
+    runbook = load_or_exit(args.runbook, cached=True)
     return launch(
         runbook,
         state_dir(args.state_dir),

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -31,6 +30,8 @@ from ..runbook.templates import render_text
 from .widgets.outline import STATUS_GLYPH
 
 if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
     from ..engine.executor import StepExecutor
 
 THEME = "ansi_dark"  # uses the terminal's own 16 colours: readable on 256-colour terminals and themes alike
@@ -55,6 +56,8 @@ def heading(text: str) -> Text:
 
 
 def code(text: str, lexer: str) -> Syntax:
+    from rich.syntax import Syntax  # here, not at import: pygments is not needed before the first frame
+
     return Syntax(text.rstrip("\n"), lexer, theme=THEME, word_wrap=True, background_color="default")
 
 
@@ -337,6 +340,8 @@ def step_detail(executor: StepExecutor, plan: Plan) -> RenderableType:
         if not isinstance(blocker, ReviewChanges | Confirm):  # what every such step asks; the keys say it
             parts.append(Text(f"needs: {blocker.describe()}", style="yellow"))
     parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
+    from rich.syntax import Syntax
+
     return Group(*[Padding(p, (0, 0, 1, 0)) if isinstance(p, Syntax | Table) else p for p in parts])
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -84,6 +83,8 @@ class DiffScreen(ModalScreen[bool]):
         self.readonly = readonly
 
     def compose(self) -> ComposeResult:
+        from rich.syntax import Syntax  # here, not at import: pygments is needed only when a diff is shown
+
         with Vertical(classes="dialog wide"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
             with VerticalScroll(id="diff-body"):
