@@ -1,10 +1,37 @@
 """Benchmarks (not tests): ``python -m amxwizard.bench [--only NAME] [--quick]``.
 
-Each section is a module with ``run(quick: bool) -> None`` that prints its own lines, listed in
-:data:`amxwizard.bench.__main__.SECTIONS`. Sections print measurements and ratios, never pass/fail.
+Each section is a module with ``run(quick: bool) -> list[Figure] | None`` that prints its own lines, listed in
+:data:`amxwizard.bench.__main__.SECTIONS`; the figures it returns end up in one table with their goals and ratios.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the closing table: a measured value and, where the project has one, its goal (lower is better)."""
+
+    name: str
+    value: float
+    unit: str
+    goal: float | None
+
+    def row(self) -> str:
+        value = f"{self.value:.2f}" if self.unit == "x" else f"{self.value:.1f}"
+        if self.goal is None:
+            return f"   {self.name:<46} {value:>8} {self.unit:<3} {'':>10} {'':>7}"
+        goal = f"≤ {self.goal:g}"
+        ratio = self.value / self.goal if self.goal else float("nan")
+        verdict = "met" if self.value <= self.goal else "MISSED"
+        return f"   {self.name:<46} {value:>8} {self.unit:<3} {goal:>10} {ratio:>6.2f}x {verdict}"
+
+
+def table(figures: list[Figure]) -> str:
+    """The figures with their goals and each value's ratio to its goal."""
+    head = f"   {'figure':<46} {'value':>8} {'':<3} {'goal':>10} {'/goal':>7}"
+    return "\n".join([head, *(f.row() for f in figures)])
 
 
 def fmt_rate(count: float, seconds: float) -> str:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import fmt_rate, percentile
+from . import Figure, fmt_rate, percentile
 
 
 def _rss_kib() -> int:
@@ -88,6 +88,43 @@ def _through_runner(folder: Path, lines: int) -> tuple[float, int, int, int]:
     if result.outcome != "ok" or seen != lines:
         raise RuntimeError(f"the benchmark run went wrong: {result.outcome}, {seen} of {lines} lines")
     return elapsed, batches, before, sampler.peak
+
+
+def _end_noticed(folder: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Seconds from the run's wrapper exiting (seen here through a pidfd of our own) to the runner's result, and
+    from the command's last moment (bash's clock, written by the command itself) to it; the wrapper's own
+    bookkeeping after the command (exit file, exports, the end-of-run hook) is in the second figure only."""
+    import select
+
+    from ..engine.runner import CommandRunner, RunSpec
+
+    after_exit, after_command = [], []
+    for i in range(runs):
+        stamp = folder / f"ended-{i}"
+        script = f'sleep 0.05; printf %s "$EPOCHREALTIME" > {stamp}'
+        handle = CommandRunner().start(
+            RunSpec(run_id=f"end-{i}", run_dir=folder / f"end-{i}", script=script, cwd=folder)
+        )
+        exited: list[float] = []
+        pidfd = os.pidfd_open(handle.started.pid)
+
+        def watch(fd: int = pidfd, exited: list[float] = exited) -> None:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.poll()
+            exited.append(time.time())
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        result = handle.result()
+        noticed = time.time()
+        watcher.join()
+        os.close(pidfd)
+        if result.outcome != "ok":
+            raise RuntimeError(f"the benchmark run went wrong: {result.outcome}")
+        after_exit.append(max(0.0, noticed - exited[0]))
+        after_command.append(noticed - float(stamp.read_text()))
+    return after_exit, after_command
 
 
 def _record_latency(folder: Path, events: int) -> list[float]:
@@ -232,8 +269,9 @@ def _store_growth(folder: Path, sizes: list[int]) -> None:
         )
 
 
-def run(quick: bool = False) -> None:
-    """Print the runner's throughput ratio, the wizard's peak RSS and the state-write latency."""
+def run(quick: bool = False) -> list[Figure]:
+    """Print the runner's throughput ratio, the wizard's peak RSS, how soon a run's end is noticed, the state-write
+    latency and how reopening grows; return the figures that have goals."""
     lines = 100_000 if quick else 1_000_000
     events = 1_000 if quick else 10_000
     with tempfile.TemporaryDirectory(prefix="amxwizard-bench-") as tmp:
@@ -249,6 +287,13 @@ def run(quick: bool = False) -> None:
             f"   wizard RSS (VmRSS sampled every 5 ms): {before / 1024:.1f} MiB before, "
             f"{peak / 1024:.1f} MiB peak during the run (+{(peak - before) / 1024:.1f} MiB)"
         )
+        ends, whole = _end_noticed(folder, 5 if quick else 20)
+        print(
+            f"   a run's end noticed ({len(ends)} runs): after its wrapper exits median "
+            f"{statistics.median(ends) * 1000:.1f} ms, max {max(ends) * 1000:.1f} ms; after the command's last "
+            f"moment (the wrapper's bookkeeping included) median {statistics.median(whole) * 1000:.1f} ms, "
+            f"max {max(whole) * 1000:.1f} ms"
+        )
         timings = _record_latency(folder, events)
         print(
             f"   session.record x {events:,} (durable, synchronous=FULL, and the journal fsync'd): median "
@@ -257,3 +302,4 @@ def run(quick: bool = False) -> None:
         )
         print("   reopening a session and status --json, by the size of its history:")
         _store_growth(folder, [1_000, 10_000] if quick else [1_000, 10_000, 100_000])
+    return [Figure("step end noticed after the run exits (max)", max(ends) * 1000, "ms", 5)]

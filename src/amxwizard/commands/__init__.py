@@ -35,12 +35,22 @@ def runbook_path(given: str | None) -> tuple[Path, str]:
     return bundled_runbook(), "runbook.yaml (bundled)"
 
 
-def load_or_exit(given: str | None) -> RunbookFile:
-    """Load the runbook or print its located problems and raise :class:`CommandError` (exit 1)."""
-    from ..runbook import RunbookError, load_runbook
+def load_or_exit(given: str | None, *, cached: bool = False) -> RunbookFile:
+    """Load the runbook or print its located problems and raise :class:`CommandError` (exit 1).
+
+    ``cached``: take the validated model from the runbook cache when this exact file was validated before (the
+    wizard's start; see :mod:`amxwizard.runbook.cache`).
+    """
+    from ..runbook import RunbookError
 
     path, display = runbook_path(given)
     try:
+        if cached:
+            from ..runbook.cache import load_cached
+
+            return load_cached(path, display=display if given is None else None)
+        from ..runbook import load_runbook
+
         return load_runbook(path, display=display if given is None else None)
     except RunbookError as exc:
         for problem in exc.problems:

@@ -190,10 +190,10 @@ def run(args: argparse.Namespace) -> int:
         # with (its copy), whichever runbook this folder would offer.
         here = session_here(state)
         if here is None:
-            return launch(load_or_exit(args.runbook), state, overrides, new=args.new, notify=notify)
+            return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
         info, runbook = find_session(state, None, here.id)
     else:
-        return launch(load_or_exit(args.runbook), state, overrides, new=args.new, notify=notify)
+        return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
     _needs_terminal()
     try:
         session = Session.open(info.dir, runbook)

@@ -75,6 +75,10 @@ POLL_SECONDS = 0.05  # how often a follower at the end of the log looks for more
 READ_CHUNK = 256 * 1024
 MAX_PENDING_LINES = 50_000  # above this the follower stops reading until the next batch is delivered
 MAX_LINE_CHARS = 64 * 1024  # a longer line (or endless progress bar) is shown in pieces, keeping memory bounded
+# A follower this far behind the end of the log, feeding a display that keeps only its newest lines, hashes the bytes
+# in between without decoding them (decoding lines the display drops held the GIL the UI needs).
+SKIP_BEHIND_BYTES = 1024 * 1024
+TAIL_BYTES_PER_LINE = 256  # how much of the log's end is decoded per line the display keeps
 
 _SHELL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -173,6 +177,23 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+
+class TailOutput:
+    """An output callback for a display that keeps only the newest ``keep`` lines (a ring).
+
+    A follower far behind the end of the log may skip to near its end for it: the lines in between are then counted
+    and passed to ``on_skip`` instead of being decoded. Plain callbacks (``amxwizard step`` printing every line) see
+    every line exactly once.
+    """
+
+    def __init__(self, deliver: OutputCallback, keep: int, on_skip: Callable[[int], None]) -> None:
+        self.deliver = deliver
+        self.keep = keep
+        self.on_skip = on_skip
+
+    def __call__(self, lines: list[str]) -> None:
+        self.deliver(lines)
 
 
 class DisplayLines:
@@ -467,11 +488,13 @@ class RunHandle:
         digest = hashlib.sha256()
         size = 0
         display = DisplayLines() if self._on_output is not None else None
+        tail = self._on_output if isinstance(self._on_output, TailOutput) else None
         pending: list[str] = []
         last_batch = 0.0
         ended = False
         log_path = self.started.log
         stream = None
+        cut = False  # after a skip: the bytes up to the next newline end a line that was skipped
         try:
             while True:
                 if self._detached.is_set():
@@ -484,11 +507,23 @@ class RunHandle:
                         stream = open(log_path, "rb")  # noqa: SIM115 (held across the loop, closed in finally)
                     except FileNotFoundError:
                         stream = None
+                if stream is not None and tail is not None and display is not None:
+                    skipped_bytes, skipped_lines, at_newline = self._skip_to_tail(stream, digest, tail.keep)
+                    if skipped_bytes:
+                        size += skipped_bytes
+                        # What was decoded but not delivered is older than what was skipped: it goes too; so does
+                        # the line the skip cut in two (its newline is still ahead).
+                        skipped_lines += len(pending) + (0 if at_newline else 1)
+                        pending, display, cut = [], DisplayLines(), not at_newline
+                        self._skipped(tail, skipped_lines)
                 chunk = stream.read(READ_CHUNK) if stream is not None else b""
                 if chunk:
                     digest.update(chunk)
                     size += len(chunk)
                     if display is not None:
+                        if cut:
+                            newline = chunk.find(b"\n")
+                            chunk, cut = (b"", True) if newline < 0 else (chunk[newline + 1 :], False)
                         pending.extend(display.feed(chunk))
                     wait_for = last_batch + BATCH_SECONDS - time.monotonic()
                     if pending and (wait_for <= 0 or len(pending) >= MAX_PENDING_LINES):
@@ -505,16 +540,91 @@ class RunHandle:
                 if pending and time.monotonic() - last_batch >= BATCH_SECONDS:
                     self._deliver(pending)
                     pending, last_batch = [], time.monotonic()
-                self._detached.wait(POLL_SECONDS)
+                self._wait_for_more()
         finally:
             if stream is not None:
                 stream.close()
+            self._close_pidfd()
         if display is not None:
             pending.extend(display.finish())
         if pending:
             time.sleep(max(0.0, last_batch + BATCH_SECONDS - time.monotonic()))
             self._deliver(pending)
         return self._conclude(size, digest.hexdigest())
+
+    @staticmethod
+    def _skip_to_tail(stream: Any, digest: Any, keep: int) -> tuple[int, int, bool]:
+        """When the log's end is far ahead, hash (without decoding) all but its last ``keep`` lines' worth.
+
+        Returns the bytes and the newlines skipped, and whether the skipped part ended with a newline.
+        """
+        position = stream.tell()
+        end = os.fstat(stream.fileno()).st_size
+        tail = max(keep * TAIL_BYTES_PER_LINE, 64 * 1024)
+        if end - position < SKIP_BEHIND_BYTES + tail:
+            return 0, 0, True
+        target, skipped, lines, last = end - tail, 0, 0, b"\n"
+        while position + skipped < target:
+            data = stream.read(min(4 * READ_CHUNK, target - position - skipped))
+            if not data:
+                break
+            digest.update(data)  # hashlib releases the GIL for large buffers
+            lines += data.count(b"\n")
+            skipped += len(data)
+            last = data[-1:]
+        return skipped, lines, last == b"\n"
+
+    def _skipped(self, tail: TailOutput, lines: int) -> None:
+        try:
+            tail.on_skip(lines)
+        except Exception as exc:  # as for _deliver: a broken display must not stop the run's bookkeeping
+            self.callback_error = exc
+            self._on_output = None
+
+    # -- noticing the end ----------------------------------------------------------------------------------------
+
+    _pidfd: int | None = None
+    _pidfd_state: Literal["unopened", "open", "done"] = "unopened"
+
+    def _wait_for_more(self) -> None:
+        """Wait up to POLL_SECONDS for more output, returning at once when the run's wrapper exits.
+
+        The wrapper's exit is seen through a pidfd (Linux 5.3+), so a step's end is noticed within a millisecond or
+        two instead of up to a poll later; where there is none (or once it fired) this is a plain wait.
+        """
+        fd = self._open_pidfd()
+        if fd is None:
+            self._detached.wait(POLL_SECONDS)
+            return
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if poller.poll(POLL_SECONDS * 1000):
+            self._close_pidfd()  # fired: the wrapper ended (a cancelled group may linger: plain waits from now)
+
+    def _open_pidfd(self) -> int | None:
+        if self._pidfd_state == "unopened":
+            self._pidfd_state = "done"
+            pid = self.started.pid
+            if pid > 1 and hasattr(os, "pidfd_open"):
+                try:
+                    fd = os.pidfd_open(pid)
+                except OSError:  # gone already, or no pidfd here
+                    return None
+                # Reattached runs: the pid must still be the run's wrapper, not a reused number.
+                if self._command is None and not process_alive(pid, self.started.proc_start, self.started.boot_id):
+                    os.close(fd)
+                    return None
+                self._pidfd, self._pidfd_state = fd, "open"
+        return self._pidfd
+
+    def _close_pidfd(self) -> None:
+        fd, self._pidfd = self._pidfd, None
+        self._pidfd_state = "done"
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _conclude(self, size: int, sha256: str) -> RunResult:
         code = read_exit_code(self.run_dir)

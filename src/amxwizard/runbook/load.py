@@ -7,13 +7,13 @@ import hashlib
 import types
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import Problem, RunbookError, dotted
+from .file import RunbookFile as RunbookFile  # re-exported: it lived here
 from .models import (
     COMMAND_KINDS,
     ApproachStep,
@@ -29,17 +29,6 @@ from .paths import confined_fields, path_shape, root_problems
 from .source import Loc, Located, read_yaml_file, read_yaml_text
 from .templates import check_shell_template, placeholders
 from .variables import BUILTINS, NAMESPACES, VariableError, check_value, default_order
-
-
-@dataclass(frozen=True, slots=True)
-class RunbookFile:
-    """A loaded runbook and where it came from."""
-
-    model: Runbook
-    path: Path | None
-    display: str
-    sha256: str
-    text: str
 
 
 def load_runbook(path: str | Path, display: str | None = None) -> RunbookFile:

@@ -32,7 +32,7 @@ SILENCE_DOC = (
 class Model(BaseModel):
     # Each field's docstring is its description in the JSON Schema (runbook/schema.py reads them from this file;
     # pydantic's use_attribute_docstrings would read them at every start, ~65 ms).
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 # --- variables and document ---------------------------------------------------------------------------------

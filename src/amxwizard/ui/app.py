@@ -103,6 +103,14 @@ class WizardApp(WizardHost):
         self.observe_machine()
         # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
         self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self._compile_for_next_start)
+
+    @work(thread=True, exit_on_error=False, group="bytecode")
+    def _compile_for_next_start(self) -> None:
+        """Where no bytecode was written (PYTHONDONTWRITEBYTECODE, editable installs), compile it for next time."""
+        from ..bytecode import compile_stale
+
+        compile_stale()
 
     @work(thread=True, exit_on_error=False, group="machine")
     def observe_machine(self) -> None:
@@ -233,7 +241,7 @@ class WizardApp(WizardHost):
             self.call_from_thread(self.main.begin, left[0].step, left[0].started)
         away: dict[str, str] = {}  # step -> how its outcome is introduced, once it is judged
         # Only one step runs at a time, so whatever a reattached run prints belongs to the step being followed.
-        for item in reconcile(self.session, on_output=partial(self._output, "")):
+        for item in reconcile(self.session, on_output=self._pane_output("")):
             step_id = item.run.step
             if item.state == "running":
                 self.set_notice(step_id, f"{step_id} is still running; following it", sticky=True)
@@ -265,7 +273,7 @@ class WizardApp(WizardHost):
                 self.busy = step.id
                 try:
                     result = self.executor.resume(
-                        step.id, on_output=partial(self._output, step.id), on_started=partial(self._started, step.id)
+                        step.id, on_output=self._pane_output(step.id), on_started=partial(self._started, step.id)
                     )
                 except Exception as exc:
                     self.post_message(StepEnded(step.id, error=exc))
@@ -454,7 +462,7 @@ class WizardApp(WizardHost):
                 self.executor.apply,
                 plan,
                 approval,
-                on_output=partial(self._output, step_id),
+                on_output=self._pane_output(step_id),
                 on_started=partial(self._started, step_id),
             )
         except Exception as exc:
@@ -478,6 +486,12 @@ class WizardApp(WizardHost):
         await asyncio.to_thread(self.executor.record_hand_edits, step)
         diff = await asyncio.to_thread(self.executor.file_diff, path)
         await self.push_screen_wait(DiffScreen(f"git diff {path.name}", diff, readonly=True))
+
+    def _pane_output(self, step_id: str) -> Any:
+        """The output callback for the log pane: a ring, so a follower far behind may skip what it would drop."""
+        from ..engine.runner import TailOutput
+
+        return TailOutput(partial(self._output, step_id), self.output_feed.keep, self.output_feed.skip)
 
     def _output(self, step_id: str, lines: list[str]) -> None:
         self.output_feed.put(lines)  # only one step runs at a time: the pane shows whatever is running
@@ -504,7 +518,7 @@ class WizardApp(WizardHost):
         if not self.is_running:
             return  # the wizard is quitting: events still queued from a worker have no screen to refresh
         if self.main is not None and self.main.is_mounted:
-            self.main.refresh_all()
+            self.main.refresh_all_soon()
         refresh = getattr(self.screen, "refresh_table", None) or getattr(self.screen, "refresh_state", None)
         if refresh is not None and self.screen is not self.main:
             refresh()

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -32,6 +31,8 @@ from ..runbook.templates import render_text
 from .widgets.outline import STATUS_GLYPH
 
 if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
     from ..engine.executor import StepExecutor
 
 THEME = "ansi_dark"  # uses the terminal's own 16 colours: readable on 256-colour terminals and themes alike
@@ -57,6 +58,8 @@ def heading(text: str) -> Text:
 
 def code(text: str, lexer: str) -> Syntax:
     """Code as it is, one line per line: the detail pane scrolls it sideways rather than wrap it mid-word."""
+    from rich.syntax import Syntax  # here, not at import: pygments is not needed before the first frame
+
     return Syntax(text.rstrip("\n"), lexer, theme=THEME, word_wrap=False, background_color="default")
 
 

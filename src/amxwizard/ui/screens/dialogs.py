@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -134,6 +133,8 @@ class DiffScreen(Dialog[bool]):
             self._bindings.bind("n,escape", "answer(False)", "Cancel")
 
     def compose(self) -> ComposeResult:
+        from rich.syntax import Syntax  # here, not at import: pygments is needed only when a diff is shown
+
         with Vertical(classes="dialog wide"):
             yield Static(
                 Text.assemble((self.title_text, "bold"), ("  (the arrows scroll it)", "dim")), classes="dialog-title"

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static, Tree
 
 from ...engine.checklist import item_text
@@ -33,6 +34,9 @@ from .dialogs import ConfirmScreen, DecideScreen, NoteScreen
 
 if TYPE_CHECKING:
     from ...engine.executor import StepResult
+
+
+KEY_BURST_SECONDS = 0.15  # cursor moves closer together than this are one burst (see _show_highlighted)
 
 
 class MainScreen(Screen[None]):
@@ -79,6 +83,9 @@ class MainScreen(Screen[None]):
         # A sticky one ("still running; following it") stays until it is replaced by its outcome.
         self.notices: dict[str, tuple[str, bool]] = {}
         self._notices_seen = False
+        self._refresh_due = False  # a refresh_all is scheduled for the next frame
+        self._last_move = 0.0  # when the cursor last moved (monotonic)
+        self._rest_timer: Timer | None = None  # shows the selection once a burst of cursor moves ends
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -151,6 +158,18 @@ class MainScreen(Screen[None]):
         self.refresh_detail()
         self.refresh_runstatus()
         self.refresh_bindings()
+
+    def refresh_all_soon(self) -> None:
+        """:meth:`refresh_all` once for all the events recorded before the next frame (a step's start records
+        several, and each refresh rebuilds every outline label and plans the selected step again)."""
+        if not self._refresh_due:
+            self._refresh_due = True
+            self.call_after_refresh(self._refresh_all_due)
+
+    def _refresh_all_due(self) -> None:
+        self._refresh_due = False
+        if self.app.is_running and self.is_attached:  # not while the wizard quits and the screen is taken down
+            self.refresh_all()
 
     def refresh_topbar(self) -> None:
         rb, state = self.app.runbook, self.app.session.state
@@ -353,9 +372,29 @@ class MainScreen(Screen[None]):
 
     def _show_highlighted(self) -> None:
         self._detail_due = False
+        now = time.monotonic()
+        in_burst = now - self._last_move < KEY_BURST_SECONDS
+        self._last_move = now
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+            self._rest_timer = None
+        if in_burst:
+            # The cursor keeps moving (an arrow key held or tapped fast): only the outline follows each move; the
+            # detail (a re-layout, and a plan worker that reads files and runs git, holding the GIL) and the
+            # footer (rebuilt when the keys it shows differ) follow once the keys rest. Done for every move, they
+            # cost 10-25 ms each on two busy cores and landed in the frame of the next move.
+            self._rest_timer = self.set_timer(KEY_BURST_SECONDS, self._keys_rested)
+        else:
+            self._show_selection()
+
+    def _show_selection(self) -> None:
         self.refresh_detail()
         self.query_one(DetailPane).scroll_home(animate=False)
         self.refresh_bindings()
+
+    def _keys_rested(self) -> None:
+        self._rest_timer = None
+        self._show_selection()
 
     # -- the banner ----------------------------------------------------------------------------------------------
 
@@ -434,6 +473,28 @@ class MainScreen(Screen[None]):
         self.refresh_all()
 
     # -- actions -------------------------------------------------------------------------------------------------
+
+    _bindings_shown: tuple[object, ...] | None = None
+
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when what it would show changed: a footer refresh rebuilds and restyles every key,
+        and most cursor moves (which ask for one) change nothing it shows."""
+        from textual.css.query import NoMatches
+
+        app = self.app
+        try:
+            shown: tuple[object, ...] | None = (
+                self.focused,
+                app.app_focus,
+                app.screen is self,
+                len(app.screen_stack),
+                tuple(self.check_action(binding.action, ()) for binding in self.BINDINGS),  # type: ignore[union-attr]
+            )
+        except NoMatches:  # not composed yet
+            shown = None
+        if shown is None or shown != self._bindings_shown:
+            self._bindings_shown = shown
+            super().refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         item, step = self.item, self.step

@@ -6,12 +6,16 @@ code block is its own sideways-scrolling box, as wide as its longest line, and `
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
-from rich.syntax import Syntax
 from textual.containers import ScrollableContainer, VerticalScroll
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax  # imported when code is first shown: pygments is not needed before the first frame
 
 
 class CodeBlock(ScrollableContainer, can_focus=False):
@@ -55,8 +59,12 @@ class DetailPane(VerticalScroll):
     def show(self, parts: Sequence[RenderableType]) -> None:
         """Replace what the pane shows (on the UI thread)."""
         self.parts = list(parts)
+        syntax = sys.modules.get("rich.syntax")  # not loaded yet: no part can be code
         widgets = [
-            CodeBlock(part) if isinstance(part, Syntax) else Static(part, classes="detail-part") for part in parts
+            CodeBlock(part)
+            if syntax is not None and isinstance(part, syntax.Syntax)
+            else Static(part, classes="detail-part")
+            for part in parts
         ]
         with self.app.batch_update():
             self.remove_children()

@@ -18,6 +18,7 @@ class OutputFeed:
     """Thread-safe bounded ring of display lines, filled by a worker thread, drained by the UI."""
 
     def __init__(self, keep: int = 2_000) -> None:
+        self.keep = keep
         self._lines: deque[str] = deque(maxlen=keep)
         self._lock = threading.Lock()
         self.received = 0  # every line ever put in (for the status line and benchmarks)
@@ -30,6 +31,12 @@ class OutputFeed:
                 self._skipped += overflow
             self._lines.extend(lines)
             self.received += len(lines)
+
+    def skip(self, count: int) -> None:
+        """``count`` lines were received but never decoded (the follower skipped to the end of the log)."""
+        with self._lock:
+            self._skipped += count
+            self.received += count
 
     def drain(self) -> tuple[list[str], int]:
         """The lines waiting, and how many were dropped before them since the last drain."""
@@ -59,6 +66,9 @@ class RunLog(Log):
     """
 
     FLUSH_SECONDS = 0.05
+    # Under a flood (the ring overflowed) at most this many lines go into the pane per flush: the rest would scroll
+    # past unseen within the same frame, and each line written costs the UI thread keys are waiting for.
+    FLUSH_MAX_LINES = 500
 
     def __init__(self, feed: OutputFeed | None = None, max_lines: int = 10_000, **kwargs: object) -> None:
         super().__init__(max_lines=max_lines, highlight=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
@@ -79,6 +89,9 @@ class RunLog(Log):
         lines, skipped = self.feed.drain()
         if not lines:
             return
+        if skipped and len(lines) > self.FLUSH_MAX_LINES:  # a flood: the ring overflowed already
+            skipped += len(lines) - self.FLUSH_MAX_LINES
+            lines = lines[-self.FLUSH_MAX_LINES :]
         if skipped:
             lines.insert(0, f"… {skipped:,} lines not shown here (l opens the full log) …")
         self.write_lines(lines)
