@@ -23,6 +23,17 @@ def _add_session_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a runbook variable")
 
 
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` in the command list, ``description`` at the top of its own ``--help``."""
+    return sub.add_parser(name, help=summary, description=description, epilog=epilog)
+
+
 def _add_notify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--notify",
@@ -85,26 +96,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("tui", help="open the wizard (the default)")
+    p = _command(
+        sub,
+        "tui",
+        "open the wizard (the default)",
+        "Open the wizard on the session of this folder's repository (or the latest unfinished one for the "
+        "runbook), or start one. Quitting prints how to come back when plain 'amxwizard' would not.",
+    )
     _add_runbook_arg(p, positional=True)
     _add_session_args(p)
+    p.add_argument("--session", metavar="ID", help="resume this session (see 'amxwizard sessions')")
     p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
     _add_notify_args(p)
 
-    p = sub.add_parser("validate", help="check a runbook and print a summary")
+    p = _command(
+        sub,
+        "validate",
+        "check a runbook and print a summary",
+        "Check a runbook: every problem as FILE:LINE:COL: path: message (exit 1), else a summary with every "
+        "variable as --var would take it.",
+    )
     _add_runbook_arg(p, positional=True)
 
-    p = sub.add_parser("preflight", help="check the runbook's assumptions against this machine and repo")
+    p = _command(
+        sub,
+        "preflight",
+        "check the runbook's assumptions against this machine and repo",
+        "Check the runbook's assumptions (commit, files, functions, build, flags, NUMA nodes, model) against this "
+        "machine and repository; nothing is changed.",
+    )
     _add_runbook_arg(p, positional=True)
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a runbook variable")
 
-    p = sub.add_parser("sessions", help="list sessions")
-    p.add_argument("--state-dir", help="where sessions live")
+    p = _command(
+        sub, "sessions", "list sessions", "Every session under the state folder, each with the command that resumes it."
+    )
+    p.add_argument(
+        "--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, else $XDG_STATE_HOME/amxwizard)"
+    )
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "setup",
-        help="set the variables, run preflight, and start (or resume) a session with --accept",
-        description="Show the variables as they resolve and the preflight checks; with --accept, start the session "
+        "set the variables, run preflight, and start (or resume) a session with --accept",
+        "Show the variables as they resolve and the preflight checks; with --accept, start the session "
         "(or resume the latest for this runbook and target). Nothing runs before the setup is accepted.",
     )
     _add_runbook_arg(p)
@@ -115,10 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new", action="store_true", help="start a new session instead of resuming the latest")
     _add_notify_args(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "step",
-        help="plan one step of the current session, show what it needs, and apply it (no TUI)",
-        description="Plan step ID of the current session and apply it once everything it needs is given. Each "
+        "plan one step of the current session, show what it needs, and apply it (no TUI)",
+        "Plan step ID of the current session and apply it once everything it needs is given. Each "
         "need has its own flag; all of them are listed on the first call.",
         epilog="exit codes: 0 passed (or skipped), 1 failed, 2 usage, 3 blocked (what is needed is printed)",
     )
@@ -141,23 +177,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true", help="print what the step would run or change; change nothing")
     p.add_argument("--skip", metavar="REASON", help="mark the step skipped, with a reason")
 
-    p = sub.add_parser("status", help="where the current session stands")
+    p = _command(
+        sub,
+        "status",
+        "where the current session stands",
+        "Where the session stands: steps with exit codes and summaries, answers, the checklist and the criteria. "
+        "Read without taking the session's lock (a wizard may be running in it).",
+    )
     _add_runbook_arg(p)
     _add_session_args(p)
     p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = sub.add_parser("rehearse", help="build a throwaway sandbox shaped like the target and open the wizard on it")
-    p.add_argument("directory", nargs="?", help="where to build it (default: a new temporary folder)")
-    p.add_argument("--state-dir", help="where sessions live (default: inside the sandbox)")
-    p.add_argument("--no-tui", action="store_true", help="build the sandbox, print its variables, and exit")
+    p = _command(
+        sub,
+        "rehearse",
+        "walk the runbook in a throwaway sandbox: resume the latest unfinished rehearsal, or build one",
+        "Open the wizard on the latest unfinished rehearsal (the same sandbox, at the same step), or build a new "
+        "sandbox shaped like the target (a git repo, a stand-in model, stand-in cmake, numactl, llama-cli and "
+        "llama-bench) when there is none or with --new.",
+    )
+    p.add_argument(
+        "directory",
+        nargs="?",
+        help="the sandbox: an existing one is resumed, an empty or new folder gets a new one (default: the latest "
+        "unfinished rehearsal, else a new temporary folder)",
+    )
+    p.add_argument("--new", action="store_true", help="build a fresh sandbox even if a rehearsal is unfinished")
+    p.add_argument(
+        "--state-dir",
+        help="where the rehearsal's sessions live (default: $AMXWIZARD_STATE_DIR, else the sandbox's state/ folder)",
+    )
+    p.add_argument("--no-tui", action="store_true", help="build (or find) the sandbox, print how to open it, and exit")
 
-    p = sub.add_parser("restore", help="put backed-up files back")
+    p = _command(
+        sub,
+        "restore",
+        "put backed-up files back (shows the plan; --yes restores)",
+        "Show what restoring the session's backup would change, file by file with the diff; with --yes, restore "
+        "them (all or nothing). A file someone else changed since the backup is a conflict unless --force.",
+        epilog="exit codes: 0 restored (or nothing to do), 1 failed or refused, 2 usage, 3 needs --yes",
+    )
     _add_runbook_arg(p)
     _add_session_args(p)
+    p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
+    p.add_argument("--yes", action="store_true", help="restore the files as shown (without it nothing is written)")
     p.add_argument("--force", action="store_true", help="overwrite files that changed since the backup")
 
-    p = sub.add_parser("report", help="write the reviewer's record of the session")
+    p = _command(
+        sub,
+        "report",
+        "write the reviewer's record of the session",
+        "Write the reviewer's record of the session as Markdown, HTML or JSON, signed over its chain head.",
+    )
     _add_runbook_arg(p)
     _add_session_args(p)
     p.add_argument("--format", choices=("md", "html", "json"), default="md", help="md (default), html or json")
@@ -170,9 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-sign", action="store_true", help="write the record unsigned even if git names a signing key")
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "verify",
-        help="check a JSON record: format, hash chain, every derived section, signatures, commit anchor, logs",
+        "check a JSON record: format, hash chain, every derived section, signatures, commit anchor, logs",
+        "Check a JSON record: its format, the hash chain, every section rebuilt from the events, signatures, the "
+        "commit's Runbook-Chain trailer and the logs' sha256s. What it cannot check, it lists.",
     )
     p.add_argument("report_file", metavar="REPORT.json", help="the JSON record to check")
     p.add_argument("--logs", metavar="DIR", help="folder with the session's run logs (checks each log's sha256)")
@@ -185,7 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--repo", metavar="PATH", help="the repository the session committed to: its Runbook-Chain trailer is checked"
     )
 
-    p = sub.add_parser("signoff", help="append a reviewer's sign-off to a JSON record")
+    p = _command(
+        sub,
+        "signoff",
+        "append a reviewer's sign-off to a JSON record",
+        "Append a reviewer's sign-off to a JSON record (rewritten in place), signed with an SSH key.",
+    )
     p.add_argument("report_file", metavar="REPORT.json", help="the JSON record to sign off (rewritten in place)")
     p.add_argument("--reviewer", required=True, help="the reviewer's name, as the record will show it")
     p.add_argument("--note", default="", help="what the reviewer looked at, or any remark")
@@ -199,14 +279,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--md", metavar="FILE", help="also write the signed-off record as Markdown to FILE")
     p.add_argument("--html", metavar="FILE", help="also write the signed-off record as HTML to FILE")
 
-    p = sub.add_parser("check", help="tick (or untick) a pre-implementation checklist item, running its check")
+    p = _command(
+        sub,
+        "check",
+        "tick (or untick) a pre-implementation checklist item, running its check",
+        "Tick a pre-implementation checklist item: its check runs first; one that does not pass needs --note.",
+    )
     p.add_argument("item", metavar="ITEM", help="the checklist item's id (pre-1, pre-2, ...)")
     _add_runbook_arg(p)
     _add_session_args(p)
     p.add_argument("--note", default="", help="why it is confirmed (required when its check does not pass)")
     p.add_argument("--untick", action="store_true", help="take the tick back")
 
-    p = sub.add_parser("diff", help="compare two records or sessions: variables, fingerprints, verdicts, benchmarks")
+    p = _command(
+        sub,
+        "diff",
+        "compare two records or sessions: variables, fingerprints, verdicts, benchmarks",
+        "Compare two records or sessions: variables, fingerprints, verdicts, and benchmarks with a noise-aware "
+        "verdict.",
+    )
     p.add_argument("a", metavar="A", help="a JSON record, a session folder, or a session id (with --state-dir)")
     p.add_argument("b", metavar="B", help="the other one (the 'after' side: its benchmarks are compared against A's)")
     p.add_argument("--runbook", help="runbook for sessions (default: ./runbook.yaml, else the bundled one)")
@@ -232,19 +323,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", help="where sessions live")
     p.add_argument("--session", metavar="ID", help="the session (default: the latest unfinished one)")
 
-    p = sub.add_parser("schema", help="print the runbook format as a JSON Schema (for editors)")
+    p = _command(
+        sub,
+        "schema",
+        "print the runbook format as a JSON Schema (for editors)",
+        "Print the runbook format as a JSON Schema, for an editor's completion and checks of runbook.yaml.",
+    )
 
-    p = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    p = _command(
+        sub,
+        "completion",
+        "print a shell completion script (bash, zsh or fish)",
+        "Print a completion script for the shell: subcommands, options, step ids, variables and sessions.",
+    )
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
 
     # Hidden: what the completion scripts ask for step ids and names, and the runs' end-of-run hook.
-    p = sub.add_parser("_complete")
-    p.add_argument("what", choices=("steps", "variables", "fields", "checklist", "sessions"))
-    p.add_argument("--runbook")
-    p.add_argument("--state-dir")
-    p = sub.add_parser("_run-ended")
-    p.add_argument("run_dir")
-    p.add_argument("status")
+    p = sub.add_parser("_complete", description="Words for shell completion, one a line (used by the scripts).")
+    p.add_argument(
+        "what", choices=("steps", "variables", "fields", "checklist", "sessions"), help="which words to list"
+    )
+    p.add_argument("--runbook", help="the runbook whose words are listed (default: as the other commands find it)")
+    p.add_argument("--state-dir", help="where sessions live (for 'sessions')")
+    p = sub.add_parser("_run-ended", description="Called by a run's wrapper when its command ends (notifications).")
+    p.add_argument("run_dir", help="the run's folder")
+    p.add_argument("status", help="the run's exit status")
     return parser
 
 

@@ -134,6 +134,7 @@ def test_restore_force_refuses_a_symlinked_target_and_restores_nothing(
         str(state_dir),
         *var_args(overrides),
         "--force",
+        "--yes",
         cwd=tmp_path,
     )
 

@@ -147,7 +147,7 @@ def test_cli_refuses_a_conflict_then_restores_with_force(
     assert backend.read_text() == "// rewritten by hand\n"
     assert cmake.read_text() == "# the wizard's CMake edit\n"  # all or nothing
 
-    forced = cli(*cli_args(state_dir, overrides, "--force"), cwd=tmp_path)
+    forced = cli(*cli_args(state_dir, overrides, "--force", "--yes"), cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert "restored 2 file(s); 2 already matched the backup" in forced.stdout
     assert backend.read_bytes() == original_backend
@@ -155,7 +155,7 @@ def test_cli_refuses_a_conflict_then_restores_with_force(
 
     again = cli(*cli_args(state_dir, overrides), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "restored 0 file(s); 4 already matched the backup" in again.stdout
+    assert "nothing to restore: all 4 file(s) match the backup" in again.stdout
 
 
 def test_cli_restores_the_wizards_edit_without_force(
@@ -167,7 +167,15 @@ def test_cli_restores_the_wizards_edit_without_force(
         backed_up(session)
         wizard_edit(session, cmake, "# the wizard's CMake edit\n")
 
-    result = cli(*cli_args(state_dir, overrides), cwd=tmp_path)
+    # Like every step that edits files: the plan first, and nothing written without --yes (exit 3, blocked).
+    shown = cli(*cli_args(state_dir, overrides), cwd=tmp_path)
+    assert shown.returncode == 3, shown.stderr
+    assert f"restore   {cmake}  (changed only by the wizard's own edits)" in shown.stdout
+    assert "-# the wizard's CMake edit" in shown.stdout
+    assert "nothing restored yet: 1 file(s) would be written as shown; run again with --yes" in shown.stdout
+    assert cmake.read_text() == "# the wizard's CMake edit\n"
+
+    result = cli(*cli_args(state_dir, overrides, "--yes"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"restore   {cmake}  (changed only by the wizard's own edits)" in result.stdout
     assert "+# the wizard's CMake edit" not in result.stdout and "-# the wizard's CMake edit" in result.stdout

@@ -82,3 +82,13 @@ def test_a_folder_in_use_is_one_clear_line(tmp_path: Path) -> None:
     result = rehearse(str(tmp_path / "busy"), "--no-tui", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == f"amxwizard: {tmp_path / 'busy'} is not an empty folder; choose a new one for the sandbox\n"
+
+
+def test_an_existing_sandbox_is_continued_not_refused(tmp_path: Path) -> None:
+    root = tmp_path / "sandbox"
+    assert rehearse(str(root), "--no-tui", cwd=tmp_path).returncode == 0
+    again = rehearse(str(root), "--no-tui", cwd=tmp_path)  # the same folder again: it is a sandbox, not "in use"
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines[0] == f"Rehearsal sandbox in {root} (stand-ins only: nothing here is the real project)"
+    assert shlex.split(lines[lines.index("Continue in it with:") + 1]) == ["amxwizard", "rehearse", str(root)]

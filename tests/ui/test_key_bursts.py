@@ -3,25 +3,18 @@ step the cursor stopped on, exactly as a single move shows it at once."""
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
-from textual.widgets import Static
-
 from amxwizard.ui.app import WizardApp
 from amxwizard.ui.screens.main import KEY_BURST_SECONDS
+from amxwizard.ui.widgets.detail import DetailPane
 from amxwizard.ui.widgets.outline import StepOutline
 
 from .conftest import World, wait_until
 
 
 def _detail(app: WizardApp) -> str:
-    """The detail pane's text, as a terminal 100 columns wide shows it."""
+    """The detail pane's text (its prose and its code blocks, as plain text)."""
     assert app.main is not None
-    console = Console(width=100, file=io.StringIO(), color_system=None)
-    with console.capture() as captured:
-        console.print(app.main.query_one("#detail", Static).content)
-    return captured.get()
+    return app.main.query_one(DetailPane).text
 
 
 async def test_a_burst_of_moves_ends_showing_the_step_it_stopped_on(world: World) -> None:

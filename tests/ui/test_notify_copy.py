@@ -21,6 +21,7 @@ from amxwizard.ui.screens.fulllog import FullLogScreen, parse_range
 from amxwizard.ui.screens.main import MainScreen
 from amxwizard.ui.screens.record import RecordScreen
 from amxwizard.ui.screens.setup import SetupScreen
+from amxwizard.ui.widgets.outline import StepOutline
 
 from .conftest import World, settle, wait_until
 
@@ -52,6 +53,8 @@ async def test_a_steps_end_notifies_and_y_copies_its_commands_and_log_lines(worl
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
         plan = app.executor.plan("1.0")
         assert isinstance(plan, RunCommands)
+        app.main.query_one(StepOutline).select_step("1.0")  # a new session opens on the checklist
+        await pilot.pause(0.1)
         await pilot.press("y")
         await wait_until(pilot, lambda: bool(app.clipboard), what="the copy")
         assert app.clipboard.startswith(f"cd {plan.cwd}\n")

@@ -63,7 +63,9 @@ def snapshot_app(
 ) -> Iterator[Callable[..., WizardApp]]:
     sessions: list[Session] = []
 
-    def make(*, accepted: bool = True) -> WizardApp:
+    def make(
+        *, accepted: bool = True, notes: list[str] | None = None, extra: dict[str, str] | None = None
+    ) -> WizardApp:
         shutil.rmtree(ROOT, ignore_errors=True)
         # Preflight shows where each tool the commands call was found; found in the world's own bin/, the screen
         # is the same on systems that keep them in /bin or /usr/bin.
@@ -81,11 +83,11 @@ def snapshot_app(
         # from the fixed folder, not from wherever this checkout happens to be.
         (ROOT / "runbook.yaml").write_text(runbook_file.text, encoding="utf-8")
         runbook = load_runbook(ROOT / "runbook.yaml")
-        session = Session.create(ROOT / "state", runbook, sandbox.overrides, session_id="snapshot")
+        session = Session.create(ROOT / "state", runbook, {**sandbox.overrides, **(extra or {})}, session_id="snapshot")
         if accepted:
             session.record(ev.SetupAccepted(values=session.values()))
         sessions.append(session)
-        return WizardApp(session)
+        return WizardApp(session, notes=notes)
 
     yield make
     for session in sessions:
@@ -222,6 +224,179 @@ def test_full_log(
         screen = FullLogScreen(log, start_line=20)
         pilot.app.push_screen(screen)
         await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).ready, what="the index")
-        await pilot.pause(0.2)
+        # The scrollbar follows the centring a frame or two later.
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# --- the engineer's flow at 80x24 (a tmux pane): what leads, what is asked, what is reachable --------------------
+
+NARROW = (80, 24)
+
+
+def test_a_new_session_opens_on_the_checklist(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]
+) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.1)
+        await _idle(pilot)  # the checks that tick what they decide
+        await pilot.pause(0.2)
+        await _idle(pilot)
+
+    assert snap_compare(snapshot_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_a_resumed_rehearsal_says_so_in_the_banner(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]
+) -> None:
+    note = (
+        f"resuming the rehearsal in {ROOT / 'sandbox'} (session snapshot, at step 1.0 (0 of 24 steps done)); "
+        "'amxwizard rehearse --new' builds a fresh one"
+    )
+    assert snap_compare(snapshot_app(notes=[note]), terminal_size=NARROW, run_before=_select("1.0"))
+
+
+def test_stale_build_question(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]) -> None:
+    app = snapshot_app()
+    session = app.session
+    backend = ROOT / "sandbox" / "repo" / "ggml" / "src" / "ggml-backend.cpp"
+    session.record(ev.BackupMade(step="1.1", dir=str(ROOT / "backup"), files=[], export="BACKUP_DIR", location_file=""))
+    session.record(ev.StepStarted(step="1.4"))
+    session.record(ev.StepFinished(step="1.4", status="passed", summary="built"))
+    session.record(ev.FileEdited(step="2.A", path=str(backend), before_sha256=None, after_sha256=None, how="snippet"))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from amxwizard.ui.screens.dialogs import ChoiceDialog
+
+        await _select("test-1", "r")(pilot)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ChoiceDialog), what="the stale-build question")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_setup_preflight_scrolled_by_keyboard(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]
+) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await wait_until(
+            pilot,
+            lambda: "checking" not in str(pilot.app.screen.query_one("#preflight-results").render()),
+            what="the preflight",
+        )
+        await pilot.press("f2", "end")
+        await pilot.pause(0.3)
+        _still(pilot)
+
+    assert snap_compare(snapshot_app(accepted=False), terminal_size=NARROW, run_before=run_before)
+
+
+def test_full_log_search_bar(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]) -> None:
+    app = snapshot_app()
+    log = ROOT / "diagnostic_run.log"
+    shutil.copyfile(FIXTURE_LOG, log)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.1)
+        screen = FullLogScreen(log)
+        pilot.app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).ready, what="the index")
+        await pilot.press("end", "slash", *"AMX buffer")
+        await pilot.pause(0.3)
+        _still(pilot)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_full_log_found_above(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]) -> None:
+    app = snapshot_app()
+    log = ROOT / "diagnostic_run.log"
+    shutil.copyfile(FIXTURE_LOG, log)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.1)
+        screen = FullLogScreen(log)
+        pilot.app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.is_mounted and screen.query_one(LogView).ready, what="the index")
+        await pilot.press("end", "slash", *"AMX buffer", "enter")
+        await pilot.pause(0.3)
+        _still(pilot)
+
+    assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+
+
+def test_palette_offers_the_actions(snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        from textual.command import CommandList
+
+        await _select("1.4")(pilot)
+        await pilot.press("ctrl+p", *"1.4")
+        await wait_until(
+            pilot,
+            lambda: (
+                bool(pilot.app.screen.query(CommandList)) and pilot.app.screen.query_one(CommandList).option_count >= 3
+            ),
+            what="the matches",
+        )
+        await pilot.pause(0.5)
+        _still(pilot)
+
+    assert snap_compare(snapshot_app(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_a_banner_says_how_a_run_ended_while_away(
+    snap_compare: Callable[..., bool], snapshot_app: Callable[..., WizardApp]
+) -> None:
+    """A build left running when the wizard quit ends unwatched; the next wizard says how it ended."""
+    import asyncio
+    import stat
+    import time
+
+    from amxwizard.ui.screens.dialogs import ConfirmScreen
+
+    slow = ROOT.parent / "amxwizard-snapshot-slow-cmake"
+    slow.write_text(
+        "#!/bin/bash\n"
+        'case " $* " in *" clean "*) ;; *) '
+        'for i in $(seq 1 15); do echo "slow build line $i"; sleep 0.1; done ;; esac\n'
+        f'exec {ROOT / "sandbox" / "tools" / "cmake"} "$@"\n'
+    )
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    first = snapshot_app(extra={"cmake": str(slow)})
+    session = first.session
+
+    async def leave_it_running() -> int:
+        async with first.run_test(size=NARROW) as pilot:
+            await pilot.pause(0.2)
+            first.main.query_one(StepOutline).select_step("1.4")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(first.screen, ConfirmScreen), what="the confirmation")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: first.main.run_handle is not None, what="the build to start")
+            pid: int = first.main.run_handle.started.pid
+            await pilot.press("q", "y")
+        return pid
+
+    pid = asyncio.run(leave_it_running())
+    session.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the build ends while no wizard is open
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    reopened = Session.open(session.dir, session.runbook)
+    app = WizardApp(reopened)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, lambda: "while you were away" in str(pilot.app.main.query_one("#notice").render()))
+        await _idle(pilot)
+        await pilot.pause(0.3)
+
+    try:
+        assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
+    finally:
+        reopened.close()

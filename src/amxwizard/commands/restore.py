@@ -1,8 +1,11 @@
-"""``amxwizard restore``: put the latest session's backed-up files back, showing what changes.
+"""``amxwizard restore [--yes] [--force]``: show what putting the session's backed-up files back would change, and
+do it with ``--yes``.
 
-All or nothing: if any file changed since the backup by someone other than the wizard (a conflict) and ``--force``
-is not given, the conflicts are listed, nothing is written, and the exit code is 1. A damaged backup copy, or a
-symlink where a file should be (``unsafe``), stops the restore even with ``--force``.
+Like every step that edits files, it shows the plan first (each file, what happens to it and why, with the diff)
+and changes nothing without ``--yes`` (exit 3, blocked). All or nothing: if any file changed since the backup by
+someone other than the wizard (a conflict) and ``--force`` is not given, the conflicts are listed, nothing is
+written, and the exit code is 1. A damaged backup copy, or a symlink where a file should be (``unsafe``), stops the
+restore even with ``--force``.
 
 Diffs show file contents; they are printed through :func:`~amxwizard.engine.terminal.safe_for_terminal`, so
 nothing in a file can drive the terminal.
@@ -11,24 +14,40 @@ nothing in a file can drive the terminal.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from . import CommandError, load_or_exit, parse_vars, state_dir
+from . import EXIT_BLOCKED, CommandError, find_session, load_or_exit, parse_vars, state_dir
+
+if TYPE_CHECKING:
+    from ..engine.session import SessionInfo
+    from ..runbook import RunbookFile
+
+
+def _the_session(args: argparse.Namespace) -> tuple[SessionInfo, RunbookFile]:
+    """``--session``, else the latest unfinished session for the target the ``--var`` values name, else the latest
+    unfinished one (as ``status`` finds it)."""
+    from ..engine.session import latest_session
+
+    folder = state_dir(args.state_dir)
+    overrides = parse_vars(args.var)
+    if args.session:
+        return find_session(folder, args.runbook, args.session)
+    runbook = load_or_exit(args.runbook)
+    info = latest_session(folder, runbook, overrides)
+    if info is None:
+        raise CommandError(f"no session to restore from in {folder} for {runbook.display}")
+    return info, runbook
 
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.backup import BackupError, plan_restore, restore
-    from ..engine.session import Session, SessionError, latest_session
+    from ..engine.session import Session, SessionError
     from ..engine.terminal import safe_for_terminal
-    from ..runbook.variables import VariableError
 
-    runbook = load_or_exit(args.runbook)
-    overrides = parse_vars(args.var)
-    folder = state_dir(args.state_dir)
-    if latest_session(folder, runbook, overrides) is None:
-        raise CommandError(f"no session to restore from in {folder} for {runbook.display}")
+    info, runbook = _the_session(args)
     try:
-        session = Session.resume_or_create(folder, runbook, overrides, new=False)
-    except (SessionError, VariableError) as exc:
+        session = Session.open(info.dir, runbook)
+    except SessionError as exc:
         raise CommandError(str(exc)) from None
     try:
         try:
@@ -57,11 +76,18 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(
                 f"changed since the backup: {names}; nothing was restored (use --force to overwrite them)"
             )
+        unchanged = sum(1 for item in plan.items if item.action == "unchanged")
+        to_write = len(plan.items) - unchanged
+        if not args.yes:
+            if not to_write:
+                print(f"nothing to restore: all {unchanged} file(s) match the backup")
+                return 0
+            print(f"nothing restored yet: {to_write} file(s) would be written as shown; run again with --yes")
+            return EXIT_BLOCKED
         try:
             restored = restore(session, plan)
         except BackupError as exc:
             raise CommandError(str(exc)) from None
-        unchanged = sum(1 for item in plan.items if item.action == "unchanged")
         print(f"restored {len(restored)} file(s); {unchanged} already matched the backup")
         return 0
     finally:

@@ -39,6 +39,7 @@ def _settle(folder: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.session import list_sessions
+    from .tui import resume_command
 
     root = state_dir(args.state_dir)
     sessions = list_sessions(root, thorough=True)
@@ -63,4 +64,6 @@ def run(args: argparse.Namespace) -> int:
         if info.damage:
             line += f"  — {info.damage}"
         print(line)
+        if not info.finished:
+            print(f"  resume: {resume_command(info, root)}")
     return 0

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..engine.runs import RunLook
     from ..engine.session import Session
     from ..engine.state import RunRecord, StepState
+    from ..runbook import RunbookFile
 
 _MARK = {
     "pending": "·",
@@ -187,9 +188,52 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
+    print_plain(data, runbook, output_width())
+    return 0
+
+
+def output_width() -> int | None:
+    """The terminal's width when standard output is one; ``None`` when it is piped (nothing is cut then)."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    return max(shutil.get_terminal_size((100, 24)).columns, 40)
+
+
+class _Lines:
+    """Lines for a terminal ``width`` columns wide: a long line is wrapped, never cut, its continuation indented.
+    With no width (piped), each line is printed whole."""
+
+    def __init__(self, width: int | None) -> None:
+        self.width = width
+
+    def say(self, text: str, indent: int = 6) -> None:
+        import textwrap
+
+        if self.width is None or len(text) <= self.width:
+            print(text)
+            return
+        lead = len(text) - len(text.lstrip(" "))
+        print(
+            textwrap.fill(
+                text.strip(" "),
+                self.width,
+                initial_indent=" " * lead,
+                subsequent_indent=" " * max(indent, lead),
+                break_on_hyphens=False,
+                break_long_words=False,  # a path longer than the terminal stays whole on its own line
+            )
+        )
+
+
+def print_plain(data: dict[str, Any], runbook: RunbookFile, width: int | None) -> None:
+    """``status`` for a person: every step, answer and criterion, whole."""
+    out = _Lines(width)
     done = sum(1 for s in data["steps"].values() if s["status"] in ("passed", "skipped"))
-    print(f"session {data['session']}  {data['runbook']['title']}  → {data['target']}")
-    print(
+    out.say(f"session {data['session']}  {data['runbook']['title']}  → {data['target']}")
+    out.say(
         f"  {done}/{len(data['steps'])} steps done, {data['events']} events, last hash {data['last_hash'][:16]}…"
         + ("" if data["setup_accepted"] else "  (setup not yet accepted)")
     )
@@ -198,35 +242,35 @@ def run(args: argparse.Namespace) -> int:
         from ..engine.watchdog import minutes
 
         usual = f"; usually {minutes(running['usual_seconds'])}" if running["usual_seconds"] is not None else ""
-        print(
+        out.say(
             f"  ▶ {running['step']} running for {minutes(running['elapsed_seconds'])}, last output "
             f"{minutes(running['silent_seconds'])} ago{usual}"
         )
         for flag in running["flags"]:
-            print(f"  ! {flag}")
-    print("checklist:")
+            out.say(f"  ! {flag}")
+    out.say("checklist:")
     for item_id, item in data["checklist"].items():
-        print(f"  {'✔' if item['checked'] else '·'} {item_id:<8} {item['text']}")
+        out.say(f"  {'✔' if item['checked'] else '·'} {item_id:<8} {item['text']}", indent=13)
     current = None
     for step_id, s in data["steps"].items():
         if s["phase"] != current:
             current = s["phase"]
             phase = runbook.model.phases[[p.id for p in runbook.model.phases].index(current)]
-            print(f"phase {phase.id}: {phase.title}")
+            out.say(f"phase {phase.id}: {phase.title}")
         codes = ",".join(str(c) for c in s["exit_codes"] if c is not None)
         tail = s["skip_reason"] or s["summary"]
-        print(
-            f"  {_MARK[s['status']]} {step_id:<9} {s['status']:<11} {('exit ' + codes) if codes else '':<9} "
-            f"{s['title'][:40]:<40} {tail[:60]}"
-        )
+        head = f"  {_MARK[s['status']]} {step_id:<9} {s['status']:<11} {('exit ' + codes) if codes else '':<9} "
+        out.say(head + s["title"] + (f" — {tail}" if tail else ""), indent=len(head))
     if data["answers"]:
-        print("answers:")
+        out.say("answers:")
         for key, value in data["answers"].items():
-            print(f"  {key} = {value.splitlines()[0] if value else ''}")
+            lines = value.splitlines() or [""]
+            out.say(f"  {key} = {lines[0]}", indent=len(key) + 5)
+            for more in lines[1:]:
+                out.say(f"  {' ' * len(key)}   {more}", indent=len(key) + 5)
     if data["approach"]:
-        print(f"approach: {data['approach']}")
-    print("criteria:")
+        out.say(f"approach: {data['approach']}")
+    out.say("criteria:")
     for crit_id, c in data["criteria"].items():
-        evidence = "; ".join(c["evidence"])[:70]
-        print(f"  {crit_id:<17} {c['status']:<8} {evidence}")
-    return 0
+        evidence = "; ".join(c["evidence"])
+        out.say(f"  {crit_id:<17} {c['status']:<8} {evidence}".rstrip(), indent=29)

@@ -1,17 +1,19 @@
-"""``amxwizard [RUNBOOK]``: open the wizard."""
+"""``amxwizard [RUNBOOK]``: open the wizard, on the session of the repository you stand in when there is one."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CommandError, load_or_exit, open_session, parse_vars, state_dir
+from . import CommandError, find_session, load_or_exit, open_session, parse_vars, state_dir
 
 if TYPE_CHECKING:
+    from ..engine.session import Session, SessionInfo
     from ..runbook import RunbookFile
 
 
@@ -23,6 +25,125 @@ def default_nice() -> int:
         return 10
 
 
+def _needs_terminal() -> None:
+    if not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
+        raise CommandError(
+            "the wizard needs a terminal; without one use 'amxwizard status' and "
+            "'amxwizard step ID' (same session, same record)",
+            2,
+        )
+
+
+def command_line(words: Sequence[str]) -> str:
+    """Words as one shell command line a person can paste."""
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def state_words(state: Path) -> list[str]:
+    """``--state-dir STATE`` unless ``state`` is where sessions are looked for without it."""
+    return [] if state == state_dir(None) else ["--state-dir", str(state)]
+
+
+def resume_command(info: SessionInfo, state: Path) -> str:
+    """The command that opens the wizard on this very session, from any folder."""
+    from .rehearse import sandbox_of
+
+    sandbox = sandbox_of(info.target)
+    if sandbox is not None:
+        extra = [] if state == sandbox / "state" else ["--state-dir", str(state)]
+        return command_line(["amxwizard", "rehearse", str(sandbox), *extra])
+    return command_line(["amxwizard", "--session", info.id, *state_words(state)])
+
+
+def _inside(folder: Path, target: str) -> bool:
+    if not target:
+        return False
+    try:
+        return folder.resolve().is_relative_to(Path(target).expanduser().resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def session_here(state: Path, cwd: Path | None = None) -> SessionInfo | None:
+    """The latest unfinished session whose target folder (the repository) holds ``cwd``: what plain ``amxwizard``
+    resumes in a repository."""
+    from ..engine.session import list_sessions
+
+    here = cwd or Path.cwd()
+    found = [i for i in list_sessions(state) if not i.finished and _inside(here, i.target)]
+    return found[-1] if found else None
+
+
+def plain_session(state: Path) -> SessionInfo | None:
+    """The session plain ``amxwizard`` (no arguments) opens from this folder: the repository's own, else the latest
+    unfinished one of the runbook this folder offers."""
+    from ..engine.session import latest_session
+    from ..runbook import RunbookError, load_runbook
+    from . import runbook_path
+
+    here = session_here(state)
+    if here is not None:
+        return here
+    path, display = runbook_path(None)
+    try:
+        runbook = load_runbook(path, display=display)
+    except (RunbookError, OSError):
+        return None
+    return latest_session(state, runbook, {})
+
+
+def launch_session(
+    session: Session,
+    *,
+    nice: int | None = None,
+    notes: Sequence[str] = (),
+    come_back: Callable[[Session], str | None] | None = None,
+    notify: tuple[str | None, str | None, str | None] = (None, None, None),
+) -> int:
+    """Run the TUI on an open session until the person quits; then say where it was left and, when plain
+    ``amxwizard`` (or ``amxwizard rehearse``) would not find it again, how to come back.
+
+    ``notify``: the command line's ``--notify``, ``--notify-command`` and ``--notify-after`` (saved with the
+    session when given).
+    """
+    from .notify import apply_flags
+
+    try:
+        settings = apply_flags(session.dir, *notify)
+    except CommandError:
+        session.close()
+        raise
+    from ..ui.app import WizardApp
+
+    app = WizardApp(session, nice=default_nice() if nice is None else nice, notes=list(notes), notify=settings)
+    try:
+        app.run()
+    finally:
+        session.close()
+    if come_back is not None:
+        line = come_back(session)
+        if line:
+            print(line)
+    return app.return_code or 0
+
+
+def where_left(session: Session) -> str:
+    """Where a session stands, in a few words: "at step 1.4 (3 of 24 steps done)"."""
+    from ..engine.state import StepStatus
+
+    steps = [s for _, s in session.runbook.model.iter_steps()]
+    done = sum(1 for s in steps if session.state.step(s.id).status.done)
+    running = next((s.id for s in steps if session.state.step(s.id).status is StepStatus.RUNNING), None)
+    pending = next((s.id for s in steps if not session.state.step(s.id).status.done), None)
+    if running:
+        at = f"with {running} still running"
+    elif pending:
+        at = f"at step {pending}"
+    else:
+        at = "with every step done"
+    return f"{at} ({done} of {len(steps)} steps done)"
+
+
 def launch(
     runbook: RunbookFile,
     state: Path,
@@ -32,42 +153,60 @@ def launch(
     nice: int | None = None,
     notify: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> int:
-    """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits.
-
-    ``notify``: the command line's ``--notify``, ``--notify-command`` and ``--notify-after`` (saved with the
-    session when given).
-    """
-    from .notify import apply_flags, check_flags
+    """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits."""
+    from .notify import check_flags
 
     check_flags(*notify)
-    if not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
-        raise CommandError(
-            "the wizard needs a terminal; without one use 'amxwizard status' and "
-            "'amxwizard step ID' (same session, same record)",
-            2,
-        )
+    _needs_terminal()
     session = open_session(runbook, state, dict(overrides), new=new)
-    try:
-        settings = apply_flags(session.dir, *notify)
-    except CommandError:
-        session.close()
-        raise
-    from ..ui.app import WizardApp
+    return launch_session(session, nice=nice, come_back=lambda s: _come_back(s, state), notify=notify)
 
-    app = WizardApp(session, nice=default_nice() if nice is None else nice, notify=settings)
-    try:
-        app.run()
-    finally:
-        session.close()
-    return app.return_code or 0
+
+def _come_back(session: Session, state: Path) -> str | None:
+    """After quitting: where the session was left, and the command back unless plain ``amxwizard`` here finds it."""
+    from ..engine.session import list_sessions
+
+    info = next((i for i in list_sessions(state) if i.id == session.id), None)
+    if info is None or info.finished:
+        return None
+    plain = plain_session(state) if state == state_dir(None) else None
+    if plain is not None and plain.id == session.id:
+        return f"amxwizard: session {session.id} left {where_left(session)}"
+    return f"amxwizard: session {session.id} left {where_left(session)}; come back with: {resume_command(info, state)}"
 
 
 def run(args: argparse.Namespace) -> int:
-    runbook = load_or_exit(args.runbook, cached=True)
-    return launch(
-        runbook,
-        state_dir(args.state_dir),
-        parse_vars(args.var),
-        new=args.new,
-        notify=(args.notify, args.notify_command, args.notify_after),
-    )
+    from ..engine.session import Session, SessionError
+    from .notify import check_flags
+
+    state = state_dir(args.state_dir)
+    overrides = parse_vars(args.var)
+    notify = (args.notify, args.notify_command, args.notify_after)
+    check_flags(*notify)
+    if args.session:
+        info, runbook = find_session(state, args.runbook, args.session)
+    elif not args.new and not args.runbook and not overrides:
+        # In a repository with a session of its own, plain `amxwizard` resumes that one, with the runbook it began
+        # with (its copy), whichever runbook this folder would offer.
+        here = session_here(state)
+        if here is None:
+            return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
+        info, runbook = find_session(state, None, here.id)
+    else:
+        return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
+    _needs_terminal()
+    try:
+        session = Session.open(info.dir, runbook)
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None
+    if session.recovery is not None:
+        print(f"amxwizard: {session.recovery}", file=sys.stderr)
+    if overrides:
+        from ..runbook.variables import VariableError
+
+        try:
+            session.set_variables(overrides)
+        except (VariableError, SessionError) as exc:
+            session.close()
+            raise CommandError(str(exc)) from None
+    return launch_session(session, come_back=lambda s: _come_back(s, state), notify=notify)

@@ -48,18 +48,13 @@ def run(args: argparse.Namespace) -> int:
     _packed([c.id for c in rb.criteria], width)
     print("variables (as --var would take them):")
     values = resolve(rb)
-    _packed([f"{name}={_shown(values[name], min(36, width - len(name) - 6))}" for name in rb.variables], width)
+    _packed([f"{name}={shlex.quote(values[name])}" for name in rb.variables], width)
     return 0
 
 
-def _shown(value: str, limit: int = 36) -> str:
-    """A value as a shell word, clipped: the summary must fit one screen, and most values are short."""
-    value = " ".join(value.split())
-    return shlex.quote(value if len(value) <= limit else value[: limit - 1] + "…")
-
-
 def _packed(items: list[str], width: int) -> None:
-    """Print ``items`` indented and space-separated, as many to a line as fit."""
+    """Print ``items`` indented and space-separated, as many to a line as fit; one wider than a line is printed
+    whole on its own (a value cut short could not be pasted back as ``--var``)."""
     line = ""
     for item in items:
         candidate = f"{line} {item}" if line else f"  {item}"

@@ -26,8 +26,8 @@ from ..engine.store import Event
 from ..engine.watchdog import Flag, Watch, Watchdog, flag_notice_state
 from ..runbook import models as m
 from .host import WizardHost
-from .messages import EventRecorded, RunStarted, StepEnded
-from .screens.dialogs import ConfirmScreen, DiffScreen
+from .messages import EventRecorded, RunStarted, StepEnded, ToastRequested
+from .screens.dialogs import ConfirmScreen, DiffScreen, is_dialog
 from .screens.main import MainScreen
 from .widgets.runlog import OutputFeed
 
@@ -36,16 +36,22 @@ class WizardApp(WizardHost):
     TITLE = "amxwizard"
     CSS_PATH = Path(__file__).with_name("wizard.tcss")  # absolute: subclasses live elsewhere (probes, tests)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    # The footer shows keys that work on every screen, also while a field has the focus (where q and ? type).
+    # The footer shows keys that work on every screen, also while a field has the focus (where ? types). A bare q
+    # quits only from the main screen: on a form it is a letter.
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("q", "quit", "Quit", show=False),
     ]
 
     def __init__(
-        self, session: Session, *, nice: int = 10, catch_up: bool = True, notify: NotifySettings | None = None
+        self,
+        session: Session,
+        *,
+        nice: int = 10,
+        catch_up: bool = True,
+        notes: list[str] | None = None,
+        notify: NotifySettings | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -56,7 +62,12 @@ class WizardApp(WizardHost):
         self.main: MainScreen | None = None
         self.output_feed = OutputFeed()  # filled by the runner's thread, drained by the log pane
         self._catch_up = catch_up
-        self.resume_notes: list[str] = []
+        self.resume_notes: list[str] = []  # every banner notice shown, in order
+        # Banner notices waiting for the main screen (key -> text, sticky): how the wizard was opened, what happened
+        # while it was closed.
+        self.pending_notices: dict[str, tuple[str, bool]] = {f"note-{i}": (n, False) for i, n in enumerate(notes or [])}
+        self.resume_notes.extend(notes or [])
+        self._held_toasts: list[ToastRequested] = []
         self._notify_problem = ""
         if notify is None:
             try:
@@ -76,7 +87,9 @@ class WizardApp(WizardHost):
         if not self.session.state.setup_accepted:
             from .screens.setup import SetupScreen
 
-            self.push_screen(SetupScreen(), lambda _: self._refresh_main())
+            self.push_screen(SetupScreen(), self._setup_closed)
+        else:
+            self.pretick_checklist()
         if self.session.recovery is not None:
             self.notify(str(self.session.recovery), severity="warning", timeout=20)
         if self._notify_problem:
@@ -112,6 +125,80 @@ class WizardApp(WizardHost):
         if self.main is not None:
             self.main.refresh_all()
 
+    def _setup_closed(self, accepted: bool | None) -> None:
+        self._refresh_main()
+        if accepted:
+            self.pretick_checklist()
+
+    @work(thread=True, exit_on_error=False, group="checklist")
+    def pretick_checklist(self) -> None:
+        """Before the first step, tick each checklist item whose check passes, with what the check found (the event
+        says the check decided it). Items a person must confirm, and items whose check does not pass, stay open;
+        an item someone already ticked or unticked is theirs."""
+        from ..engine.checklist import ChecklistError, tick
+
+        state = self.session.state
+        if any(state.step(s.id).attempts or state.step(s.id).status.done for _, s in self.runbook.iter_steps()):
+            return
+        values = self.executor.values()
+        for item in self.runbook.checklist:
+            if item.check.kind == "manual" or item.id in state.checklist:
+                continue
+            with contextlib.suppress(ChecklistError, SessionError):
+                tick(self.session, item.id, values=values)
+        self.call_from_thread(self._refresh_main)
+
+    # -- notices: the banner, and toasts that never cover a question ---------------------------------------------
+
+    def set_notice(self, key: str, text: str, *, sticky: bool = False) -> None:
+        """Say something in the main screen's banner (from any thread)."""
+        self.post_message(ToastRequested(text, kind="banner", key=key, sticky=sticky))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Literal["information", "warning", "error"] = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, as Textual shows it, except that while a question is open it waits for the answer: nothing may
+        cover a dialog. Thread-safe, like Textual's."""
+        self.post_message(ToastRequested(message, title=title, severity=severity, timeout=timeout, markup=markup))
+
+    def on_toast_requested(self, message: ToastRequested) -> None:
+        if message.kind == "banner":
+            self.resume_notes.append(message.message)
+            if self.main is not None and self.main.is_mounted:
+                self.main.set_notice(message.key, message.message, sticky=message.sticky)
+            else:
+                self.pending_notices[message.key] = (message.message, message.sticky)
+            return
+        if is_dialog(self.screen):
+            self._held_toasts.append(message)
+            if len(self._held_toasts) == 1:
+                self.set_timer(0.2, self._release_toasts)
+            return
+        super().notify(
+            message.message,
+            title=message.title,
+            severity=message.severity,
+            timeout=message.timeout,
+            markup=message.markup,
+        )
+
+    def _release_toasts(self) -> None:
+        """Show the toasts held for a dialog once no dialog is open (checked again shortly while one is)."""
+        if not self._held_toasts:
+            return
+        if is_dialog(self.screen):
+            self.set_timer(0.2, self._release_toasts)
+            return
+        held, self._held_toasts = self._held_toasts, []
+        for message in held:
+            self.on_toast_requested(message)
+
     def _step_left_running(self) -> str | None:
         state = self.session.state
         return next((s.id for _, s in self.runbook.iter_steps() if state.step(s.id).status is StepStatus.RUNNING), None)
@@ -129,37 +216,56 @@ class WizardApp(WizardHost):
         from ..engine.runs import finish_reattached, reconcile
         from ..engine.settle import settle
 
-        notes: list[str] = []
-        # What ended while no wizard watched is recorded and judged first, exactly as if it had been watched.
+        # What ended while no wizard watched is recorded and judged first, exactly as if it had been watched; the
+        # banner says how it ended.
         for done in settle(self.session, nice=self.executor.nice):
             if done.status is StepStatus.RUNNING:
                 continue
             if done.status is StepStatus.INTERRUPTED and "resume_at" in self.session.state.step(done.step).evidence:
-                notes.append(f"{done.step} stopped between two commands — select it and press r to run the rest")
+                self.set_notice(
+                    done.step, f"{done.step} stopped between two commands — select it and press r to run the rest"
+                )
             elif done.status is StepStatus.INTERRUPTED:
-                notes.append(f"{done.step} was interrupted — select it and press m to decide")
+                self.set_notice(
+                    done.step,
+                    f"{done.step} was interrupted while the wizard was closed — select it and press m to decide",
+                )
             else:
-                notes.append(f"{done.step} finished in the background: {done.status.value}")
+                summary = f", {done.summary}" if done.summary else ""
+                self.set_notice(done.step, f"{done.step} finished while you were away: {done.status.value}{summary}")
             if done.result is not None:
                 self.post_message(StepEnded(done.step, result=done.result))
         left = self.session.state.running_runs()
         if left and self.main is not None:
             # Claim the log pane before the replay starts, so no replayed line lands before the pane is reset.
             self.call_from_thread(self.main.begin, left[0].step, left[0].started)
+        away: dict[str, str] = {}  # step -> how its outcome is introduced, once it is judged
         # Only one step runs at a time, so whatever a reattached run prints belongs to the step being followed.
         for item in reconcile(self.session, on_output=self._pane_output("")):
             step_id = item.run.step
             if item.state == "running":
-                notes.append(f"{step_id} is still running; following it")
-                self.call_from_thread(self._notice, notes)
+                self.set_notice(step_id, f"{step_id} is still running; following it", sticky=True)
                 self.busy = step_id
                 self.post_message(RunStarted(step_id, item.handle, item.run.log))
                 finish_reattached(self.session, item)
+                away[step_id] = f"{step_id} (left running when the wizard closed) finished"
             elif item.state == "interrupted":
-                notes.append(f"{step_id} was interrupted — select it and press m to decide")
+                self.set_notice(
+                    step_id, f"{step_id} was interrupted while the wizard was closed — select it and press m to decide"
+                )
             else:
-                notes.append(f"{step_id} finished in the background")
-        self.call_from_thread(self._notice, notes)
+                away[step_id] = f"{step_id} finished while you were away"
+        self._judge_left_running()
+        for step_id, intro in away.items():
+            state = self.session.state.step(step_id)
+            if state.status.done or state.status in (StepStatus.FAILED, StepStatus.INTERRUPTED):
+                summary = f", {state.summary}" if state.summary else ""
+                self.set_notice(step_id, f"{intro}: {state.status.value}{summary}")
+        self.busy = None
+        self.post_message(StepEnded("", None))
+
+    def _judge_left_running(self) -> None:
+        """Judge (or finish running) each step an earlier wizard left running."""
         for _, step in self.runbook.iter_steps():
             if self.session.state.step(step.id).status is StepStatus.RUNNING:
                 # A run this wizard followed to its end: the attempt goes on (the rest of its commands) and is
@@ -174,13 +280,6 @@ class WizardApp(WizardHost):
                     continue
                 if result is not None:
                     self.post_message(StepEnded(step.id, result=result))
-        self.busy = None
-        self.post_message(StepEnded("", None))
-
-    def _notice(self, notes: list[str]) -> None:
-        self.resume_notes = notes
-        if self.main is not None and self.main.is_mounted:
-            self.main.show_notice(notes)
 
     # -- notifications and the watchdog ---------------------------------------------------------------------------
 
@@ -416,6 +515,8 @@ class WizardApp(WizardHost):
     # -- engine events become screen updates ---------------------------------------------------------------------
 
     def on_event_recorded(self, message: EventRecorded) -> None:
+        if not self.is_running:
+            return  # the wizard is quitting: events still queued from a worker have no screen to refresh
         if self.main is not None and self.main.is_mounted:
             self.main.refresh_all_soon()
         refresh = getattr(self.screen, "refresh_table", None) or getattr(self.screen, "refresh_state", None)
@@ -443,20 +544,11 @@ class WizardApp(WizardHost):
         if error is not None:
             self._step_error(message.step_id, error)
         elif message.result is not None:
-            result = message.result
-            severity: Literal["information", "warning", "error"] = (
-                "information" if result.status is StepStatus.PASSED else "error"
-            )
-            extra = ""
-            if result.troubleshooting:
-                first = result.troubleshooting[0]
-                extra = f"\n{first.symptom}: {first.solution}" + (f" (g goes to {first.goto})" if first.goto else "")
-            self.notify(
-                f"{result.step} {result.status.value}: {result.summary}{extra}",
-                severity=severity,
-                timeout=8 if severity == "error" else 4,
-            )
-            self._notify_end(result)
+            # The verdict goes to the status line above the output (and the detail pane, which stays on a failed
+            # step): a toast would cover the output's newest lines, or a dialog that opens next.
+            if self.main is not None:
+                self.main.show_result(message.result)
+            self._notify_end(message.result)
         if self.main is not None:
             self.main.refresh_bindings()
 
@@ -516,22 +608,66 @@ class WizardApp(WizardHost):
             go,
         )
 
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from .palette import WizardPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(WizardPalette(id="--command-palette"))
+
+    def palette_shortcut(self, typed: str) -> Callable[[], None] | None:
+        """What Enter on ``typed`` does at once in the palette: go to the step it names, if it names one."""
+        from .palette import typed_step
+
+        step_id = typed_step(typed, [s.id for _, s in self.runbook.iter_steps()])
+        return partial(self._goto, step_id) if step_id is not None else None
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         main = self.main
         if main is None:
             return
-        for phase, step in self.runbook.iter_steps():
+        step = main.step
+        if step is not None:
             yield SystemCommand(
-                f"Go to {step.id} {step.title}", f"phase {phase.id}: {phase.title}", partial(self._goto, step.id)
+                f"Run {step.id}", f"run the selected step: {step.title}", self._on_main(main.action_run)
             )
-        yield SystemCommand("Success criteria", "each criterion and its evidence", main.action_criteria)
-        yield SystemCommand("Reviewer's record", "the state of the record; write it", main.action_record)
-        yield SystemCommand("Setup", "the variables and the preflight", main.action_setup)
+            yield SystemCommand(
+                f"Skip {step.id}", "mark the selected step skipped, with a reason", self._on_main(main.action_skip)
+            )
+            yield SystemCommand(
+                f"Full log of {step.id}", "its last run's whole log, from disk", self._on_main(main.action_full_log)
+            )
+        yield SystemCommand("Next pending step", "the first step not done yet", self._on_main(main.action_next_step))
+        yield SystemCommand("Checklist", "the pre-implementation checklist", self._on_main(main.action_checklist))
+        yield SystemCommand("Success criteria", "each criterion and its evidence", self._on_main(main.action_criteria))
+        yield SystemCommand("Reviewer's record", "the state of the record; write it", self._on_main(main.action_record))
+        yield SystemCommand("Variables", "the setup: variables and preflight", self._on_main(main.action_setup))
+        yield SystemCommand(
+            "Finish the session", "on the record screen, after a confirmation", self._on_main(main.action_finish)
+        )
+        yield SystemCommand("Help", "the keys of this screen", self.action_help)
+        for phase, each in self.runbook.iter_steps():
+            yield SystemCommand(
+                f"Go to {each.id} {each.title}", f"phase {phase.id}: {phase.title}", partial(self._goto, each.id)
+            )
 
-    def _goto(self, step_id: str) -> None:
+    def _on_main(self, action: Callable[[], object]) -> Callable[[], None]:
+        """An action of the main screen, from wherever the palette was opened."""
+
+        def run() -> None:
+            self._to_main()
+            action()
+
+        return run
+
+    def _to_main(self) -> None:
         while self.screen is not self.main and len(self.screen_stack) > 1:
             self.pop_screen()
+
+    def _goto(self, step_id: str) -> None:
+        self._to_main()
         if self.main is not None:
             from .widgets.outline import StepOutline
 

@@ -40,6 +40,9 @@ class WizardHost(App[None]):
     walking: bool  # a step is on its way through its dialogs
     output_feed: OutputFeed
     notifier: Notifier
+    # Banner notices waiting for the main screen (key -> text, sticky), and every one shown, in order.
+    pending_notices: dict[str, tuple[str, bool]]
+    resume_notes: list[str]
 
     def safely(self, action: Callable[..., Any], *args: Any) -> bool:
         """Record something a person did; a failure to (disk full, read-only) is a message, not a crash."""
@@ -66,6 +69,10 @@ class WizardHost(App[None]):
 
     def watch_tick(self) -> Watch | None:
         """The running step's watchdog reading (silence, usual duration), if a step runs."""
+        raise NotImplementedError
+
+    def palette_shortcut(self, typed: str) -> Callable[[], None] | None:
+        """What Enter on ``typed`` does at once in the command palette (go to the step it names), if anything."""
         raise NotImplementedError
 
     def reattach_notifications(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual.message import Message
 
@@ -37,3 +37,30 @@ class StepEnded(Message):
         self.step_id = step_id
         self.result = result
         self.error = error
+
+
+class ToastRequested(Message):
+    """Something to tell the person: a toast (``kind="toast"``, held while a dialog is open) or a line of the main
+    screen's banner (``kind="banner"``, under ``key``; ``sticky`` stays until replaced)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: Literal["toast", "banner"] = "toast",
+        title: str = "",
+        severity: Literal["information", "warning", "error"] = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+        key: str = "",
+        sticky: bool = False,
+    ) -> None:
+        super().__init__()
+        self.message = message
+        self.kind = kind
+        self.title = title
+        self.severity = severity
+        self.timeout = timeout
+        self.markup = markup
+        self.key = key
+        self.sticky = sticky

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -56,9 +57,10 @@ def heading(text: str) -> Text:
 
 
 def code(text: str, lexer: str) -> Syntax:
+    """Code as it is, one line per line: the detail pane scrolls it sideways rather than wrap it mid-word."""
     from rich.syntax import Syntax  # here, not at import: pygments is not needed before the first frame
 
-    return Syntax(text.rstrip("\n"), lexer, theme=THEME, word_wrap=True, background_color="default")
+    return Syntax(text.rstrip("\n"), lexer, theme=THEME, word_wrap=False, background_color="default")
 
 
 def status_line(executor: StepExecutor, step: m.Step) -> Text:
@@ -331,8 +333,11 @@ def step_header(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
     return parts
 
 
-def step_detail(executor: StepExecutor, plan: Plan) -> RenderableType:
-    """Everything the detail pane shows for a step, from its plan (built off the UI thread: it reads files)."""
+def step_detail(executor: StepExecutor, plan: Plan) -> list[RenderableType]:
+    """Everything the detail pane shows for a step, from its plan (built off the UI thread: it reads files).
+
+    A list of parts: the pane shows prose wrapped to its width and each code block (a :class:`Syntax`) as it is,
+    scrolling sideways."""
     step = plan.step
     parts = step_header(executor, step)
     parts += PLAN_BLOCKS[type(plan)](executor, plan)
@@ -340,11 +345,18 @@ def step_detail(executor: StepExecutor, plan: Plan) -> RenderableType:
         if not isinstance(blocker, ReviewChanges | Confirm):  # what every such step asks; the keys say it
             parts.append(Text(f"needs: {blocker.describe()}", style="yellow"))
     parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
-    from rich.syntax import Syntax
-
-    return Group(*[Padding(p, (0, 0, 1, 0)) if isinstance(p, Syntax | Table) else p for p in parts])
+    return [Padding(p, (0, 0, 1, 0)) if isinstance(p, Table) else p for p in parts]
 
 
-def pending_detail(executor: StepExecutor, step: m.Step) -> RenderableType:
+def pending_detail(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
     """The header alone, while the plan is being worked out."""
-    return Group(*step_header(executor, step), Text("…", style="dim"))
+    return [*step_header(executor, step), Text("…", style="dim")]
+
+
+def detail_text(parts: list[RenderableType]) -> str:
+    """The parts as plain text (tests, and the palette's search)."""
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(width=400, file=out, color_system=None).print(Group(*parts))
+    return out.getvalue()

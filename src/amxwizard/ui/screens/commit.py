@@ -20,12 +20,14 @@ from textual.widgets import Footer, Input, Static, TextArea
 from ...engine.steps.base import Approval, MakeCommit, PlanInput
 from ...runbook import models as m
 from ..host import WizardHost
+from ..keys import GLOBAL_KEYS
 from .dialogs import DiffScreen, NoteScreen
 
 
 class CommitScreen(Screen[tuple[PlanInput, Approval] | None]):
     TITLE = "Commit"
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("ctrl+s", "commit", "Commit", priority=True),
         Binding("ctrl+d", "diff", "Diff", priority=True),
         Binding("ctrl+o", "add_file", "Add a file", priority=True),

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..host import WizardHost
+from ..keys import GLOBAL_KEYS
 from .dialogs import ConfirmScreen, NoteScreen
 
 STATE_STYLE = {
@@ -27,6 +28,7 @@ STATE_STYLE = {
 class CriteriaScreen(Screen[None]):
     TITLE = "Success criteria"
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("t", "tick", "Tick / untick"),
         Binding("escape,q", "back", "Back"),
     ]

@@ -17,6 +17,7 @@ from ...engine.steps import kind_of
 from ...engine.steps.base import Plan
 from ...runbook import models as m
 from ..host import WizardHost
+from ..keys import GLOBAL_KEYS
 
 
 def _field_widget(fld: m.FormField, value: str) -> Widget:
@@ -57,6 +58,7 @@ class FormScreen(Screen[bool]):
     """The fill-in fields of a form, commit or docs step. Dismisses True when every required field is answered."""
 
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("ctrl+s", "done", "Done", priority=True),
         Binding("ctrl+u", "use_suggestion", "Use suggestion", priority=True),
         Binding("ctrl+l", "open_log", "Log", priority=True),
@@ -199,7 +201,7 @@ class FormScreen(Screen[bool]):
 class ChoiceScreen(Screen[bool]):
     """Choose the approach, with each one's "use if" and what the analysis recommends."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [*GLOBAL_KEYS, Binding("escape", "back", "Back")]
 
     app: WizardHost
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static, Tree
@@ -25,7 +25,9 @@ from ...engine.watchdog import Watch, minutes
 from ...runbook import models as m
 from ..clipboard import copy_text
 from ..host import WizardHost
+from ..keys import GLOBAL_KEYS
 from ..render import pending_detail, step_detail
+from ..widgets.detail import DetailPane
 from ..widgets.outline import Item, StepOutline
 from ..widgets.runlog import RunLog
 from .dialogs import ConfirmScreen, DecideScreen, NoteScreen
@@ -39,21 +41,30 @@ KEY_BURST_SECONDS = 0.15  # cursor moves closer together than this are one burst
 
 class MainScreen(Screen[None]):
     TITLE = "Runbook"
+    # In the order of importance: the footer cuts what does not fit at 80 columns from the end (Quit and Help first,
+    # so they are never the ones cut); keys that do nothing for the selection are not shown at all.
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("r", "run", "Run"),
         Binding("a", "answer", "Answer"),
+        Binding("t", "tick", "Tick"),
         Binding("c", "cancel", "Cancel"),
-        Binding("e", "edit", "Edit"),
-        Binding("l", "full_log", "Full log"),
         Binding("m", "decide", "Decide"),
         Binding("g", "goto", "Go to fix"),
-        Binding("t", "tick", "Tick"),
+        Binding("e", "edit", "Edit"),
+        Binding("l", "full_log", "Full log"),
         Binding("s", "skip", "Skip"),
         Binding("n", "next_step", "Next"),
         Binding("k", "criteria", "Criteria"),
         Binding("f", "record", "Record"),
         Binding("v", "setup", "Variables"),
         Binding("z", "zoom_log", "Zoom log", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
+        # The outline has the focus and scrolls itself with the arrows it does not use: these belong to the detail.
+        Binding("right", "sideways(8)", "Scroll code right", show=False, priority=True),
+        Binding("left", "sideways(-8)", "Scroll code left", show=False, priority=True),
+        Binding("pagedown", "detail_page(1)", "Detail page down", show=False, priority=True),
+        Binding("pageup", "detail_page(-1)", "Detail page up", show=False, priority=True),
         Binding("y", "copy", "Copy", show=False),
     ]
 
@@ -65,8 +76,13 @@ class MainScreen(Screen[None]):
         self.run_started = 0.0
         self.run_handle: Any = None
         self.last_log: str | None = None
+        self.result_shown = False  # the status line says how the last step ended (until the next one begins)
         self._detail_due = False
         self._suggested_line: int | None = None  # the diagnostic log's line the selected form's evidence is on
+        # The banner: what happened while the wizard was closed, each until it is read (the next key pressed).
+        # A sticky one ("still running; following it") stays until it is replaced by its outcome.
+        self.notices: dict[str, tuple[str, bool]] = {}
+        self._notices_seen = False
         self._refresh_due = False  # a refresh_all is scheduled for the next frame
         self._last_move = 0.0  # when the cursor last moved (monotonic)
         self._rest_timer: Timer | None = None  # shows the selection once a burst of cursor moves ends
@@ -75,9 +91,10 @@ class MainScreen(Screen[None]):
         yield Static(id="topbar")
         yield Static(id="notice", classes="hidden")
         with Horizontal(id="body"):
-            yield StepOutline(self.app.runbook, self.app.session.state, self.app.executor.values, id="outline")
-            with VerticalScroll(id="detail-scroll"):
-                yield Static(id="detail")
+            with Vertical(id="outline-col"):
+                yield StepOutline(self.app.runbook, self.app.session.state, self.app.executor.values, id="outline")
+                yield Static(id="outline-selected")
+            yield DetailPane(id="detail-scroll")
         with Vertical(id="logpane"):
             yield Static(id="runstatus")
             yield RunLog(self.app.output_feed, id="log")
@@ -86,10 +103,16 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         outline = self.query_one(StepOutline)
         outline.focus()
-        nxt = self.next_pending()
-        if nxt:
-            outline.select_step(nxt)
+        if self.checklist_leads():
+            outline.select_checklist()
+        else:
+            nxt = self.next_pending()
+            if nxt:
+                outline.select_step(nxt)
         self.query_one(StepOutline).refresh_labels()
+        for key, (text, sticky) in self.app.pending_notices.items():
+            self.set_notice(key, text, sticky=sticky)
+        self.app.pending_notices.clear()
         self.refresh_topbar()
         self.refresh_runstatus()
         # The detail (syntax highlighting, file lookups) comes one frame later: the outline is usable at once.
@@ -108,6 +131,17 @@ class MainScreen(Screen[None]):
         if item is None or item.kind != "step":
             return None
         return self.app.runbook.step(item.id)
+
+    def checklist_leads(self) -> bool:
+        """A session that has not started a step yet, with its checklist still open, opens on the checklist."""
+        from ...engine.checklist import progress
+
+        state = self.app.session.state
+        if not self.app.runbook.checklist or progress(self.app.runbook, state).complete:
+            return False
+        return not any(
+            state.step(s.id).attempts or state.step(s.id).status.done for _, s in self.app.runbook.iter_steps()
+        )
 
     def next_pending(self) -> str | None:
         state = self.app.session.state
@@ -134,7 +168,8 @@ class MainScreen(Screen[None]):
 
     def _refresh_all_due(self) -> None:
         self._refresh_due = False
-        self.refresh_all()
+        if self.app.is_running and self.is_attached:  # not while the wizard quits and the screen is taken down
+            self.refresh_all()
 
     def refresh_topbar(self) -> None:
         rb, state = self.app.runbook, self.app.session.state
@@ -159,34 +194,70 @@ class MainScreen(Screen[None]):
 
     def refresh_detail(self) -> None:
         item = self.item
-        detail = self.query_one("#detail", Static)
+        detail = self.query_one(DetailPane)
+        self.refresh_selected()
         if item is None:
-            detail.update("")
+            detail.show([])
         elif item.kind == "step":
             step = self.app.runbook.step(item.id)
-            detail.update(pending_detail(self.app.executor, step))
+            detail.show(pending_detail(self.app.executor, step))
             self._plan_detail(step.id)
         elif item.kind == "check":
-            detail.update(self._checklist_detail(item.id))
+            detail.show([self._checklist_detail(item.id)])
         elif item.kind == "phase":
             phase = next(p for p in self.app.runbook.phases if p.id == item.id)
-            detail.update(
-                Text.assemble(
-                    (f"Phase {phase.id}: {phase.title}\n", "bold reverse"),
-                    (f"{phase.tag}\n" if phase.tag else "", "dim"),
-                    (phase.goal or "") + "\n\n",
-                    ("n next pending step · k criteria · f record", "dim italic"),
-                )
+            detail.show(
+                [
+                    Text.assemble(
+                        (f"Phase {phase.id}: {phase.title}\n", "bold reverse"),
+                        (f"{phase.tag}\n" if phase.tag else "", "dim"),
+                        (phase.goal or "") + "\n\n",
+                        ("n next pending step · k criteria · f record", "dim italic"),
+                    )
+                ]
             )
         else:
-            detail.update(
-                Text.assemble(
-                    ("Pre-implementation checklist\n", "bold reverse"),
-                    "Before starting, confirm each item. Items with a check are verified "
-                    "against the repo when you tick them.\n",
-                    ("t tick the selected item", "dim italic"),
+            detail.show([self._checklist_gate()])
+
+    def refresh_selected(self) -> None:
+        """The highlighted row's whole name under the outline (the outline itself cuts long names)."""
+        outline = self.query_one(StepOutline)
+        node = outline.cursor_node
+        label = node.label if node is not None else ""
+        text = label.copy() if isinstance(label, Text) else Text(str(label))
+        text.no_wrap = False
+        self.query_one("#outline-selected", Static).update(text)
+
+    def _checklist_gate(self) -> Text:
+        """The checklist before the first step: each item, ticked or not, and what its check found."""
+        from ...engine.checklist import progress
+
+        rb, state = self.app.runbook, self.app.session.state
+        done = progress(rb, state)
+        text = Text.assemble(
+            (f"Pre-implementation checklist  {done.confirmed}/{done.total}\n", "bold reverse"),
+            "Confirm each item before the first step. Items a check can decide were checked against the repo and "
+            "ticked when it passed; the others are yours to tick.\n\n",
+        )
+        for item in rb.checklist:
+            tick = state.checklist.get(item.id)
+            ticked = bool(tick and tick.ticked)
+            text.append("✔ " if ticked else "☐ ", style="green" if ticked else "bold yellow")
+            text.append(f"{item.id}  ", style="bold")
+            text.append(item_text(item, self.app.executor.values()) + "\n")
+            if tick is not None and tick.ticked:
+                how = (
+                    "checked: " + tick.finding
+                    if tick.auto
+                    else f"ticked by {tick.by}" + (f": {tick.note}" if tick.note else "")
                 )
-            )
+                text.append(f"     {how}\n", style="dim")
+            elif item.check.kind == "manual":
+                text.append("     yours to confirm: nothing on this machine can check it\n", style="dim")
+            else:
+                text.append(f"     {item.check.kind} check: select it to see what it finds\n", style="dim")
+        text.append("\n↓ select an item · t tick it · n the first pending step", style="dim italic")
+        return text
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _plan_detail(self, step_id: str) -> None:
@@ -196,16 +267,16 @@ class MainScreen(Screen[None]):
             plan = executor.plan(step_id)
             rendered = step_detail(executor, plan)
         except Exception as exc:
-            rendered = Text(f"cannot work out what {step_id} will do: {exc}", style="bold red")
+            rendered = [Text(f"cannot work out what {step_id} will do: {exc}", style="bold red")]
             plan = None
         line = getattr(plan, "evidence_line", None)
         self.app.call_from_thread(self._show_detail, step_id, rendered, line)
 
-    def _show_detail(self, step_id: str, rendered: RenderableType, evidence_line: int | None) -> None:
+    def _show_detail(self, step_id: str, rendered: list[RenderableType], evidence_line: int | None) -> None:
         current = self.item
         if current is not None and current.kind == "step" and current.id == step_id:
             self._suggested_line = evidence_line
-            self.query_one("#detail", Static).update(rendered)
+            self.query_one(DetailPane).show(rendered)
 
     def _checklist_detail(self, item_id: str, check: Any = None) -> Text:
         """An item's text, its tick, and its automatic check (``check``: its result, once the worker has it)."""
@@ -222,9 +293,11 @@ class MainScreen(Screen[None]):
             text.append(f"check ({item.check.kind}): {check.status} — {check.finding}\n", style=style)
         if tick is not None:
             state = "ticked" if tick.ticked else "unticked"
+            who = "by its check" if tick.auto else f"by {tick.by}"
             text.append(
-                f"{state} by {tick.by} at {tick.ts[:16].replace('T', ' ')} UTC"
+                f"{state} {who} at {tick.ts[:16].replace('T', ' ')} UTC"
                 + (f": {tick.note}" if tick.note else "")
+                + (f" ({tick.finding})" if tick.auto and tick.finding else "")
                 + "\n"
             )
         text.append("\nt tick / untick", style="dim italic")
@@ -234,15 +307,17 @@ class MainScreen(Screen[None]):
     def _check_item(self, item_id: str) -> None:
         # git status on a large checkout takes a while: never on the UI thread, never for an item no longer shown.
         from ...engine.preflight import check_checklist_item
+        from .setup import own_edits_expected
 
         item = next(i for i in self.app.runbook.checklist if i.id == item_id)
-        check = check_checklist_item(item, self.app.executor.values())
+        values = self.app.executor.values()
+        check = own_edits_expected(check_checklist_item(item, values), self.app.session, values)
         self.app.call_from_thread(self._show_check, item_id, check)
 
     def _show_check(self, item_id: str, check: Any) -> None:
         current = self.item
         if current is not None and current.kind == "check" and current.id == item_id:
-            self.query_one("#detail", Static).update(self._checklist_detail(item_id, check))
+            self.query_one(DetailPane).show([self._checklist_detail(item_id, check)])
 
     def refresh_runstatus(self, seen: Watch | None = None) -> None:
         status = self.query_one("#runstatus", Static)
@@ -262,8 +337,26 @@ class MainScreen(Screen[None]):
                     text.append(usual, "bold yellow" if seen.overdue else "dim")
             text.append("  c cancel · l full log · z zoom", "dim")
             status.update(text)
-        elif self.last_log is None:
+        elif self.last_log is None and not self.result_shown:
+            # (Events of a step that just ended may still be queued: a verdict already shown stays.)
             status.update(Text("output of the step you run appears here", style="dim"))
+
+    def show_result(self, result: StepResult, elapsed: float | None = None) -> None:
+        """How a step ended, on the status line above its output (never a toast over the output's newest lines):
+        the verdict, the summary, and the first advice when it failed."""
+        passed = result.status is StepStatus.PASSED
+        text = Text.assemble(
+            ("✔ " if passed else "✘ ", "green" if passed else "bold red"),
+            (f"{result.step} {result.status.value}", "green" if passed else "bold red"),
+            (f" after {_clock(elapsed)}" if elapsed is not None else ""),
+            f" · {result.summary}",
+        )
+        if result.troubleshooting:
+            first = result.troubleshooting[0]
+            go = f" (g goes to {first.goto})" if first.goto else ""
+            text.append(f"  → {first.solution}{go}", style="yellow")
+        self.result_shown = True
+        self.query_one("#runstatus", Static).update(text)
 
     def _tick(self) -> None:
         seen = self.app.watch_tick()
@@ -296,20 +389,49 @@ class MainScreen(Screen[None]):
 
     def _show_selection(self) -> None:
         self.refresh_detail()
-        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+        self.query_one(DetailPane).scroll_home(animate=False)
         self.refresh_bindings()
 
     def _keys_rested(self) -> None:
         self._rest_timer = None
         self._show_selection()
 
-    def show_notice(self, lines: list[str]) -> None:
+    # -- the banner ----------------------------------------------------------------------------------------------
+
+    def set_notice(self, key: str, text: str, *, sticky: bool = False) -> None:
+        """Show ``text`` in the banner under ``key`` (a step id, say), replacing what that key said before.
+
+        A plain notice goes once it is read (the next key pressed after it appeared); a sticky one stays until it is
+        replaced ("1.4 is still running; following it" until 1.4 ends)."""
+        self.notices[key] = (text, sticky)
+        self._notices_seen = False
+        self._render_notices()
+
+    def drop_notice(self, key: str) -> None:
+        self.notices.pop(key, None)
+        self._render_notices()
+
+    def _render_notices(self) -> None:
         notice = self.query_one("#notice", Static)
-        if lines:
-            notice.update(Text("While the wizard was closed: " + " · ".join(lines), style="bold"))
+        if self.notices:
+            notice.update(Text(" · ".join(text for text, _ in self.notices.values()), style="bold"))
             notice.remove_class("hidden")
         else:
             notice.add_class("hidden")
+
+    def on_key(self, event: events.Key) -> None:
+        # Read: the person acted after seeing it. The first key after a notice appears marks it seen, and takes
+        # the read notices away.
+        if not self.notices:
+            return
+        if self._notices_seen:
+            return
+        self._notices_seen = True
+        self.call_after_refresh(self._drop_read)
+
+    def _drop_read(self) -> None:
+        self.notices = {k: v for k, v in self.notices.items() if v[1]}
+        self._render_notices()
 
     # -- engine events (forwarded by the app) --------------------------------------------------------------------
 
@@ -321,9 +443,16 @@ class MainScreen(Screen[None]):
         self.query_one(RunLog).reset()
         self.run_started = time.monotonic() - _seconds_since(since)
         self.run_step, self.run_handle = step_id, None
+        self.result_shown = False
         self.refresh_runstatus()
 
     def run_started_here(self, step_id: str, handle: Any, log_path: str) -> None:
+        if self.app.busy != step_id:
+            # A command so quick that its step ended before this message came: the pane must not say "running"
+            # again (nothing is), but its log is the one `l` opens.
+            self.last_log = log_path
+            self.refresh_bindings()
+            return
         if self.run_step != step_id:
             self.begin(step_id)
         self.run_handle, self.last_log = handle, log_path
@@ -335,14 +464,7 @@ class MainScreen(Screen[None]):
             elapsed = time.monotonic() - self.run_started
             self.run_step, self.run_handle = None, None
             if result is not None:
-                style = "green" if result.status is StepStatus.PASSED else "bold red"
-                self.query_one("#runstatus", Static).update(
-                    Text.assemble(
-                        (f"{step_id} {result.status.value}", style),
-                        f" after {_clock(elapsed)} · {result.summary}",
-                        ("  l full log", "dim"),
-                    )
-                )
+                self.show_result(result, elapsed)
         item = self.item
         if result is not None and result.status is StepStatus.PASSED and item is not None and item.id == step_id:
             nxt = self.next_pending()  # a wizard moves on by itself; a failure stays in view
@@ -394,7 +516,7 @@ class MainScreen(Screen[None]):
         if action == "goto":
             return status is StepStatus.FAILED and self._troubleshooting_goto() is not None
         if action == "tick":
-            return item is not None and item.kind == "check"
+            return item is not None and (item.kind == "check" or (item.kind == "checklist" and self._open_item()))
         if action == "skip":
             return step is not None and status is not StepStatus.RUNNING and status is not StepStatus.SKIPPED
         if action == "setup":
@@ -495,8 +617,17 @@ class MainScreen(Screen[None]):
         if target:
             self.query_one(StepOutline).select_step(target)
 
+    def _open_item(self) -> bool:
+        return self.query_one(StepOutline).first_open_item() is not None
+
     def action_tick(self) -> None:
         item = self.item
+        if item is not None and item.kind == "checklist":
+            first = self.query_one(StepOutline).first_open_item()
+            if first is not None:  # the header: the first item still open, selected so its detail shows
+                self.query_one(StepOutline).select_item(first)
+                self.run_worker(self._tick_item(first), group="flow", exit_on_error=False)
+            return
         if item is None or item.kind != "check":
             return
         tick = self.app.session.state.checklist.get(item.id)
@@ -525,6 +656,11 @@ class MainScreen(Screen[None]):
         try:
             await asyncio.to_thread(self.app.executor.tick_checklist, item_id, True, note or "")
         except StepError as exc:
+            own = await asyncio.to_thread(self._only_own_edits, item_id)
+            if own:  # the tree differs only by what this session changed: that is no reason to ask
+                self.app.safely(self.app.executor.tick_checklist, item_id, True, own)
+                self.refresh_all()
+                return
             note = await self.app.push_screen_wait(NoteScreen(f"{exc}. Confirm it anyway: why?"))
             if note:
                 try:
@@ -532,6 +668,19 @@ class MainScreen(Screen[None]):
                 except StepError as again:
                     self.notify(str(again), severity="error", timeout=10)
         self.refresh_all()
+
+    def _only_own_edits(self, item_id: str) -> str:
+        """For a clean-tree item that fails only on this session's own edits, the note that says so; else ""."""
+        from ...engine.preflight import check_checklist_item
+        from .setup import own_edits_expected
+
+        item = next(i for i in self.app.runbook.checklist if i.id == item_id)
+        values = self.app.executor.values()
+        check = check_checklist_item(item, values)
+        if check.status == "ok" or check.name != "clean_tree":
+            return ""
+        adjusted = own_edits_expected(check, self.app.session, values)
+        return f"checked by the wizard: {adjusted.finding}" if adjusted.status == "ok" else ""
 
     def action_skip(self) -> None:
         step = self.step
@@ -558,6 +707,17 @@ class MainScreen(Screen[None]):
         from .record import RecordScreen
 
         self.app.push_screen(RecordScreen())
+
+    def action_finish(self) -> None:
+        """The record screen, asking whether to finish the session (it says what the record still lacks)."""
+        from .record import RecordScreen
+
+        screen = RecordScreen()
+        self.app.push_screen(screen)
+        screen.call_after_refresh(screen.action_finish)
+
+    def action_checklist(self) -> None:
+        self.query_one(StepOutline).select_checklist()
 
     def action_setup(self) -> None:
         from .setup import SetupScreen
@@ -592,6 +752,13 @@ class MainScreen(Screen[None]):
 
     def action_zoom_log(self) -> None:
         self.query_one("#logpane").toggle_class("zoomed")
+
+    def action_sideways(self, columns: int) -> None:
+        self.query_one(DetailPane).sideways(columns)
+
+    def action_detail_page(self, pages: int) -> None:
+        pane = self.query_one(DetailPane)
+        pane.scroll_to(y=pane.scroll_y + pages * max(pane.size.height - 1, 1), animate=False)
 
 
 def _seconds_since(iso: str) -> float:

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Static
 
 from ...engine.state import StepStatus
 from ..host import WizardHost
+from ..keys import GLOBAL_KEYS
 from .dialogs import ConfirmScreen, NoteScreen
 
 
@@ -29,6 +30,7 @@ def _machine_placeholder() -> object:
 class RecordScreen(Screen[None]):
     TITLE = "Record"
     BINDINGS = [
+        *GLOBAL_KEYS,
         Binding("m", "write('md')", "Write Markdown"),
         Binding("h", "write('html')", "Write HTML"),
         Binding("j", "write('json')", "Write JSON"),

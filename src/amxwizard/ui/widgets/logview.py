@@ -12,7 +12,6 @@ from array import array
 from pathlib import Path
 
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
@@ -78,13 +77,30 @@ class LineIndex:
         start = self.starts[min(after_line + 1, len(self.starts) - 1)]
         offset = start
         while offset < self.indexed:
-            block = os.pread(fd, self.CHUNK + len(needle), offset)
+            block = os.pread(fd, min(self.CHUNK + len(needle), self.indexed - offset), offset)
             if not block:
                 return None
             m = pattern.search(block)
             if m is not None:
                 return self._line_of(offset + m.start())
             offset += self.CHUNK
+        return None
+
+    def find_before(self, fd: int, needle: bytes, before_line: int) -> int | None:
+        """The last line before ``before_line`` containing ``needle`` (case-insensitive), or ``None``."""
+        pattern = re.compile(re.escape(needle), re.IGNORECASE)
+        end = self.starts[max(min(before_line, len(self.starts) - 1), 0)]  # matches must start before this byte
+        while end > 0:
+            lo = max(end - self.CHUNK, 0)
+            block = os.pread(fd, min(end - lo + len(needle), self.indexed - lo), lo)
+            last = None
+            for m in pattern.finditer(block):
+                if lo + m.start() >= end:
+                    break
+                last = m
+            if last is not None:
+                return self._line_of(lo + last.start())
+            end = lo
         return None
 
     def _line_of(self, byte: int) -> int:
@@ -99,18 +115,33 @@ class LineIndex:
 
 
 class LogView(ScrollView, can_focus=True):
-    """Scrollable view over a log file on disk; follows it while it grows."""
+    """Scrollable view over a log file on disk, with line numbers; follows it while it grows.
+
+    ``highlight_line`` (0-based) is marked: the line a form's evidence came from, or the last match found."""
+
+    COMPONENT_CLASSES = {"logview--gutter", "logview--highlight", "logview--marker"}
 
     DEFAULT_CSS = """
     LogView {
         background: $surface;
         scrollbar-gutter: stable;
     }
+    LogView > .logview--gutter {
+        color: $text-muted;
+    }
+    LogView > .logview--highlight {
+        background: $accent 35%;
+        text-style: bold;
+    }
+    LogView > .logview--marker {
+        color: $accent;
+        text-style: bold;
+    }
     """
 
     BINDINGS = [
         Binding("g,home", "top", "Top", show=False),
-        Binding("G,end", "bottom", "End"),
+        Binding("G,end", "bottom", "End", show=False),  # in help (f1): the footer keeps Quit and Help first
         Binding("up,k", "scroll_up", "Up", show=False),
         Binding("down,j", "scroll_down", "Down", show=False),
         Binding("pageup,b", "page_up", "Page up", show=False),
@@ -153,9 +184,14 @@ class LogView(ScrollView, can_focus=True):
         self.index.update()
         self.app.call_from_thread(self._indexed, first=True)
 
+    @property
+    def gutter_width(self) -> int:
+        """Line numbers, right-aligned, a marker column and a space: "  812› "."""
+        return len(str(max(len(self.index), 1))) + 2
+
     def _indexed(self, first: bool = False) -> None:
         at_end = self.is_vertical_scroll_end
-        self.virtual_size = Size(max(self.index.longest, 1), len(self.index))
+        self.virtual_size = Size(max(self.index.longest, 1) + self.gutter_width, len(self.index))
         if first and self.start_line is not None:
             # After the next layout: only then does the new size allow scrolling that far.
             self.call_after_refresh(self._open_at, self.start_line)
@@ -190,6 +226,12 @@ class LogView(ScrollView, can_focus=True):
     def line_count(self) -> int:
         return len(self.index)
 
+    def line_text(self, i: int) -> str:
+        """Line ``i`` (0-based) as shown."""
+        if self._fd is None or not 0 <= i < len(self.index):
+            return ""
+        return display_line(self.index.read(self._fd, i).decode("utf-8", "replace"))
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         i = scroll_y + y
@@ -199,12 +241,17 @@ class LogView(ScrollView, can_focus=True):
             if i == 0 and not self._ready:
                 return Strip([Segment("indexing…", style)]).crop_extend(0, width, style)
             return Strip.blank(width, style)
-        text = display_line(self.index.read(self._fd, i).decode("utf-8", "replace"))
-        line = Text(text, no_wrap=True, style=style)
-        if i == self.highlight_line:
-            line.stylize(Style(reverse=True))
-        strip = Strip(line.render(self.app.console)).crop_extend(scroll_x, scroll_x + width, style)
-        return strip
+        highlighted = i == self.highlight_line
+        digits = self.gutter_width - 2
+        gutter = Text(f"{i + 1:>{digits}}", style=style + self.get_component_rich_style("logview--gutter"))
+        gutter.append("›" if highlighted else " ", style=style + self.get_component_rich_style("logview--marker"))
+        gutter.append(" ", style=style)
+        line = Text(self.line_text(i), no_wrap=True, style=style)
+        if highlighted:  # the whole row, so an empty or short line is marked too
+            line.pad_right(max(width + scroll_x - self.gutter_width - line.cell_len, 0))
+            line.stylize(self.get_component_rich_style("logview--highlight"))
+        body = Strip(line.render(self.app.console)).crop_extend(scroll_x, scroll_x + width - self.gutter_width, style)
+        return Strip.join([Strip(gutter.render(self.app.console)), body])
 
     def lines(self, start: int, end: int) -> list[str]:
         """Lines ``start`` to ``end`` (0-based, end excluded) as they are shown: decoded, escapes removed."""
@@ -219,14 +266,31 @@ class LogView(ScrollView, can_focus=True):
     def action_bottom(self) -> None:
         self.scroll_end(animate=False)
 
-    def find(self, text: str) -> int | None:
-        """Scroll to the next line containing ``text``; returns its index, or ``None``."""
+    def goto(self, line: int) -> None:
+        """Mark line ``line`` (0-based) and bring it to the middle of the view."""
+        self.highlight_line = max(min(line, len(self.index) - 1), 0)
+        self.scroll_to(y=max(self.highlight_line - self.size.height // 2, 0), animate=False, force=True)
+        self.refresh()
+
+    def find(self, text: str, *, backwards: bool = False, wrap: bool = True) -> tuple[int, bool] | None:
+        """Go to the next line containing ``text`` (the previous one, ``backwards``), from the marked line or the
+        top of the view; past the end it wraps round. Returns the line (0-based) and whether it wrapped."""
         if self._fd is None or not text:
             return None
-        after = self.highlight_line if self.highlight_line is not None else self.scroll_offset.y - 1
-        found = self.index.find(self._fd, text.encode("utf-8"), after)
-        if found is not None:
-            self.highlight_line = found
-            self.scroll_to(y=max(found - self.size.height // 2, 0), animate=False)
-            self.refresh()
-        return found
+        needle = text.encode("utf-8")
+        if backwards:
+            before = self.highlight_line if self.highlight_line is not None else self.scroll_offset.y
+            found = self.index.find_before(self._fd, needle, before)
+            wrapped = False
+            if found is None and wrap:
+                found, wrapped = self.index.find_before(self._fd, needle, len(self.index)), True
+        else:
+            after = self.highlight_line if self.highlight_line is not None else self.scroll_offset.y - 1
+            found = self.index.find(self._fd, needle, after)
+            wrapped = False
+            if found is None and wrap:
+                found, wrapped = self.index.find(self._fd, needle, -1), True
+        if found is None:
+            return None
+        self.goto(found)
+        return found, wrapped

@@ -36,9 +36,6 @@ class StepOutline(Tree[Item]):
 
     DEFAULT_CSS = """
     StepOutline {
-        width: 34;
-        min-width: 24;
-        border-right: solid $primary-background;
         padding: 0;
         background: $surface;
     }
@@ -124,6 +121,28 @@ class StepOutline(Tree[Item]):
         if node is not None:
             if node.parent is not None:
                 node.parent.expand()
+            self.move_cursor(node)
+            self.scroll_to_node(node, animate=False)
+
+    def select_checklist(self) -> None:
+        """The cursor on the checklist (the first rows), scrolled into view."""
+        node = self._by_item.get(("checklist", "checklist"))
+        if node is not None:
+            node.expand()
+            self.move_cursor(node)
+            self.scroll_home(animate=False)
+
+    def first_open_item(self) -> str | None:
+        """The first checklist item not ticked."""
+        for item in self.runbook.checklist:
+            tick = self.state.checklist.get(item.id)
+            if not (tick and tick.ticked):
+                return item.id
+        return None
+
+    def select_item(self, item_id: str) -> None:
+        node = self._by_item.get(("check", item_id))
+        if node is not None:
             self.move_cursor(node)
             self.scroll_to_node(node, animate=False)
 

@@ -1,0 +1,87 @@
+"""The detail pane: prose wrapped to the pane, code and commands exactly as they are, scrolling sideways.
+
+A command or a line of C++ cut in the middle of a word reads wrong, and at 80 columns most of them would be: each
+code block is its own sideways-scrolling box, as wide as its longest line, and ``left``/``right`` scroll them all.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import RenderableType
+from textual.containers import ScrollableContainer, VerticalScroll
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax  # imported when code is first shown: pygments is not needed before the first frame
+
+
+class CodeBlock(ScrollableContainer, can_focus=False):
+    """One block of code at its own width; scrolls sideways when it is wider than the pane."""
+
+    DEFAULT_CSS = """
+    CodeBlock {
+        height: auto;
+        overflow-x: auto;
+        overflow-y: hidden;
+        scrollbar-size-horizontal: 1;
+        margin-bottom: 1;
+    }
+    CodeBlock > Static {
+        width: auto;
+    }
+    """
+
+    def __init__(self, code: Syntax) -> None:
+        super().__init__(Static(code))
+        self.code = code
+
+    @property
+    def wider_than_pane(self) -> bool:
+        return self.max_scroll_x > 0
+
+
+class DetailPane(VerticalScroll):
+    """What the selected item is, in parts (see :func:`amxwizard.ui.render.step_detail`)."""
+
+    DEFAULT_CSS = """
+    DetailPane > .detail-part {
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.parts: list[RenderableType] = []
+
+    def show(self, parts: Sequence[RenderableType]) -> None:
+        """Replace what the pane shows (on the UI thread)."""
+        self.parts = list(parts)
+        syntax = sys.modules.get("rich.syntax")  # not loaded yet: no part can be code
+        widgets = [
+            CodeBlock(part)
+            if syntax is not None and isinstance(part, syntax.Syntax)
+            else Static(part, classes="detail-part")
+            for part in parts
+        ]
+        with self.app.batch_update():
+            self.remove_children()
+            self.mount_all(widgets)
+
+    def sideways(self, columns: int) -> bool:
+        """Scroll every code block ``columns`` to the right (left when negative); False if none is wider."""
+        moved = False
+        for block in self.query(CodeBlock):
+            if block.wider_than_pane:
+                block.scroll_to(x=block.scroll_x + columns, animate=False)
+                moved = True
+        return moved
+
+    @property
+    def text(self) -> str:
+        """What the pane says, as plain text (tests)."""
+        from ..render import detail_text
+
+        return detail_text(self.parts)
