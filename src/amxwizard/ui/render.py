@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +29,7 @@ from ..engine.steps.base import (
 )
 from ..runbook import models as m
 from ..runbook.templates import render_text
+from .tones import styled, tone
 from .widgets.outline import STATUS_GLYPH
 
 if TYPE_CHECKING:
@@ -65,8 +67,9 @@ def code(text: str, lexer: str) -> Syntax:
 
 def status_line(executor: StepExecutor, step: m.Step) -> Text:
     state = executor.session.state.step(step.id)
-    glyph, style = STATUS_GLYPH[state.status]
-    parts: list[tuple[str, str] | str] = [(f"{glyph} {state.status.value}", style), f"  · {step.kind}"]
+    glyph, spec = STATUS_GLYPH[state.status]
+    style = styled(spec)
+    parts: list[tuple[str, Style | str] | str] = [(f"{glyph} {state.status.value}", style), f"  · {step.kind}"]
     if state.attempts > 1:
         parts.append(f" · attempt {state.attempts}")
     when = state.finished or state.started
@@ -83,7 +86,9 @@ def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
         out.append(Text(f"Skipped: {state.skip_reason}", style="dim"))
     elif state.summary:
         style = (
-            "green" if state.status is StepStatus.PASSED else ("red" if state.status is StepStatus.FAILED else "yellow")
+            tone("good")
+            if state.status is StepStatus.PASSED
+            else (tone("error") if state.status is StepStatus.FAILED else tone("warn"))
         )
         out.append(Text(state.summary, style=style))
     if state.status is StepStatus.INTERRUPTED:
@@ -91,14 +96,14 @@ def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
             Text(
                 "The wizard lost track of this run. Press m to decide (passed / failed, with a note), "
                 "or r to run it again.",
-                style="magenta",
+                style=tone("note"),
             )
         )
     findings = state.evidence.get("findings", [])
     if findings:
-        out.append(Text("findings: " + ", ".join(findings), style="yellow"))
+        out.append(Text("findings: " + ", ".join(findings), style=tone("warn")))
     for line in state.evidence.get("verify", [])[:8]:
-        out.append(Text("  " + line, style="red"))
+        out.append(Text("  " + line, style=tone("error")))
     if state.status is StepStatus.FAILED:
         from ..engine.evidence.troubleshoot import matching
 
@@ -107,9 +112,9 @@ def outcome(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
             check = f" Check: {entry.check}." if entry.check else ""
             out.append(
                 Text.assemble(
-                    ("Troubleshooting: ", "bold yellow"),
+                    ("Troubleshooting: ", tone("warn", bold=True)),
                     f"{entry.symptom}.{check} ",
-                    (f"{entry.solution}{go}", "yellow"),
+                    (f"{entry.solution}{go}", tone("warn")),
                 )
             )
     return out
@@ -131,10 +136,10 @@ def located(executor: StepExecutor, edit: m.Edit) -> Text:
     try:
         path = executor.path(edit.file)  # the file the edit will touch (~ expanded), as the engine finds it
     except StepError as exc:
-        return Text.assemble(("file ", "dim"), (edit.file, "bold"), (f"  — {exc}", "red"))
+        return Text.assemble(("file ", "dim"), (edit.file, "bold"), (f"  — {exc}", tone("error")))
     line = Text.assemble(("file ", "dim"), (str(path), "bold"))
     if not path.exists():
-        line.append("  — missing", style="bold red")
+        line.append("  — missing", style=tone("error", bold=True))
         return line
     if not edit.function and edit.find_by is None:
         return line
@@ -143,16 +148,16 @@ def located(executor: StepExecutor, edit: m.Edit) -> Text:
     try:
         span = edit_function(edit, path.read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
-        line.append(f"  — unreadable ({exc.strerror})", style="red")
+        line.append(f"  — unreadable ({exc.strerror})", style=tone("error"))
         return line
     if span is None:
-        line.append("  — not found in the file", style="bold red")
+        line.append("  — not found in the file", style=tone("error", bold=True))
     else:
         if span.name != edit.function:
-            line.append(f" ({span.name} here)", style="yellow")  # a fork renamed it; found by what it does
-        line.append(f"  at lines {span.start_line}-{span.end_line}", style="green")
+            line.append(f" ({span.name} here)", style=tone("warn"))  # a fork renamed it; found by what it does
+        line.append(f"  at lines {span.start_line}-{span.end_line}", style=tone("good"))
         if not edit.claim_holds(span.start_line, span.end_line):  # the same rule as preflight's
-            line.append(f" (the runbook says {edit.claimed_lines}: moved)", style="yellow")
+            line.append(f" (the runbook says {edit.claimed_lines}: moved)", style=tone("warn"))
     return line
 
 
@@ -180,7 +185,7 @@ def edits_block(executor: StepExecutor, plan: ChangeFiles) -> list[RenderableTyp
     if step.verify_absent:
         out.append(Text("afterwards no file may contain: " + ", ".join(step.verify_absent), style="dim"))
     for problem in plan.problems:
-        out.append(Text(f"cannot apply: {problem}", style="bold red"))
+        out.append(Text(f"cannot apply: {problem}", style=tone("error", bold=True)))
     return out
 
 
@@ -196,14 +201,14 @@ def form_block(executor: StepExecutor, plan: SaveAnswers) -> list[RenderableType
     suggestion = executor.suggestion(step)
     if suggestion is not None:
         out.append(heading("What the diagnostic log shows"))
-        out.append(Text(suggestion.reason or "", style="cyan"))
+        out.append(Text(suggestion.reason or "", style=tone("accent")))
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold")
     table.add_column()
     answers = dict(plan.answers)
     for fld in step.fields:
         value = answers.get(fld.id, "")
-        table.add_row(fld.label, Text(value, style="green") if value else Text(fld.placeholder, style="dim"))
+        table.add_row(fld.label, Text(value, style=tone("good")) if value else Text(fld.placeholder, style="dim"))
     out.append(heading("Answers"))
     out.append(table)
     return out
@@ -220,7 +225,7 @@ def choice_block(executor: StepExecutor, plan: ChooseApproach) -> list[Renderabl
         out.append(Text(f"     use if: {getattr(approach, 'use_if', '')}", style="dim"))
     recommended = executor.session.state.answer("recommended_approach")
     if recommended:
-        out.append(Text(f"The analysis recommends {recommended}.", style="cyan"))
+        out.append(Text(f"The analysis recommends {recommended}.", style=tone("accent")))
     return out
 
 
@@ -248,7 +253,7 @@ def bench_block(executor: StepExecutor, step: m.Step) -> list[RenderableType]:
         top = max(r.avg_ts for r in rows) or 1.0
         for i, row in enumerate(rows, 1):
             bar = "█" * max(1, round(20 * row.avg_ts / top))
-            table.add_row(str(i), f"{row.avg_ts:.2f}", f"{row.stddev_ts:.2f}", Text(bar, style="cyan"))
+            table.add_row(str(i), f"{row.avg_ts:.2f}", f"{row.stddev_ts:.2f}", Text(bar, style=tone("accent")))
         out.append(table)
     return out
 
@@ -263,7 +268,7 @@ def backup_block(executor: StepExecutor, plan: MakeBackup) -> list[RenderableTyp
     backup = executor.session.state.backup
     out: list[RenderableType] = []
     if backup:
-        out.append(Text(f"Backup folder: {backup['dir']}", style="green"))
+        out.append(Text(f"Backup folder: {backup['dir']}", style=tone("good")))
         for f in backup.get("files", []):
             out.append(Text(f"  {f['sha256'][:12]}  {f['path']}", style="dim"))
     else:
@@ -289,7 +294,7 @@ def commit_block(executor: StepExecutor, plan: MakeCommit) -> list[RenderableTyp
             style="dim",
         ),
     ]
-    out += [Text(f"cannot commit: {p}", style="bold red") for p in plan.git.problems]
+    out += [Text(f"cannot commit: {p}", style=tone("error", bold=True)) for p in plan.git.problems]
     return out
 
 
@@ -343,7 +348,7 @@ def step_detail(executor: StepExecutor, plan: Plan) -> list[RenderableType]:
     parts += PLAN_BLOCKS[type(plan)](executor, plan)
     for blocker in plan.blockers:
         if not isinstance(blocker, ReviewChanges | Confirm):  # what every such step asks; the keys say it
-            parts.append(Text(f"needs: {blocker.describe()}", style="yellow"))
+            parts.append(Text(f"needs: {blocker.describe()}", style=tone("warn")))
     parts.append(Text(KEYS.get(step.kind, ""), style="dim italic"))
     return [Padding(p, (0, 0, 1, 0)) if isinstance(p, Table) else p for p in parts]
 

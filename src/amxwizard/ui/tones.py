@@ -40,3 +40,13 @@ def tone(name: Tone, *, bold: bool = False) -> Style:
     """The Rich style of a tone (``bold`` adds weight to it)."""
     style = _styles.get(name, _PLAIN)
     return style + Style(bold=True) if bold else style
+
+
+def styled(spec: str) -> Style | str:
+    """A style written in a table as words: a tone, optionally with ``bold`` (``"error bold"``), else a Rich style
+    without colour (``"dim"``). Resolved when used, so a table built at import follows the theme."""
+    name, _, rest = spec.partition(" ")
+    for known in TONES:
+        if name == known:
+            return tone(known, bold=rest == "bold")
+    return spec

@@ -21,6 +21,7 @@ from ...engine.steps.base import Approval, MakeCommit, PlanInput
 from ...runbook import models as m
 from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
+from ..tones import tone
 from .dialogs import DiffScreen, NoteScreen
 
 
@@ -58,7 +59,7 @@ class CommitScreen(Screen[tuple[PlanInput, Approval] | None]):
             yield Static(id="commit-files")
             for fld in self.step.fields:
                 with Vertical(classes="form-field"):
-                    yield Static(Text.assemble((fld.label, "bold"), (" *" if fld.required else "", "red")))
+                    yield Static(Text.assemble((fld.label, "bold"), (" *" if fld.required else "", tone("error"))))
                     yield Input(
                         value=state.answer(fld.id) or "",
                         placeholder=fld.placeholder,
@@ -80,9 +81,9 @@ class CommitScreen(Screen[tuple[PlanInput, Approval] | None]):
         git = plan.git
         text = Text.assemble(("Files to commit: ", "bold"), ", ".join(str(f) for f in git.files) or "none")
         for problem in git.problems:
-            text.append(f"\n✘ {problem}", style="bold red")
+            text.append(f"\n✘ {problem}", style=tone("error", bold=True))
         for note in git.notes:
-            text.append(f"\n{note}", style="yellow")
+            text.append(f"\n{note}", style=tone("warn"))
         text.append("\nctrl+d shows the diff · ctrl+o adds a file", style="dim")
         self.query_one("#commit-files", Static).update(text)
 

@@ -14,12 +14,13 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
+from ..tones import styled, tone
 from .dialogs import ConfirmScreen, NoteScreen
 
 STATE_STYLE = {
-    "met": ("✔ met", "green"),
-    "unmet": ("✘ unmet", "bold red"),
-    "unknown": ("? not yet", "yellow"),
+    "met": ("✔ met", "good"),
+    "unmet": ("✘ unmet", "error bold"),
+    "unknown": ("? not yet", "warn"),
     "not_applicable": ("– n/a", "dim"),  # a criterion this build cannot meet or fail (no AMX backend): with its reason
     "manual": ("☐ manual", "dim"),
 }
@@ -68,7 +69,8 @@ class CriteriaScreen(Screen[None]):
         met = not_applicable = 0
         for crit in self.app.runbook.criteria:
             result = results[crit.id]
-            label, style = STATE_STYLE.get(result.status, (result.status, ""))
+            label, spec = STATE_STYLE.get(result.status, (result.status, ""))
+            style = styled(spec)
             met += result.status == "met"
             not_applicable += result.status == "not_applicable"
             if result.ticked_by_person:
@@ -78,7 +80,7 @@ class CriteriaScreen(Screen[None]):
         self.query_one("#criteria-title", Static).update(
             Text.assemble(
                 ("Success criteria ", "bold"),
-                (f"{met}/{total} met", "green" if met + not_applicable == total else "yellow"),
+                (f"{met}/{total} met", tone("good") if met + not_applicable == total else tone("warn")),
                 (f", {not_applicable} not applicable on this build" if not_applicable else "", "dim"),
                 ("  — mark complete when ALL are true · ✎ ticked by hand", "dim"),
             )
@@ -103,7 +105,7 @@ class CriteriaScreen(Screen[None]):
             text.append(f"  • {line}\n")
         tick = self.app.session.state.criteria.get(crit.id)
         if tick is not None:
-            text.append(f"{'ticked' if tick.ticked else 'unticked'} by {tick.by}: {tick.note}\n", style="cyan")
+            text.append(f"{'ticked' if tick.ticked else 'unticked'} by {tick.by}: {tick.note}\n", style=tone("accent"))
         text.append("t tick by hand (asks for a note)", style="dim italic")
         self.query_one("#evidence", Static).update(text)
 

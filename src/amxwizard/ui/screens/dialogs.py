@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from ..keys import key_label
+from ..tones import tone
 
 R = TypeVar("R")
 
@@ -100,7 +101,7 @@ class NoteScreen(Dialog[str | None]):
     def action_submit(self) -> None:
         text = self.query_one("#note", Input).value.strip()
         if self.required and not text:
-            self.query_one("#note-hint", Static).update(Text("a few words are needed here", style="red"))
+            self.query_one("#note-hint", Static).update(Text("a few words are needed here", style=tone("error")))
             return
         self.dismiss(text)
 

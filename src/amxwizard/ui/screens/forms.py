@@ -18,6 +18,7 @@ from ...engine.steps.base import Plan
 from ...runbook import models as m
 from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
+from ..tones import tone
 
 
 def _field_widget(fld: m.FormField, value: str) -> Widget:
@@ -91,20 +92,22 @@ class FormScreen(Screen[bool]):
         with VerticalScroll(id="form-body"):
             if self.evidence:
                 line = f" (log line {self.evidence_line}; ctrl+l opens it there)" if self.evidence_line else ""
-                yield Static(Text(f"From the diagnostic log: {self.evidence}{line}", style="cyan"), id="form-evidence")
+                yield Static(
+                    Text(f"From the diagnostic log: {self.evidence}{line}", style=tone("accent")), id="form-evidence"
+                )
             for fld in self.fields:
                 recorded = state.answer(fld.id)
                 suggested = self.suggested.get(fld.id)
                 value = recorded if recorded is not None else (suggested or "")
                 with Vertical(classes="form-field"):
-                    yield Static(Text.assemble((fld.label, "bold"), (" *" if fld.required else "", "red")))
+                    yield Static(Text.assemble((fld.label, "bold"), (" *" if fld.required else "", tone("error"))))
                     yield _field_widget(fld, value)
                     yield Static(self._hint(fld, recorded, suggested), id=f"hint-{fld.id}", classes="field-hint")
         yield Footer()
 
     def _hint(self, fld: m.FormField, recorded: str | None, suggested: str | None) -> Text:
         if suggested and recorded is None:
-            return Text(f"suggested from the log: {suggested} — edit it if it is wrong", style="cyan")
+            return Text(f"suggested from the log: {suggested} — edit it if it is wrong", style=tone("accent"))
         if suggested and recorded != suggested:
             return Text(f"your answer (the log suggested {suggested}; ctrl+u to use that)", style="dim")
         return Text(fld.help or ("saved" if recorded else ""), style="dim")
@@ -130,9 +133,9 @@ class FormScreen(Screen[bool]):
         try:
             self.app.executor.answer(self.step.id, field_id, value, suggested=suggested)
         except (StepError, SessionError) as exc:
-            self.query_one(f"#hint-{field_id}", Static).update(Text(str(exc), style="bold red"))
+            self.query_one(f"#hint-{field_id}", Static).update(Text(str(exc), style=tone("error", bold=True)))
             return False
-        self.query_one(f"#hint-{field_id}", Static).update(Text("saved", style="green"))
+        self.query_one(f"#hint-{field_id}", Static).update(Text("saved", style=tone("good")))
         return True
 
     @on(events.DescendantBlur)
@@ -226,7 +229,7 @@ class ChoiceScreen(Screen[bool]):
         )
         with VerticalScroll(id="form-body"):
             if recommended:
-                yield Static(Text(f"Your analysis recommends approach {recommended}.", style="cyan"))
+                yield Static(Text(f"Your analysis recommends approach {recommended}.", style=tone("accent")))
             with RadioSet(id="approaches"):
                 for approach in self._approaches():
                     mark = "  (recommended)" if approach.letter == recommended else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 
 from ..clipboard import copy_text
 from ..keys import GLOBAL_KEYS
+from ..tones import tone
 from ..widgets.logview import LogView
 from .dialogs import NoteScreen
 
@@ -61,10 +63,10 @@ class FullLogScreen(Screen[None]):
     @on(LogView.Indexed)
     def _indexed(self, event: LogView.Indexed) -> None:
         self.query_one("#log-title", Static).update(
-            Text.assemble(("Full log ", "bold"), (f"{event.lines:,} lines  ", "cyan"), (str(self.path), "dim"))
+            Text.assemble(("Full log ", "bold"), (f"{event.lines:,} lines  ", tone("accent")), (str(self.path), "dim"))
         )
 
-    def _status(self, text: str, style: str = "dim") -> None:
+    def _status(self, text: str, style: Style | str = "dim") -> None:
         self.query_one("#log-status", Static).update(Text(text, style=style))
 
     def _open_bar(self, mode: Literal["search", "goto"]) -> None:
@@ -104,7 +106,7 @@ class FullLogScreen(Screen[None]):
     def _go_to(self, text: str) -> None:
         view = self.query_one(LogView)
         if not text.isdigit() or not 1 <= int(text) <= max(view.line_count, 1):
-            self._status(f"no line {text!r}: lines run from 1 to {view.line_count:,}", "bold red")
+            self._status(f"no line {text!r}: lines run from 1 to {view.line_count:,}", tone("error", bold=True))
             return
         view.goto(int(text) - 1)
         self._status(f"line {text}")
@@ -113,7 +115,7 @@ class FullLogScreen(Screen[None]):
         view = self.query_one(LogView)
         found = view.find(self.needle, backwards=backwards)
         if found is None:
-            self._status(f"{self.needle!r} is not in the log", "bold red")
+            self._status(f"{self.needle!r} is not in the log", tone("error", bold=True))
             return
         line, wrapped = found
         where = (" (from the end: nothing above)" if backwards else " (from the top: nothing below)") if wrapped else ""

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from ..keys import key_label
+from ..tones import tone
 
 ABOUT = """\
 The outline on the left is the runbook: the pre-implementation checklist, then each phase and its steps.
@@ -37,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=False)
-        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column(style=tone("accent", bold=True), no_wrap=True)
         table.add_column()
         # The screen's bindings as it has them (a dialog binds its choices when it is made), then the app's; one
         # row per action, with every key that does it.

@@ -27,6 +27,7 @@ from ..clipboard import copy_text
 from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
 from ..render import pending_detail, step_detail
+from ..tones import tone
 from ..widgets.detail import DetailPane
 from ..widgets.outline import Item, StepOutline
 from ..widgets.runlog import RunLog
@@ -179,15 +180,15 @@ class MainScreen(Screen[None]):
         done, failed = passed + skipped, statuses.count(StepStatus.FAILED)
         width = 12
         filled = round(width * done / max(len(steps), 1))
-        bar = Text.assemble(("█" * filled, "green"), ("░" * (width - filled), "dim"))
+        bar = Text.assemble(("█" * filled, tone("good")), ("░" * (width - filled), "dim"))
         text = Text.assemble(
             ("amxwizard ", "bold"),
-            (rb.title, "bold cyan"),
+            (rb.title, tone("accent", bold=True)),
             "  ",
             bar,
             # The counts the record gives: "12 passed, 2 skipped of 24".
             f" {passed} passed" + (f", {skipped} skipped" if skipped else "") + f" of {len(steps)}",
-            (f" · {failed} failed" if failed else "", "red"),
+            (f" · {failed} failed" if failed else "", tone("error")),
             (f"  session {self.app.session.id}", "dim"),
         )
         self.query_one("#topbar", Static).update(text)
@@ -242,7 +243,7 @@ class MainScreen(Screen[None]):
         for item in rb.checklist:
             tick = state.checklist.get(item.id)
             ticked = bool(tick and tick.ticked)
-            text.append("✔ " if ticked else "☐ ", style="green" if ticked else "bold yellow")
+            text.append("✔ " if ticked else "☐ ", style=tone("good") if ticked else tone("warn", bold=True))
             text.append(f"{item.id}  ", style="bold")
             text.append(item_text(item, self.app.executor.values()) + "\n")
             if tick is not None and tick.ticked:
@@ -267,7 +268,7 @@ class MainScreen(Screen[None]):
             plan = executor.plan(step_id)
             rendered = step_detail(executor, plan)
         except Exception as exc:
-            rendered = [Text(f"cannot work out what {step_id} will do: {exc}", style="bold red")]
+            rendered = [Text(f"cannot work out what {step_id} will do: {exc}", style=tone("error", bold=True))]
             plan = None
         line = getattr(plan, "evidence_line", None)
         self.app.call_from_thread(self._show_detail, step_id, rendered, line)
@@ -289,7 +290,7 @@ class MainScreen(Screen[None]):
             text.append(f"check ({item.check.kind}): checking…\n", style="dim")
             self._check_item(item_id)
         else:
-            style = {"ok": "green", "warn": "yellow", "fail": "bold red"}.get(check.status, "")
+            style = {"ok": tone("good"), "warn": tone("warn"), "fail": tone("error", bold=True)}.get(check.status, "")
             text.append(f"check ({item.check.kind}): {check.status} — {check.finding}\n", style=style)
         if tick is not None:
             state = "ticked" if tick.ticked else "unticked"
@@ -325,16 +326,18 @@ class MainScreen(Screen[None]):
             elapsed = time.monotonic() - self.run_started
             pid = getattr(getattr(self.run_handle, "started", None), "pid", None)
             text = Text.assemble(
-                ("▶ ", "bold yellow"),
+                ("▶ ", tone("warn", bold=True)),
                 (self.run_step, "bold"),
                 f" running · {_clock(elapsed)}" + (f" · pid {pid}" if pid else ""),
             )
             if seen is not None and seen.step == self.run_step:
                 if seen.silent:  # the watchdog flags it; nothing is stopped
-                    text.append(f" · silent {minutes(seen.quiet)} (limit {minutes(seen.limit)})", "bold yellow")
+                    text.append(
+                        f" · silent {minutes(seen.quiet)} (limit {minutes(seen.limit)})", tone("warn", bold=True)
+                    )
                 if seen.usual is not None:
                     usual = f" · usually {minutes(seen.usual.seconds)}"
-                    text.append(usual, "bold yellow" if seen.overdue else "dim")
+                    text.append(usual, tone("warn", bold=True) if seen.overdue else "dim")
             text.append("  c cancel · l full log · z zoom", "dim")
             status.update(text)
         elif self.last_log is None and not self.result_shown:
@@ -346,15 +349,15 @@ class MainScreen(Screen[None]):
         the verdict, the summary, and the first advice when it failed."""
         passed = result.status is StepStatus.PASSED
         text = Text.assemble(
-            ("✔ " if passed else "✘ ", "green" if passed else "bold red"),
-            (f"{result.step} {result.status.value}", "green" if passed else "bold red"),
+            ("✔ " if passed else "✘ ", tone("good") if passed else tone("error", bold=True)),
+            (f"{result.step} {result.status.value}", tone("good") if passed else tone("error", bold=True)),
             (f" after {_clock(elapsed)}" if elapsed is not None else ""),
             f" · {result.summary}",
         )
         if result.troubleshooting:
             first = result.troubleshooting[0]
             go = f" (g goes to {first.goto})" if first.goto else ""
-            text.append(f"  → {first.solution}{go}", style="yellow")
+            text.append(f"  → {first.solution}{go}", style=tone("warn"))
         self.result_shown = True
         self.query_one("#runstatus", Static).update(text)
 

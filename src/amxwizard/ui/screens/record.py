@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from ...engine.state import StepStatus
 from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
+from ..tones import tone
 from .dialogs import ConfirmScreen, NoteScreen
 
 
@@ -66,7 +67,7 @@ class RecordScreen(Screen[None]):
         except Exception as exc:  # shown, so the person can still try to write it and see the same error
             self.app.call_from_thread(
                 self.query_one("#record-state", Static).update,
-                Text(f"the record cannot be built: {exc}", style="bold red"),
+                Text(f"the record cannot be built: {exc}", style=tone("error", bold=True)),
             )
             return
         self.app.call_from_thread(self._show, record.status.complete, state_sentence(record))
@@ -80,7 +81,7 @@ class RecordScreen(Screen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
-        table.add_row("record", Text(sentence, style="bold green" if complete else "bold yellow"))
+        table.add_row("record", Text(sentence, style=tone("good", bold=True) if complete else tone("warn", bold=True)))
         table.add_row("steps", ", ".join(f"{n} {s.value}" for s, n in counts.items() if n))
         table.add_row("events", f"{state.last_seq} in the chain, last hash {state.last_hash[:24]}…")
         commit = state.commit
@@ -91,7 +92,7 @@ class RecordScreen(Screen[None]):
             table.add_row("commit", Text("not made yet", style="dim"))
         table.add_row("session", f"{self.app.session.id}  ({self.app.session.dir})")
         if state.finished:
-            table.add_row("", Text("this session is finished", style="green"))
+            table.add_row("", Text("this session is finished", style=tone("good")))
         hint = Text(
             "\nm / h / j write the record as Markdown, HTML or JSON (verify it with "
             "'amxwizard verify record.json') · x finish the session",

@@ -27,12 +27,17 @@ from ...engine.preflight.checks import fixes_text
 from ...runbook.variables import check_value
 from ..host import WizardHost
 from ..keys import GLOBAL_KEYS
+from ..tones import styled, tone
 
 if TYPE_CHECKING:
     from ...engine.preflight import Check
     from ...engine.session import Session
 
-STATUS_STYLE = {"ok": ("✔ ok  ", "green"), "warn": ("▲ warn", "yellow"), "fail": ("✘ fail", "bold red")}
+STATUS_STYLE = {
+    "ok": ("✔ ok  ", "good"),
+    "warn": ("▲ warn", "warn"),
+    "fail": ("✘ fail", "error bold"),
+}
 
 
 def session_edits(session: Session, repo: Path) -> list[str]:
@@ -172,13 +177,13 @@ class SetupScreen(Screen[bool]):
         hint = self.query_one(f"#hint-{name}", Static)
         problem = check_value(name, var, value)
         if problem:
-            hint.update(Text(problem.split(": ", 1)[-1], style="bold red"))
+            hint.update(Text(problem.split(": ", 1)[-1], style=tone("error", bold=True)))
             return False
         status, finding = check_variable(name, var, value) if "{{" not in value else ("ok", "")
         if status == "ok":
             hint.update(Text(var.description + (f"  ✔ {finding}" if finding else ""), style="dim"))
         else:
-            hint.update(Text(finding, style="yellow" if status == "warn" else "bold red"))
+            hint.update(Text(finding, style=tone("warn") if status == "warn" else tone("error", bold=True)))
         if var.type == "args" and value.strip() and status == "ok":
             self._check_flags(name, self.current())
         return status != "fail"
@@ -207,7 +212,7 @@ class SetupScreen(Screen[bool]):
         if status == "ok":
             text = Text(var.description + f"  ✔ {finding}", style="dim")
         else:
-            text = Text(finding, style="yellow" if status == "warn" else "bold red")
+            text = Text(finding, style=tone("warn") if status == "warn" else tone("error", bold=True))
         self.query_one(f"#hint-{name}", Static).update(text)
 
     @on(Input.Changed, ".var-input")
@@ -232,16 +237,19 @@ class SetupScreen(Screen[bool]):
         try:
             values = resolve(session.runbook.model, overrides, session.builtins())
         except VariableError as exc:
-            self.app.call_from_thread(self._show_preflight, Text(str(exc), style="red"), generation)
+            self.app.call_from_thread(self._show_preflight, Text(str(exc), style=tone("error")), generation)
             return
         checks = [own_edits_expected(c, session, values) for c in run_preflight(session.runbook, values)]
         fixes = {k: v for k, v in suggested_values(checks).items() if typed.get(k) != v}
         text = Text()
         if fixes:
-            text.append(f"ctrl+f applies what preflight suggests: {fixes_text(fixes)}\n", style="bold cyan")
+            text.append(
+                f"ctrl+f applies what preflight suggests: {fixes_text(fixes)}\n", style=tone("accent", bold=True)
+            )
         # Failures first: at 80x24 only the top of this pane is in view (f2 and the arrows scroll it).
         for check in sorted(checks, key=lambda c: {"fail": 0, "warn": 1}.get(c.status, 2)):
-            label, style = STATUS_STYLE.get(check.status, (check.status, ""))
+            label, spec = STATUS_STYLE.get(check.status, (check.status, ""))
+            style = styled(spec)
             text.append(label, style=style)
             text.append(f" {check.name}: ", style="bold")
             text.append(f"{check.finding}\n")
@@ -324,7 +332,7 @@ class SetupScreen(Screen[bool]):
             typed = override(current, notify=when, command=command)
         except NotifyError as exc:
             hint = "#hint-set-notify" if "--notify:" in str(exc) else "#hint-set-notify-command"
-            self.query_one(hint, Static).update(Text(str(exc).split(": ", 1)[-1], style="bold red"))
+            self.query_one(hint, Static).update(Text(str(exc).split(": ", 1)[-1], style=tone("error", bold=True)))
             self.notify(str(exc).replace("--notify", "notify"), severity="error")
             return None
         same = typed.channels == current.channels and typed.command == current.command

@@ -13,15 +13,16 @@ from textual.widgets.tree import TreeNode
 from ...engine.checklist import item_text
 from ...engine.state import SessionState, StepStatus
 from ...runbook.models import Runbook
+from ..tones import styled, tone
 
 # Glyphs carry the meaning on their own (NO_COLOR, monochrome terminals); colours only reinforce it.
 STATUS_GLYPH = {
     StepStatus.PENDING: ("·", "dim"),
-    StepStatus.RUNNING: ("▶", "bold yellow"),
-    StepStatus.PASSED: ("✔", "green"),
-    StepStatus.FAILED: ("✘", "bold red"),
+    StepStatus.RUNNING: ("▶", "warn bold"),
+    StepStatus.PASSED: ("✔", "good"),
+    StepStatus.FAILED: ("✘", "error bold"),
     StepStatus.SKIPPED: ("↷", "dim"),
-    StepStatus.INTERRUPTED: ("!", "bold magenta"),
+    StepStatus.INTERRUPTED: ("!", "note bold"),
 }
 
 
@@ -80,7 +81,8 @@ class StepOutline(Tree[Item]):
     def _step_label(self, step_id: str) -> Text:
         step = self.runbook.step(step_id)
         status = self.state.step(step_id).status
-        glyph, style = STATUS_GLYPH[status]
+        glyph, spec = STATUS_GLYPH[status]
+        style = styled(spec)
         label = Text.assemble((glyph + " ", style), (f"{step.id} ", "bold"), step.title)
         if status is StepStatus.SKIPPED:
             label.stylize("dim")
@@ -91,7 +93,7 @@ class StepOutline(Tree[Item]):
         tick = self.state.checklist.get(item_id)
         done = bool(tick and tick.ticked)
         text = item_text(item, self.values()) if self.values is not None else item.text
-        return Text.assemble(("✔ " if done else "☐ ", "green" if done else "dim"), text)
+        return Text.assemble(("✔ " if done else "☐ ", tone("good") if done else "dim"), text)
 
     def _checklist_label(self) -> Text:
         done = sum(1 for i in self.runbook.checklist if (t := self.state.checklist.get(i.id)) and t.ticked)
@@ -101,7 +103,7 @@ class StepOutline(Tree[Item]):
         phase = next(p for p in self.runbook.phases if p.id == phase_id)
         done = sum(1 for s in phase.steps if self.state.step(s.id).status.done)
         failed = any(self.state.step(s.id).status is StepStatus.FAILED for s in phase.steps)
-        counts = (f" {done}/{len(phase.steps)}", "red" if failed else "dim")
+        counts = (f" {done}/{len(phase.steps)}", tone("error") if failed else "dim")
         return Text.assemble((f"{phase.id} {phase.title}", "bold"), counts)
 
     def refresh_labels(self) -> None:
