@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,16 @@ SIZE = (80, 24)
 
 
 def _run(session: Session, *step_ids: str, **approval: bool) -> None:
-    """Carry steps out for real, outside the UI (what a person did before this test's moment)."""
+    """Carry steps out for real, outside the UI (what a person did before this test's moment).
+
+    In a thread of its own, as the wizard runs steps: a command started on the test's event-loop thread would have
+    sh signal that loop when its output ends, after the test may have closed it."""
     executor = StepExecutor(session)
-    for step_id in step_ids:
-        result = executor.run(step_id, confirmed=True, **approval)
-        assert not isinstance(result, Blocked), result.blockers
-        assert result.status is StepStatus.PASSED, (step_id, result.summary)
+    with ThreadPoolExecutor(1) as pool:
+        for step_id in step_ids:
+            result = pool.submit(executor.run, step_id, confirmed=True, **approval).result()
+            assert not isinstance(result, Blocked), result.blockers
+            assert result.status is StepStatus.PASSED, (step_id, result.summary)
 
 
 def _text(widget: Any) -> str:
@@ -195,7 +200,8 @@ async def test_the_verdict_stays_on_the_status_line_when_the_steps_last_events_a
     app = WizardApp(session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
-        result = StepExecutor(session).run("1.0", confirmed=True)
+        with ThreadPoolExecutor(1) as pool:  # as the wizard's worker would (see _run)
+            result = pool.submit(StepExecutor(session).run, "1.0", confirmed=True).result()
         assert not isinstance(result, Blocked)
         await pilot.pause(0.3)  # its events reach the screen
         app.main.show_result(result)
