@@ -121,6 +121,20 @@ def test_a_second_wizard_is_refused_with_who_holds_the_session(
     assert after == before and after[-1].kind == "session_opened" and after[-1].data["pid"] == holder.pid
 
 
+def test_deleting_the_lock_file_admits_no_second_wizard(
+    closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]
+) -> None:
+    holder = Holder(closed_session, runbook_file)
+    holders.append(holder)
+    (closed_session / "lock").unlink()  # what a person clearing a "stale" lock by hand would do
+    before = read_events(closed_session)
+
+    with pytest.raises(SessionLocked):
+        Session.open(closed_session, runbook_file)  # the flock is on the folder: the holder still has it
+
+    assert read_events(closed_session) == before
+
+
 def test_the_lock_of_a_killed_wizard_is_taken_over(
     closed_session: Path, runbook_file: RunbookFile, holders: list[Holder]
 ) -> None:
