@@ -16,10 +16,14 @@ def _add_runbook_arg(p: argparse.ArgumentParser, positional: bool = False) -> No
         p.add_argument("--runbook", help="runbook file (default: ./runbook.yaml, else the bundled one)")
 
 
-def _add_session_args(p: argparse.ArgumentParser) -> None:
+def _add_state_dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, else $XDG_STATE_HOME/amxwizard)"
     )
+
+
+def _add_session_args(p: argparse.ArgumentParser) -> None:
+    _add_state_dir_arg(p)
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="set a runbook variable")
 
 
@@ -131,9 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(
         sub, "sessions", "list sessions", "Every session under the state folder, each with the command that resumes it."
     )
-    p.add_argument(
-        "--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, else $XDG_STATE_HOME/amxwizard)"
-    )
+    _add_state_dir_arg(p)
 
     p = _command(
         sub,
@@ -300,10 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("a", metavar="A", help="a JSON record, a session folder, or a session id (with --state-dir)")
     p.add_argument("b", metavar="B", help="the other one (the 'after' side: its benchmarks are compared against A's)")
-    p.add_argument("--runbook", help="runbook for sessions (default: ./runbook.yaml, else the bundled one)")
-    p.add_argument(
-        "--state-dir", help="where sessions live (default: $AMXWIZARD_STATE_DIR, else $XDG_STATE_HOME/amxwizard)"
-    )
+    _add_runbook_arg(p)
+    _add_state_dir_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output instead of Markdown")
     p.add_argument(
         "--tolerance", type=float, default=5.0, metavar="PCT", help="difference that matters, in percent (default 5)"

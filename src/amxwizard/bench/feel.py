@@ -194,13 +194,8 @@ def keys_while(app: PtyApp, running: str, ended: str, timeout: float, watch_line
         with app._changed:
             if app.contains(ended):
                 break
-        took = app.key_latency(DOWN if i % 2 == 0 else UP, OUTLINE, timeout=2)
-        if took is None:
-            keys.missed += 1
-        else:
-            keys.latencies.append(took)
+        _press(app, keys, i)
         i += 1
-        time.sleep(0.05)
     return keys
 
 
@@ -237,6 +232,24 @@ def run_step(world: World, command: str, *, watch_lines: bool = False, timeout: 
         app.close()
 
 
+def _press(app: PtyApp, keys: Keys, i: int) -> None:
+    """One cursor move (down, then up, in turn), timed to the screen's change, then a pause as a person makes."""
+    took = app.key_latency(DOWN if i % 2 == 0 else UP, OUTLINE, timeout=2)
+    if took is None:
+        keys.missed += 1
+    else:
+        keys.latencies.append(took)
+    time.sleep(0.05)
+
+
+def _press_for(app: PtyApp, keys: Keys, seconds: float) -> None:
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < deadline:
+        _press(app, keys, i)
+        i += 1
+
+
 def wizard_idle_keys(world: World, seconds: float) -> Keys:
     """The wizard's key latency with nothing running (the cost of its own per-key work)."""
     app = PtyApp(world.session("true"), cols=COLS, rows=ROWS, env=_env(), cwd=world.root)
@@ -245,16 +258,7 @@ def wizard_idle_keys(world: World, seconds: float) -> Keys:
         if app.wait_until(lambda a: a.contains("Work") and a.contains("^q"), 30) is None:
             raise RuntimeError(f"the wizard did not start:\n{app.text()}")
         time.sleep(0.5)
-        deadline = time.perf_counter() + seconds
-        i = 0
-        while time.perf_counter() < deadline:
-            took = app.key_latency(DOWN if i % 2 == 0 else UP, OUTLINE, timeout=2)
-            if took is None:
-                keys.missed += 1
-            else:
-                keys.latencies.append(took)
-            i += 1
-            time.sleep(0.05)
+        _press_for(app, keys, seconds)
     finally:
         app.close()
     return keys
@@ -268,16 +272,7 @@ def keys_beside(world: World, command: str | None, seconds: float) -> Keys:
     try:
         if app.wait_until(lambda a: a.contains("Work") and a.contains("^q"), 30) is None:
             raise RuntimeError(f"the bare app did not start:\n{app.text()}")
-        deadline = time.perf_counter() + seconds
-        i = 0
-        while time.perf_counter() < deadline:
-            took = app.key_latency(DOWN if i % 2 == 0 else UP, OUTLINE, timeout=2)
-            if took is None:
-                keys.missed += 1
-            else:
-                keys.latencies.append(took)
-            i += 1
-            time.sleep(0.05)
+        _press_for(app, keys, seconds)
     finally:
         app.close()
         if child is not None:

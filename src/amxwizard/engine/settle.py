@@ -47,13 +47,6 @@ class Settled:
         return f"[{self.step}] {self.status.value}: {self.summary}"
 
 
-def command_count(step: m.Step) -> int:
-    """How many commands an attempt of a command step runs."""
-    from .steps import kind_of
-
-    return kind_of(step).command_count(step)
-
-
 def settle(session: Session, *, nice: int = 10) -> list[Settled]:
     """Record everything that happened while no wizard watched the session (it must be open for writing)."""
     from .executor import StepExecutor
@@ -84,7 +77,7 @@ def _settle_step(executor: StepExecutor, step: m.Step) -> Settled:
     kind = steps.kind_of(step)
     runs = session.state.attempt_runs(step.id)
     if kind.runs_commands and kind.judge is not None:
-        total = command_count(step)
+        total = kind.command_count(step)
         if not runs:
             return _interrupted(
                 session,
@@ -140,15 +133,9 @@ def _what_was_done(executor: StepExecutor, step: m.Step) -> str:
             f"{head}; it had changed {', '.join(dict.fromkeys(changed))} (recorded); check the files, then run the "
             "step again (changes already made are found, not made twice)"
         )
-    if kind_edits(step):
+    if kind_of(step).edits_files:
         return f"{head}; no change of it was recorded; check the files it edits, then run the step again"
     return f"{head}; nothing of it was recorded; run the step again"
-
-
-def kind_edits(step: m.Step) -> bool:
-    from . import steps
-
-    return steps.kind_of(step).edits_files
 
 
 # --- reading without the lock --------------------------------------------------------------------------------------
