@@ -94,9 +94,25 @@ def open_session(runbook: RunbookFile, state: Path, overrides: dict[str, str], *
         session = Session.resume_or_create(state, runbook, overrides, new=new)
     except (SessionError, VariableError) as exc:
         raise CommandError(str(exc)) from None
+    _say_recovery(session)
+    return session
+
+
+def open_found(info: SessionInfo, runbook: RunbookFile) -> Session:
+    """Open a session :func:`find_session` found, as a clear error if it cannot."""
+    from ..engine.session import Session, SessionError
+
+    try:
+        session = Session.open(info.dir, runbook)
+    except SessionError as exc:
+        raise CommandError(str(exc)) from None
+    _say_recovery(session)
+    return session
+
+
+def _say_recovery(session: Session) -> None:
     if session.recovery is not None:
         print(f"amxwizard: {session.recovery}", file=sys.stderr)
-    return session
 
 
 def find_session(state: Path, runbook_arg: str | None, session_id: str | None) -> tuple[SessionInfo, RunbookFile]:

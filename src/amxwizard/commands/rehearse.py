@@ -135,17 +135,10 @@ def latest_rehearsal(state: Path | None) -> Rehearsal | None:
 
 def _open(rehearsal: Rehearsal) -> tuple[Session, RunbookFile]:
     """Open a rehearsal's session with the runbook it began with (its own copy)."""
-    from ..engine.session import Session, SessionError
-    from . import find_session
+    from . import find_session, open_found
 
     info, runbook = find_session(rehearsal.state, None, rehearsal.info.id)
-    try:
-        session = Session.open(info.dir, runbook)
-    except SessionError as exc:
-        raise CommandError(str(exc)) from None
-    if session.recovery is not None:
-        print(f"amxwizard: {session.recovery}", file=sys.stderr)
-    return session, runbook
+    return open_found(info, runbook), runbook
 
 
 def _come_back(root: Path, state: Path, explicit_state: bool) -> str:

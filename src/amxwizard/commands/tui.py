@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CommandError, find_session, load_or_exit, open_session, parse_vars, state_dir
+from . import CommandError, find_session, load_or_exit, open_found, open_session, parse_vars, state_dir
 
 if TYPE_CHECKING:
     from ..engine.session import Session, SessionInfo
@@ -176,7 +176,7 @@ def _come_back(session: Session, state: Path) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.session import Session, SessionError
+    from ..engine.session import SessionError
     from .notify import check_flags
 
     state = state_dir(args.state_dir)
@@ -195,12 +195,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
     _needs_terminal()
-    try:
-        session = Session.open(info.dir, runbook)
-    except SessionError as exc:
-        raise CommandError(str(exc)) from None
-    if session.recovery is not None:
-        print(f"amxwizard: {session.recovery}", file=sys.stderr)
+    session = open_found(info, runbook)
     if overrides:
         from ..runbook.variables import VariableError
 
