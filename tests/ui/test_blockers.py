@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from amxwizard.engine import events as ev
+from amxwizard.engine.claims import Claim
 from amxwizard.engine.executor import StepExecutor
 from amxwizard.engine.state import StepStatus
 from amxwizard.engine.steps import base
@@ -54,7 +55,7 @@ CASES: list[tuple[base.Blocker, type, str, Any]] = [
         flow.Grant(base.Approval(again=True)),
     ),
     (
-        base.UnprovenClaims(claims=(base.UnprovenClaim("perf", "No performance degradation", "bench-tg not run"),)),
+        base.UnprovenClaims(claims=(Claim("perf", "No performance degradation", "bench-tg not run", proven=False),)),
         ChoiceDialog,
         "y",
         flow.Grant(base.Approval(allow_unproven=True)),

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...runbook import models as m
 from ..state import StepStatus
+
+if TYPE_CHECKING:
+    from ..claims import Claim
 
 
 class StepError(Exception):
@@ -223,21 +226,12 @@ class AlreadyPassed(Blocker):
 
 
 @dataclass(frozen=True, slots=True)
-class UnprovenClaim:
-    """A sentence of the commit message that the evidence does not back, and what was measured instead."""
-
-    id: str
-    sentence: str
-    measured: str
-
-
-@dataclass(frozen=True, slots=True)
 class UnprovenClaims(Blocker):
     """The message would assert what nothing measured; committing needs each acknowledged."""
 
     KIND = "unproven_claims"
     FLAG = "--allow-unproven"
-    claims: tuple[UnprovenClaim, ...] = ()
+    claims: tuple[Claim, ...] = ()  # each unproven: the sentence, and what was measured instead
 
     def resolved_by(self, approval: Approval) -> bool:
         return approval.allow_unproven

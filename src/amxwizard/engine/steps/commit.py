@@ -16,7 +16,6 @@ from .base import (
     PlanInput,
     RunIO,
     StepResult,
-    UnprovenClaim,
     UnprovenClaims,
 )
 from .context import StepContext
@@ -36,7 +35,7 @@ def plan(ctx: StepContext, step: m.CommitStep, request: PlanInput) -> MakeCommit
     git_plan = plan_commit(repo, step, ctx.values(), request.extra_files)
     built = commit_message(ctx.runbook, ctx.session.state, ctx.values(), ctx.read_log, step=step)
     message = request.message if request.message is not None else built.text
-    unproven = tuple(UnprovenClaim(c.id, c.sentence, c.measured) for c in built.unproven)
+    unproven = tuple(built.unproven)
     state = ctx.session.state.step(step.id)
     if state.status is StepStatus.PASSED and git_plan.existing is None:
         blockers.append(AlreadyPassed(step=step.id, summary=state.summary))
