@@ -189,3 +189,20 @@ def test_the_commit_refuses_files_changed_since_their_diff_was_shown(executor: S
     with pytest.raises(PlanChanged, match="changed since their diff was shown"):
         executor.apply(shown, Approval(confirmed=True, allow_unproven=True))  # nothing was tested here
     assert executor.session.state.commit is None
+
+
+def test_a_commit_with_no_test_run_needs_its_unproven_claims_allowed(executor: StepExecutor) -> None:
+    from amxwizard.engine.steps.base import UnprovenClaims
+
+    executor.run("1.1")
+    executor.run("1.2", confirmed=True)
+    executor.answer("5.3", "solution_details", "x")
+    executor.answer("5.3", "backend_changes", "y")
+    plan = executor.plan("5.3")
+    [unproven] = [b for b in plan.blockers if isinstance(b, UnprovenClaims)]
+    assert unproven.claims and all(not c.proven for c in unproven.claims)
+    assert "--allow-unproven" in unproven.describe()
+    assert not unproven.resolved_by(Approval(confirmed=True))  # --yes alone commits no unproven sentence
+    assert unproven in plan.unresolved(Approval(confirmed=True))
+    assert unproven not in plan.unresolved(Approval(confirmed=True, allow_unproven=True))
+    assert executor.session.state.commit is None
