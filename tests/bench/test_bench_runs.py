@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,17 @@ def test_quick_runner_benchmark_prints_when_a_run_end_is_noticed() -> None:
     assert re.search(r"a run's end noticed \(5 runs\): after its wrapper exits median \d+\.\d ms", out.stdout)
     assert re.search(r"step end noticed after the run exits \(max\)\s+\d+\.\d ms\s+≤ 5", out.stdout)
     assert "status --json" in out.stdout  # the store figures are still there
+
+
+def test_the_store_section_prints_reopen_and_status_times_per_session_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amxwizard.bench.runner import _store_growth
+
+    _store_growth(tmp_path, [1_000])
+    text = capsys.readouterr().out
+    assert re.search(
+        r"1,000 events: reopen\s+\d+ ms \(without a snapshot \d+ ms\); status --json\s+\d+ ms in-process "
+        r"\(without a snapshot \d+ ms\), \d+ ms as a command",
+        text,
+    ), text
