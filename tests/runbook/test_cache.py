@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from amxwizard.runbook import RunbookError, load_runbook
-from amxwizard.runbook.cache import entry_path, load_cached
+from amxwizard.runbook.cache import Outline, entry_path, load_cached, outline_path, read_outline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +74,48 @@ def test_a_damaged_entry_is_validated_again(copy: Path, tmp_path: Path) -> None:
     real = load_cached(copy, folder=cache)
     entry_path(real.sha256, cache).write_bytes(b"not a pickle")
     assert load_cached(copy, folder=cache).model == real.model
+
+
+def test_the_outline_beside_an_entry_names_what_the_model_names(copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert read_outline(copy, folder=cache) is None  # never validated: the first frame waits for the session
+    loaded = load_cached(copy, folder=cache)
+    outline = read_outline(copy, folder=cache)
+    assert outline == Outline.of(loaded.model)
+    assert outline is not None and outline.title == loaded.model.title
+    assert [s.id for p in outline.phases for s in p.steps] == [s.id for _, s in loaded.model.iter_steps()]
+    assert [s.title for p in outline.phases for s in p.steps] == [s.title for _, s in loaded.model.iter_steps()]
+    assert outline.checklist == tuple(item.id for item in loaded.model.checklist)
+    assert (outline_path(loaded.sha256, cache).stat().st_mode & 0o777) == 0o600
+    # A changed file has no outline until it is validated.
+    copy.write_text(copy.read_text().replace(f"title: {loaded.model.title}", "title: Changed", 1))
+    assert read_outline(copy, folder=cache) is None
+    load_cached(copy, folder=cache)
+    changed = read_outline(copy, folder=cache)
+    assert changed is not None and changed.title == "Changed"
+
+
+def test_an_entry_without_an_outline_gets_one_when_it_is_next_read(copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    loaded = load_cached(copy, folder=cache)
+    outline_path(loaded.sha256, cache).unlink()  # as an entry written before outlines were
+    assert read_outline(copy, folder=cache) is None
+    load_cached(copy, folder=cache)
+    assert read_outline(copy, folder=cache) == Outline.of(loaded.model)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong shape", "others may write"])
+def test_a_damaged_or_foreign_outline_is_not_believed(copy: Path, tmp_path: Path, damage: str) -> None:
+    cache = tmp_path / "cache"
+    loaded = load_cached(copy, folder=cache)
+    path = outline_path(loaded.sha256, cache)
+    if damage == "garbage":
+        path.write_bytes(b"\xff\xfe not json")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:40])
+    elif damage == "wrong shape":
+        path.write_text('{"title": "Planted", "phases": 3}')
+    else:
+        path.write_text(Outline("Planted", (), ()).to_json())
+        os.chmod(path, 0o666)
+    assert read_outline(copy, folder=cache) is None

@@ -77,6 +77,8 @@ def state_dir(given: str | None) -> Path:
 
 def parse_vars(items: list[str]) -> dict[str, str]:
     """``--var`` items as a dict, or :class:`CommandError`."""
+    if not items:
+        return {}  # without importing the runbook's models (the wizard's start)
     from ..runbook.variables import VariableError, parse_assignments
 
     try:
@@ -85,8 +87,14 @@ def parse_vars(items: list[str]) -> dict[str, str]:
         raise CommandError(str(exc), 2) from None
 
 
-def open_session(runbook: RunbookFile, state: Path, overrides: dict[str, str], *, new: bool = False) -> Session:
-    """Resume the latest unfinished session for this runbook (or start one), as a clear error if it cannot."""
+def open_session(
+    runbook: RunbookFile, state: Path, overrides: dict[str, str], *, new: bool = False, say: bool = True
+) -> Session:
+    """Resume the latest unfinished session for this runbook (or start one), as a clear error if it cannot.
+
+    ``say``: print what was repaired in its record (``session.recovery``) on stderr now; the wizard, which opens
+    sessions while its screen is up, says it on its screen and prints it when it closes.
+    """
     from ..engine.session import Session, SessionError
     from ..runbook.variables import VariableError
 
@@ -94,25 +102,52 @@ def open_session(runbook: RunbookFile, state: Path, overrides: dict[str, str], *
         session = Session.resume_or_create(state, runbook, overrides, new=new)
     except (SessionError, VariableError) as exc:
         raise CommandError(str(exc)) from None
-    _say_recovery(session)
+    if say:
+        say_recovery(session)
     return session
 
 
-def open_found(info: SessionInfo, runbook: RunbookFile) -> Session:
-    """Open a session :func:`find_session` found, as a clear error if it cannot."""
+def open_found(info: SessionInfo, runbook: RunbookFile, *, say: bool = True) -> Session:
+    """Open a session :func:`find_session` found, as a clear error if it cannot (``say`` as in :func:`open_session`)."""
     from ..engine.session import Session, SessionError
 
     try:
         session = Session.open(info.dir, runbook)
     except SessionError as exc:
         raise CommandError(str(exc)) from None
-    _say_recovery(session)
+    if say:
+        say_recovery(session)
     return session
 
 
-def _say_recovery(session: Session) -> None:
+def say_recovery(session: Session) -> None:
+    """What was repaired in the session's record when it opened, on stderr (one line)."""
     if session.recovery is not None:
         print(f"amxwizard: {session.recovery}", file=sys.stderr)
+
+
+def session_by_id(state: Path, session_id: str) -> SessionInfo:
+    """The session ``--session ID`` names (its id, or the start of exactly one id)."""
+    from ..engine.session import list_sessions
+
+    infos = list_sessions(state)
+    found = [i for i in infos if i.id == session_id] or [i for i in infos if i.id.startswith(session_id)]
+    if len(found) != 1:
+        known = ", ".join(i.id for i in infos[-5:]) or "none"
+        what = "no session" if not found else "more than one session starts with"
+        raise CommandError(f"--session {session_id}: {what} {session_id!r} in {state} (latest: {known})", 2)
+    return found[0]
+
+
+def session_runbook(info: SessionInfo) -> RunbookFile:
+    """The runbook a session started with (its own copy), from the runbook cache when it was read before."""
+    from ..runbook import RunbookError
+    from ..runbook.cache import load_cached
+
+    try:
+        return load_cached(info.dir / "runbook.yaml", display=info.runbook_path or "runbook.yaml")
+    except RunbookError as exc:
+        raise CommandError(f"session {info.id}: its runbook copy cannot be read: {exc}") from None
 
 
 def find_session(state: Path, runbook_arg: str | None, session_id: str | None) -> tuple[SessionInfo, RunbookFile]:
@@ -123,18 +158,12 @@ def find_session(state: Path, runbook_arg: str | None, session_id: str | None) -
     own copy), so the command works from any folder.
     """
     from ..engine.session import list_sessions, runbook_key
-    from ..runbook import RunbookError, load_runbook
 
-    infos = list_sessions(state)
     runbook = load_or_exit(runbook_arg) if runbook_arg else None
     if session_id:
-        found = [i for i in infos if i.id == session_id] or [i for i in infos if i.id.startswith(session_id)]
-        if len(found) != 1:
-            known = ", ".join(i.id for i in infos[-5:]) or "none"
-            what = "no session" if not found else "more than one session starts with"
-            raise CommandError(f"--session {session_id}: {what} {session_id!r} in {state} (latest: {known})", 2)
-        info = found[0]
+        info = session_by_id(state, session_id)
     else:
+        infos = list_sessions(state)
         key = runbook_key(runbook) if runbook is not None else None
         candidates = [i for i in infos if key is None or i.runbook_path == key]
         unfinished = [i for i in candidates if not i.finished]
@@ -146,9 +175,4 @@ def find_session(state: Path, runbook_arg: str | None, session_id: str | None) -
                 2,
             )
         info = (unfinished or candidates)[-1]
-    if runbook is None:
-        try:
-            runbook = load_runbook(info.dir / "runbook.yaml", display=info.runbook_path or "runbook.yaml")
-        except RunbookError as exc:
-            raise CommandError(f"session {info.id}: its runbook copy cannot be read: {exc}") from None
-    return info, runbook
+    return info, runbook if runbook is not None else session_runbook(info)

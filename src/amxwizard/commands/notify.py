@@ -38,6 +38,8 @@ def apply_flags(
 
 def check_flags(notify: str | None, command: str | None, after: str | None) -> None:
     """Refuse bad values before anything is recorded (exit 2)."""
+    if notify is None and command is None and after is None:
+        return
     from ..engine.notify import NotifyError, NotifySettings, override
 
     try:

@@ -10,11 +10,27 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import CommandError, find_session, load_or_exit, open_found, open_session, parse_vars, state_dir
+from . import (
+    CommandError,
+    find_session,
+    load_or_exit,
+    open_found,
+    open_session,
+    parse_vars,
+    runbook_path,
+    say_recovery,
+    session_by_id,
+    session_runbook,
+    state_dir,
+)
 
 if TYPE_CHECKING:
     from ..engine.session import Session, SessionInfo
     from ..runbook import RunbookFile
+    from ..runbook.cache import Outline
+    from ..ui.app import WizardApp
+
+Notify = tuple[str | None, str | None, str | None]  # --notify, --notify-command, --notify-after
 
 
 def default_nice() -> int:
@@ -98,7 +114,7 @@ def launch_session(
     nice: int | None = None,
     notes: Sequence[str] = (),
     come_back: Callable[[Session], str | None] | None = None,
-    notify: tuple[str | None, str | None, str | None] = (None, None, None),
+    notify: Notify = (None, None, None),
 ) -> int:
     """Run the TUI on an open session until the person quits; then say where it was left and, when plain
     ``amxwizard`` (or ``amxwizard rehearse``) would not find it again, how to come back.
@@ -116,12 +132,50 @@ def launch_session(
     from ..ui.app import WizardApp
 
     app = WizardApp(session, nice=default_nice() if nice is None else nice, notes=list(notes), notify=settings)
+    return _run(app, come_back)
+
+
+def launch_opening(
+    outline: Outline,
+    opener: Callable[[], Session],
+    *,
+    come_back: Callable[[Session], str | None] | None = None,
+    notify: Notify = (None, None, None),
+) -> int:
+    """Run the TUI from its first frame (``outline``, from the runbook cache) while ``opener`` opens the session
+    in a worker thread; what it raises is reported here, as one line, once the terminal is given back."""
+    from ..ui.app import Opening, WizardApp
+
+    def opened() -> Session:
+        from .notify import apply_flags
+
+        session = opener()
+        try:
+            apply_flags(session.dir, *notify)  # saved with the session: the app reads them from there
+        except CommandError:
+            session.close()
+            raise
+        return session
+
+    app = WizardApp(opening=Opening(outline, opened), nice=default_nice())
+    code = _run(app, come_back)
+    if app.is_open:
+        say_recovery(app.session)  # said on the screen as it opened; here it stays in the terminal's history
+    return code
+
+
+def _run(app: WizardApp, come_back: Callable[[Session], str | None] | None) -> int:
     try:
         app.run()
     finally:
-        session.close()
+        if app.is_open:
+            app.session.close()
+    if app.open_error is not None:
+        raise app.open_error
+    if not app.is_open:  # quit before the session opened (the worker that opened it closed it)
+        return 0
     if come_back is not None:
-        line = come_back(session)
+        line = come_back(app.session)
         if line:
             print(line)
     return app.return_code or 0
@@ -151,7 +205,7 @@ def launch(
     *,
     new: bool = False,
     nice: int | None = None,
-    notify: tuple[str | None, str | None, str | None] = (None, None, None),
+    notify: Notify = (None, None, None),
 ) -> int:
     """Open (or resume) a session for ``runbook`` under ``state`` and run the TUI until the person quits."""
     from .notify import check_flags
@@ -160,6 +214,13 @@ def launch(
     _needs_terminal()
     session = open_session(runbook, state, dict(overrides), new=new)
     return launch_session(session, nice=nice, come_back=lambda s: _come_back(s, state), notify=notify)
+
+
+def _fast_outline(path: Path) -> Outline | None:
+    """The runbook's outline from the cache, when this file was read before: the first frame comes from it."""
+    from ..runbook.cache import read_outline
+
+    return read_outline(path)
 
 
 def _come_back(session: Session, state: Path) -> str | None:
@@ -176,32 +237,54 @@ def _come_back(session: Session, state: Path) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.session import SessionError
+    # Imports stay in the functions that need them: the first frame is drawn before the engine is imported.
     from .notify import check_flags
 
     state = state_dir(args.state_dir)
     overrides = parse_vars(args.var)
     notify = (args.notify, args.notify_command, args.notify_after)
     check_flags(*notify)
+    come_back: Callable[[Session], str | None] = lambda s: _come_back(s, state)  # noqa: E731
     if args.session:
-        info, runbook = find_session(state, args.runbook, args.session)
+        info: SessionInfo | None = None if args.runbook else session_by_id(state, args.session)
     elif not args.new and not args.runbook and not overrides:
         # In a repository with a session of its own, plain `amxwizard` resumes that one, with the runbook it began
         # with (its copy), whichever runbook this folder would offer.
-        here = session_here(state)
-        if here is None:
-            return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
-        info, runbook = find_session(state, None, here.id)
+        info = session_here(state)
     else:
-        return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
-    _needs_terminal()
-    session = open_found(info, runbook)
-    if overrides:
-        from ..runbook.variables import VariableError
+        info = None
+    if info is None and not args.session:
+        # A runbook's session (the latest unfinished one, else a new one).
+        outline = _fast_outline(runbook_path(args.runbook)[0])
+        if outline is None:
+            return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
+        _needs_terminal()
 
-        try:
-            session.set_variables(overrides)
-        except (VariableError, SessionError) as exc:
-            session.close()
-            raise CommandError(str(exc)) from None
-    return launch_session(session, come_back=lambda s: _come_back(s, state), notify=notify)
+        def open_latest() -> Session:
+            runbook = load_or_exit(args.runbook, cached=True)
+            return open_session(runbook, state, dict(overrides), new=args.new, say=False)
+
+        return launch_opening(outline, open_latest, come_back=come_back, notify=notify)
+    found = info
+
+    def open_it(*, say: bool = True) -> Session:
+        if found is not None:
+            session = open_found(found, session_runbook(found), say=say)
+        else:
+            session = open_found(*find_session(state, args.runbook, args.session), say=say)
+        if overrides:
+            from ..engine.session import SessionError
+            from ..runbook.variables import VariableError
+
+            try:
+                session.set_variables(overrides)
+            except (VariableError, SessionError) as exc:
+                session.close()
+                raise CommandError(str(exc)) from None
+        return session
+
+    outline = _fast_outline(found.dir / "runbook.yaml") if found is not None else None
+    _needs_terminal()
+    if outline is not None:
+        return launch_opening(outline, lambda: open_it(say=False), come_back=come_back, notify=notify)
+    return launch_session(open_it(), come_back=come_back, notify=notify)

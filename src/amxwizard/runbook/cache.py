@@ -6,15 +6,21 @@ An entry is the validated model, pickled, in a private folder (``$AMXWIZARD_CACH
 (the package version, the Python version, and the size and mtime of every module of this package), so a changed
 runbook or a changed model is validated again. A missing, unreadable or foreign entry is ignored: the file is then
 loaded the ordinary way, and its located problems are raised exactly as :func:`load_runbook` raises them.
+
+Beside each entry lies its *outline* (JSON: the title, the checklist's ids, the phases and their steps' ids and
+titles): all the wizard's first frame shows before the session is open, read without importing pydantic or the
+models (:func:`read_outline`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import pickle
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +29,64 @@ if TYPE_CHECKING:
     from .models import Runbook
 
 FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class OutlineStep:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutlinePhase:
+    id: str
+    title: str
+    steps: tuple[OutlineStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """What a runbook's outline shows before anything is known of a session: titles, no states."""
+
+    title: str
+    checklist: tuple[str, ...]  # the items' ids
+    phases: tuple[OutlinePhase, ...]
+
+    @classmethod
+    def of(cls, model: Runbook) -> Outline:
+        return cls(
+            model.title,
+            tuple(item.id for item in model.checklist),
+            tuple(
+                OutlinePhase(p.id, p.title, tuple(OutlineStep(s.id, s.title) for s in p.steps)) for p in model.phases
+            ),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "title": self.title,
+                "checklist": list(self.checklist),
+                "phases": [
+                    {"id": p.id, "title": p.title, "steps": [{"id": s.id, "title": s.title} for s in p.steps]}
+                    for p in self.phases
+                ],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Outline:
+        data = json.loads(text)
+        return cls(
+            str(data["title"]),
+            tuple(str(i) for i in data["checklist"]),
+            tuple(
+                OutlinePhase(
+                    str(p["id"]), str(p["title"]), tuple(OutlineStep(str(s["id"]), str(s["title"])) for s in p["steps"])
+                )
+                for p in data["phases"]
+            ),
+        )
 
 
 def cache_dir() -> Path:
@@ -52,6 +116,35 @@ def entry_path(sha256: str, folder: Path | None = None) -> Path:
     return (folder or cache_dir()) / f"{sha256}-{code_key()}.pickle"
 
 
+def outline_path(sha256: str, folder: Path | None = None) -> Path:
+    """The outline beside the entry of a file with this sha256."""
+    return entry_path(sha256, folder).with_suffix(".outline.json")
+
+
+def read_outline(path: str | Path, *, folder: Path | None = None) -> Outline | None:
+    """The outline of the runbook at ``path`` when this exact file was validated before by this code, else None.
+
+    Cheap (a read, a hash, a small JSON file): the wizard's first frame is drawn from it while the session opens.
+    """
+    try:
+        sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        fd = os.open(outline_path(sha, folder), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            return Outline.from_json(fh.read().decode("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):  # damaged: the first frame waits for the session instead
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def load_cached(path: str | Path, display: str | None = None, *, folder: Path | None = None) -> RunbookFile:
     """Like :func:`load_runbook`, but from the cache when this exact file was validated before by this code."""
     path = Path(path)
@@ -66,12 +159,15 @@ def load_cached(path: str | Path, display: str | None = None, *, folder: Path | 
         if model is not None:
             from .file import RunbookFile
 
+            outline = outline_path(sha, folder)
+            if not outline.exists():  # an entry written before outlines were
+                _write_file(outline, Outline.of(model).to_json().encode("utf-8"))
             return RunbookFile(model, path, name, sha, raw.decode("utf-8"))
     from .load import load_runbook
 
     loaded = load_runbook(path, display)
     if raw is not None and loaded.sha256 == sha:
-        _write(entry_path(sha, folder), loaded)
+        _write(sha, folder, loaded)
     return loaded
 
 
@@ -98,11 +194,21 @@ def _read(entry: Path) -> Runbook | None:
     return model if isinstance(model, RunbookModel) else None
 
 
-def _write(entry: Path, loaded: RunbookFile) -> None:
-    with contextlib.suppress(OSError, pickle.PicklingError, TypeError):
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temp = entry.with_name(f".{entry.name}.{os.getpid()}")
+def _write(sha: str, folder: Path | None, loaded: RunbookFile) -> None:
+    with contextlib.suppress(pickle.PicklingError, TypeError):
+        data = pickle.dumps(loaded.model, protocol=pickle.HIGHEST_PROTOCOL)
+        # The outline first: an entry without one gets one on its next read, an outline never outlives its entry's
+        # file (both are named by the file's sha256).
+        _write_file(outline_path(sha, folder), Outline.of(loaded.model).to_json().encode("utf-8"))
+        _write_file(entry_path(sha, folder), data)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, readable by this user only; a failure leaves no entry (no error)."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temp = path.with_name(f".{path.name}.{os.getpid()}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(loaded.model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, entry)
+            fh.write(data)
+        os.replace(temp, path)

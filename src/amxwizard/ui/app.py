@@ -8,28 +8,42 @@ import gc
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ..engine.executor import StepExecutor
-from ..engine.notify import Notice, Notifier, NotifyError, NotifySettings, Terminal, load_settings
-from ..engine.session import Session, SessionError
-from ..engine.state import StepStatus
-from ..engine.steps.base import Approval, ChooseApproach, Plan, PlanInput, SaveAnswers, StepError, StepResult
-from ..engine.store import Event
-from ..engine.watchdog import Flag, Watch, Watchdog, flag_notice_state
-from ..runbook import models as m
 from .host import WizardHost
 from .messages import EventRecorded, RunStarted, StepEnded, ToastRequested
 from .screens.dialogs import ConfirmScreen, DiffScreen, is_dialog
-from .screens.main import MainScreen
 from .widgets.runlog import OutputFeed
+
+# The engine and the runbook's models are imported where they are used, not here: the wizard's first frame (the
+# outline, from the runbook cache) is drawn before any of them is needed (see ``Opening``).
+if TYPE_CHECKING:
+    from ..engine.notify import Notice, NotifySettings
+    from ..engine.session import Session
+    from ..engine.steps.base import Approval, Plan, PlanInput, StepResult
+    from ..engine.store import Event
+    from ..engine.watchdog import Flag, Watch
+    from ..runbook import models as m
+    from ..runbook.cache import Outline
+    from .screens.main import MainScreen
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """How the app gets its session when it starts without one: ``outline`` is drawn at once (titles, no states),
+    ``open`` runs in a worker thread after that first frame and returns the open session, or raises (the app then
+    exits and ``WizardApp.open_error`` holds what it raised, for the command line to report)."""
+
+    outline: Outline
+    open: Callable[[], Session]
 
 
 class WizardApp(WizardHost):
@@ -46,17 +60,20 @@ class WizardApp(WizardHost):
 
     def __init__(
         self,
-        session: Session,
+        session: Session | None = None,
         *,
+        opening: Opening | None = None,
         nice: int = 10,
         catch_up: bool = True,
         notes: list[str] | None = None,
         notify: NotifySettings | None = None,
     ) -> None:
         super().__init__()
-        self.session = session
-        self.runbook = session.runbook.model
-        self.executor = StepExecutor(session, nice=nice)
+        if (session is None) == (opening is None):
+            raise ValueError("WizardApp needs a session, or an Opening that opens one (not both)")
+        self.opening = opening
+        self.open_error: BaseException | None = None  # what opening the session raised (the app then exited)
+        self.nice = nice
         self.busy: str | None = None  # the step whose commands or changes are being applied
         self.walking = False  # a step is on its way through its dialogs
         self.main: MainScreen | None = None
@@ -69,6 +86,25 @@ class WizardApp(WizardHost):
         self.resume_notes.extend(notes or [])
         self._held_toasts: list[ToastRequested] = []
         self._notify_problem = ""
+        self._notify_settings = notify
+        if session is not None:
+            self._bind(session)
+
+    @property
+    def is_open(self) -> bool:
+        """The session is open (always, unless the app started with an ``Opening`` still at work)."""
+        return "session" in self.__dict__
+
+    def _bind(self, session: Session) -> None:
+        """Take the open session: everything the app does with it starts here."""
+        from ..engine.executor import StepExecutor
+        from ..engine.notify import Notifier, NotifyError, NotifySettings, Terminal, load_settings
+        from ..engine.watchdog import Watchdog
+
+        self.session = session
+        self.runbook = session.runbook.model
+        self.executor = StepExecutor(session, nice=self.nice)
+        notify = self._notify_settings
         if notify is None:
             try:
                 notify = load_settings(session.dir)
@@ -82,8 +118,54 @@ class WizardApp(WizardHost):
     # -- start ---------------------------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.main = MainScreen()
-        self.push_screen(self.main)
+        if self.opening is not None and not self.is_open:
+            from .screens.opening import OpeningScreen
+
+            self.push_screen(OpeningScreen(self.opening.outline))
+            # The session opens once the outline is on the screen (a worker: the cursor moves meanwhile).
+            self.call_after_refresh(self._open_session)
+            return
+        self._start()
+
+    @work(thread=True, exit_on_error=False, group="open")
+    def _open_session(self) -> None:
+        assert self.opening is not None
+        try:
+            session = self.opening.open()
+            from .screens import main  # noqa: F401  (its imports are the engine's: here, not on the UI thread)
+        except BaseException as exc:  # reported by the command line once the terminal is given back
+            self.open_error = exc
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(self.exit, 1)
+            return
+        try:
+            self.call_from_thread(self._opened, session)
+        except RuntimeError:  # the person quit while it opened: nobody else will close it
+            session.close()
+
+    def _opened(self, session: Session) -> None:
+        """The session is open: the main screen, drawn from it, takes the opening screen's place."""
+        from .screens.opening import OpeningScreen
+
+        if not self.is_running or self._exit:  # quitting: the session is not the app's to keep
+            session.close()
+            return
+        self._bind(session)
+        while not isinstance(self.screen, OpeningScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()  # help, opened meanwhile (the stack changes at once; the screen goes later)
+        opening = self.screen
+        self._start(opening.chosen if isinstance(opening, OpeningScreen) else None)
+
+    def _start(self, chosen: tuple[str, str] | None = None) -> None:
+        """Show the main screen (on the row ``chosen``, else where the work is) and start what follows an open."""
+        from .screens.main import MainScreen
+        from .screens.opening import OpeningScreen
+
+        self.main = MainScreen(chosen=chosen)
+        if isinstance(self.screen, OpeningScreen):
+            self.switch_screen(self.main)
+        else:
+            self.push_screen(self.main)
         if not self.session.state.setup_accepted:
             from .screens.setup import SetupScreen
 
@@ -115,6 +197,7 @@ class WizardApp(WizardHost):
     @work(thread=True, exit_on_error=False, group="machine")
     def observe_machine(self) -> None:
         """Record the machine the session runs on (nvidia-smi can take seconds: never on the UI thread)."""
+        from ..engine.session import SessionError
         from ..report.machine import observe_machine
 
         # On a read-only or full disk nothing is recorded: the record then says the machine facts are not verified.
@@ -136,6 +219,7 @@ class WizardApp(WizardHost):
         says the check decided it). Items a person must confirm, and items whose check does not pass, stay open;
         an item someone already ticked or unticked is theirs."""
         from ..engine.checklist import ChecklistError, tick
+        from ..engine.session import SessionError
 
         state = self.session.state
         if any(state.step(s.id).attempts or state.step(s.id).status.done for _, s in self.runbook.iter_steps()):
@@ -200,6 +284,8 @@ class WizardApp(WizardHost):
             self.on_toast_requested(message)
 
     def _step_left_running(self) -> str | None:
+        from ..engine.state import StepStatus
+
         state = self.session.state
         return next((s.id for _, s in self.runbook.iter_steps() if state.step(s.id).status is StepStatus.RUNNING), None)
 
@@ -215,6 +301,7 @@ class WizardApp(WizardHost):
     def _settle_runs(self) -> None:
         from ..engine.runs import finish_reattached, reconcile
         from ..engine.settle import settle
+        from ..engine.state import StepStatus
 
         # What ended while no wizard watched is recorded and judged first, exactly as if it had been watched; the
         # banner says how it ended.
@@ -266,6 +353,8 @@ class WizardApp(WizardHost):
 
     def _judge_left_running(self) -> None:
         """Judge (or finish running) each step an earlier wizard left running."""
+        from ..engine.state import StepStatus
+
         for _, step in self.runbook.iter_steps():
             if self.session.state.step(step.id).status is StepStatus.RUNNING:
                 # A run this wizard followed to its end: the attempt goes on (the rest of its commands) and is
@@ -286,7 +375,7 @@ class WizardApp(WizardHost):
     @work(thread=True, exit_on_error=False, group="notify")
     def _attach_notifications(self) -> None:
         """Learn where the person is (tty, tmux) and install the hook that notifies when no wizard is attached."""
-        from ..engine.notify import attach
+        from ..engine.notify import Terminal, attach
 
         terminal = Terminal.here()
         self.notifier.terminal = terminal
@@ -328,6 +417,9 @@ class WizardApp(WizardHost):
         self.watchdog.usual(step_id)  # reads this and other sessions' stores: never on the UI thread
 
     def _flagged(self, flag: Flag, seen: Watch) -> None:
+        from ..engine.notify import Notice
+        from ..engine.watchdog import flag_notice_state
+
         text = seen.silence_text() if flag == "silent" else seen.usual_text()
         self.notify(text, severity="warning", timeout=15)
         self.send_notice(
@@ -342,6 +434,7 @@ class WizardApp(WizardHost):
         )
 
     def _notify_end(self, result: StepResult) -> None:
+        from ..engine.notify import Notice
         from ..engine.watchdog import epoch
 
         runs = self.session.state.attempt_runs(result.step)
@@ -384,6 +477,7 @@ class WizardApp(WizardHost):
             self._refresh_main()
 
     async def _answer_worker(self, step_id: str) -> None:
+        from ..engine.steps.base import ChooseApproach, PlanInput, SaveAnswers
         from .flow import ANSWER_SCREENS
 
         self.walking = True
@@ -403,6 +497,8 @@ class WizardApp(WizardHost):
 
         ``None`` when the person cancelled or the step could not start; otherwise how it ended.
         """
+        from ..engine.state import StepStatus
+        from ..engine.steps.base import Approval, PlanInput
         from .flow import BLOCKER_SCREENS, REVIEW_SCREENS, Cancel, Grant, OpenEditor, Replan, RunFirst, merge
 
         approval = approval or Approval()
@@ -440,6 +536,9 @@ class WizardApp(WizardHost):
 
     async def _plan(self, step_id: str, request: PlanInput) -> Plan | None:
         """The plan, computed off the UI thread (it reads files, git and logs)."""
+        from ..engine.session import SessionError
+        from ..engine.steps.base import StepError
+
         try:
             return await asyncio.to_thread(self.executor.plan, step_id, request)
         except (StepError, SessionError) as exc:
@@ -474,6 +573,7 @@ class WizardApp(WizardHost):
 
     async def edit_step(self, step: m.Step) -> None:
         """Open the person's editor at the step's place; record what they changed and show its diff."""
+        from ..engine.steps.base import StepError
         from .editor import open_editor
 
         try:
@@ -529,6 +629,8 @@ class WizardApp(WizardHost):
         self._learn_usual(message.step_id)
 
     def on_step_ended(self, message: StepEnded) -> None:
+        from ..engine.state import StepStatus
+
         if message.step_id == self.busy or not message.step_id:
             self.busy = None
         if self.main is not None and message.step_id:
@@ -553,6 +655,9 @@ class WizardApp(WizardHost):
             self.main.refresh_bindings()
 
     def _step_error(self, step_id: str, error: Exception) -> None:
+        from ..engine.session import SessionError
+        from ..engine.steps.base import StepError
+
         if isinstance(error, StepError | SessionError):
             self.notify(str(error), severity="error", timeout=10)
         else:
@@ -560,6 +665,9 @@ class WizardApp(WizardHost):
 
     def safely(self, action: Callable[..., Any], *args: Any) -> bool:
         """Record something a person did; a failure to (disk full, read-only) is a message, not a crash."""
+        from ..engine.session import SessionError
+        from ..engine.steps.base import StepError
+
         try:
             action(*args)
         except (StepError, SessionError) as exc:
@@ -586,6 +694,10 @@ class WizardApp(WizardHost):
             self.push_screen(HelpScreen(self.screen))
 
     async def action_quit(self) -> None:
+        if not self.is_open:
+            self.exit()  # the session, if it opens meanwhile, is closed by the worker that opened it
+            return
+
         def leave() -> None:
             self.executor.detach()  # no further command starts; a running one goes on without us
             if self.main is not None and self.main.run_handle is not None:
@@ -613,6 +725,9 @@ class WizardApp(WizardHost):
 
         from .palette import WizardPalette
 
+        if not self.is_open:
+            self.notify("the session is still opening", timeout=2)
+            return
         if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
             self.push_screen(WizardPalette(id="--command-palette"))
 

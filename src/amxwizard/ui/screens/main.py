@@ -71,8 +71,9 @@ class MainScreen(Screen[None]):
 
     app: WizardHost
 
-    def __init__(self) -> None:
+    def __init__(self, chosen: tuple[str, str] | None = None) -> None:
         super().__init__()
+        self.chosen = chosen  # (kind, id) of the row to start on, when the person chose one before the session opened
         self.run_step: str | None = None
         self.run_started = 0.0
         self.run_handle: Any = None
@@ -104,12 +105,12 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         outline = self.query_one(StepOutline)
         outline.focus()
-        if self.checklist_leads():
+        if self.chosen is not None and outline.select(*self.chosen):
+            pass  # where the person moved the cursor while the session opened
+        elif self.checklist_leads():
             outline.select_checklist()
-        else:
-            nxt = self.next_pending()
-            if nxt:
-                outline.select_step(nxt)
+        elif nxt := self.next_pending():
+            outline.select_step(nxt)
         self.query_one(StepOutline).refresh_labels()
         for key, (text, sticky) in self.app.pending_notices.items():
             self.set_notice(key, text, sticky=sticky)
@@ -124,7 +125,13 @@ class MainScreen(Screen[None]):
 
     @property
     def item(self) -> Item | None:
-        return self.query_one(StepOutline).current
+        """The selected row; None also before the screen is composed (Textual may ask for its keys by then)."""
+        from textual.css.query import NoMatches
+
+        try:
+            return self.query_one(StepOutline).current
+        except NoMatches:
+            return None
 
     @property
     def step(self) -> m.Step | None:

@@ -59,11 +59,11 @@ class DetailPane(VerticalScroll):
     def show(self, parts: Sequence[RenderableType]) -> None:
         """Replace what the pane shows (on the UI thread)."""
         self.parts = list(parts)
-        syntax = sys.modules.get("rich.syntax")  # not loaded yet: no part can be code
+        # Not imported yet (or still being imported by a worker thread, without its class so far): no part can be
+        # code. The pane never imports it itself: pygments comes with it.
+        code: type[Syntax] | None = getattr(sys.modules.get("rich.syntax"), "Syntax", None)
         widgets = [
-            CodeBlock(part)
-            if syntax is not None and isinstance(part, syntax.Syntax)
-            else Static(part, classes="detail-part")
+            CodeBlock(part) if code is not None and isinstance(part, code) else Static(part, classes="detail-part")
             for part in parts
         ]
         with self.app.batch_update():

@@ -118,6 +118,17 @@ class StepOutline(Tree[Item]):
             else:
                 node.set_label(self._checklist_label())
 
+    def select(self, kind: str, key: str) -> bool:
+        """Put the cursor on the row of ``kind`` and ``key`` (as in :class:`Item`); False if there is none."""
+        node = self._by_item.get((kind, key))
+        if node is None:
+            return False
+        if node.parent is not None:
+            node.parent.expand()
+        self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
+        return True
+
     def select_step(self, step_id: str) -> None:
         node = self._by_item.get(("step", step_id))
         if node is not None:
