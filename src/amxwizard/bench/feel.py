@@ -224,7 +224,7 @@ def run_step(world: World, command: str, *, watch_lines: bool = False, timeout: 
     Returns the keys and the wizard's peak RSS (KiB)."""
     app = PtyApp(world.session(command), cols=COLS, rows=ROWS, env=_env(), cwd=world.root)
     try:
-        if app.wait_until(lambda a: a.contains("Work") and a.contains("^q"), 30) is None:
+        if app.wait_until(lambda a: a.contains(STATES) and a.contains("^q"), 30) is None:
             raise RuntimeError(f"the wizard did not start:\n{app.text()}")
         time.sleep(0.5)  # the detail pane and the machine observation settle
         app.write(b"r")
@@ -263,7 +263,7 @@ def wizard_idle_keys(world: World, seconds: float) -> Keys:
     app = PtyApp(world.session("true"), cols=COLS, rows=ROWS, env=_env(), cwd=world.root)
     keys = Keys()
     try:
-        if app.wait_until(lambda a: a.contains("Work") and a.contains("^q"), 30) is None:
+        if app.wait_until(lambda a: a.contains(STATES) and a.contains("^q"), 30) is None:
             raise RuntimeError(f"the wizard did not start:\n{app.text()}")
         time.sleep(0.5)
         _press_for(app, keys, seconds)

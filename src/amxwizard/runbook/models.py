@@ -152,7 +152,11 @@ class ChecklistItem(Model):
     """The item's id, used by 'amxwizard check ID'."""
     text: NonEmpty
     """What must be true before starting, as the person reads it (a text template)."""
-    check: ChecklistCheck = ManualCheck(kind="manual")
+    # A factory, not an instance: making a ManualCheck here would build its validator as the module is imported
+    # (tens of milliseconds the wizard's start would pay; the models are built on first use).
+    check: ChecklistCheck = Field(
+        default_factory=lambda: ManualCheck(kind="manual"), json_schema_extra={"default": {"kind": "manual"}}
+    )
     """How the wizard verifies the item on this machine; 'manual' when it cannot."""
 
 
@@ -738,7 +742,10 @@ class Troubleshooting(Model):
     """What to do."""
     goto: StepId | None = None
     """The step to go back to ('g' on the main screen)."""
-    when: Trigger = Trigger()
+    when: Trigger = Field(
+        default_factory=lambda: Trigger(),  # as ChecklistItem.check
+        json_schema_extra={"default": {"steps": [], "finding": None, "approach": None}},
+    )
     """When the entry is shown beside a failed step."""
 
 
