@@ -33,6 +33,9 @@ def test_quick_feel_benchmark_drives_the_real_app_in_a_terminal_and_prints_the_t
     assert text.startswith("machine: ")
     first = re.search(r"first frame bare Textual (\d+) ms, amxwizard (\d+) ms", text)
     assert first and int(first.group(1)) > 0 and int(first.group(2)) > 0
+    # The first frame is the outline; the session's states come once it is open (later than the first frame).
+    states = re.search(r"the session open and its states shown at (\d+) ms", text)
+    assert states and int(states.group(1)) >= int(first.group(2))
     assert re.search(r"flood: 100,000 lines received and [1-9][\d,]* distinct lines ever drawn", text)
     goals = text.split("== goals", 1)[1]
     for name in ("start: first frame / bare Textual", "keys p99 during a 100,000-line flood", "keys max, ", "peak RSS"):

@@ -21,7 +21,7 @@ def test_importing_the_models_and_the_engine_builds_no_validator() -> None:
 
 
 def test_a_default_made_by_a_factory_is_still_the_default() -> None:
-    from amxwizard.runbook.models import ChecklistItem, ManualCheck, Troubleshooting, Trigger
+    from amxwizard.runbook.models import ChecklistItem, ManualCheck, Trigger, Troubleshooting
 
     item = ChecklistItem.model_validate({"id": "x", "text": "a thing"})
     assert item.check == ManualCheck(kind="manual")

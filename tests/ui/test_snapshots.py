@@ -400,3 +400,29 @@ def test_a_banner_says_how_a_run_ended_while_away(
         assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
     finally:
         reopened.close()
+
+
+def test_the_first_frame_before_the_session_opens(
+    snap_compare: Callable[..., bool], runbook_file: RunbookFile, request: pytest.FixtureRequest
+) -> None:
+    """The outline from the runbook cache, at 80x24, while the session is still opening: titles, no states."""
+    import threading
+
+    from amxwizard.runbook.cache import Outline
+    from amxwizard.ui.app import Opening
+
+    release = threading.Event()
+    request.addfinalizer(release.set)
+
+    def never() -> Session:
+        # Until the snapshot is taken and the app closes (Textual waits for its workers as it exits).
+        while not release.wait(0.05) and not app._exit:
+            pass
+        raise RuntimeError("the snapshot was taken; the session is not needed")
+
+    app = WizardApp(opening=Opening(Outline.of(runbook_file.model), never))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -7,6 +7,7 @@ interrupted run, ticks) are recorded here too, each with its reason.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,16 @@ class StepExecutor(StepContext):
             return None
         io = RunIO(on_output, on_started)
         return run_from(self, step, plan.commands, plan.cwd, resume_index(self, step_id), io, kind.judge)
+
+    @staticmethod
+    def warm_up() -> None:
+        """Import what running a step needs (GitPython for the snapshot, sh, the runs' bookkeeping): ~150 ms of
+        imports that would otherwise hold the interpreter while the first run starts and the person presses keys."""
+        import importlib
+
+        for name in ("git", "sh", "amxwizard.engine.runs", "amxwizard.engine.runner"):
+            with contextlib.suppress(ImportError):  # GitPython refuses to import without a git program
+                importlib.import_module(name)
 
     def cancel(self) -> bool:
         """Cancel the command that is running, if any (SIGTERM, then SIGKILL, to its whole process group)."""

@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from .screens.main import MainScreen
 
 
+# How long a step's start takes to settle on the screen (its run's handle, its running state): the footer, which
+# each of these changes would rebuild, is brought up to date once, after it.
+STARTING_SECONDS = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class Opening:
     """How the app gets its session when it starts without one: ``outline`` is drawn at once (titles, no states),
@@ -186,6 +191,12 @@ class WizardApp(WizardHost):
         # Everything created so far lives as long as the app; keeping it out of the collector shortens GC pauses.
         self.call_after_refresh(gc.freeze)
         self.call_after_refresh(self._compile_for_next_start)
+        # While the person reads the first screen, not while the first run starts under their keys.
+        self.set_timer(0.3, self._warm_up)
+
+    @work(thread=True, exit_on_error=False, group="warm")
+    def _warm_up(self) -> None:
+        self.executor.warm_up()
 
     @work(thread=True, exit_on_error=False, group="bytecode")
     def _compile_for_next_start(self) -> None:
@@ -553,7 +564,7 @@ class WizardApp(WizardHost):
         self.busy = step_id
         if self.main is not None:
             self.main.begin(step_id)
-            self.main.refresh_bindings()
+            self.main.hold_bindings(STARTING_SECONDS)
         result: StepResult | None = None
         error: Exception | None = None
         try:

@@ -486,11 +486,30 @@ class MainScreen(Screen[None]):
 
     _bindings_shown: tuple[object, ...] | None = None
 
+    _bindings_held_until = 0.0
+    _bindings_hold: Timer | None = None
+
+    def hold_bindings(self, seconds: float) -> None:
+        """Leave the footer as it is for ``seconds``, then bring it up to date once.
+
+        A step's start changes the keys it shows three times within ~100 ms (busy; the run's handle, so cancel; the
+        running state, so no skip), and each change rebuilds every key of the footer while keys are being pressed.
+        The keys themselves work meanwhile: Textual asks ``check_action`` when one is pressed."""
+        self._bindings_held_until = time.monotonic() + seconds
+        if self._bindings_hold is None:
+            self._bindings_hold = self.set_timer(seconds, self._bindings_released)
+
+    def _bindings_released(self) -> None:
+        self._bindings_hold, self._bindings_held_until = None, 0.0
+        self.refresh_bindings()
+
     def refresh_bindings(self) -> None:
         """Tell the footer only when what it would show changed: a footer refresh rebuilds and restyles every key,
         and most cursor moves (which ask for one) change nothing it shows."""
         from textual.css.query import NoMatches
 
+        if time.monotonic() < self._bindings_held_until:
+            return  # brought up to date when the hold ends
         app = self.app
         try:
             shown: tuple[object, ...] | None = (

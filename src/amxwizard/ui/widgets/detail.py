@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual.containers import ScrollableContainer, VerticalScroll
 from textual.widgets import Static
 
@@ -57,14 +58,36 @@ class DetailPane(VerticalScroll):
         self.parts: list[RenderableType] = []
 
     def show(self, parts: Sequence[RenderableType]) -> None:
-        """Replace what the pane shows (on the UI thread)."""
-        self.parts = list(parts)
+        """Replace what the pane shows (on the UI thread).
+
+        When the parts are of the same kinds as the ones shown (most refreshes: a step started, a line number moved),
+        each widget is updated in place and an unchanged one is left alone: remounting every part re-lays the whole
+        screen out, and a step's start refreshes the pane a few times while keys are being pressed."""
+        old, self.parts = self.parts, list(parts)
         # Not imported yet (or still being imported by a worker thread, without its class so far): no part can be
         # code. The pane never imports it itself: pygments comes with it.
         code: type[Syntax] | None = getattr(sys.modules.get("rich.syntax"), "Syntax", None)
+
+        def is_code(part: RenderableType) -> bool:
+            return code is not None and isinstance(part, code)
+
+        children = list(self.children)
+        if len(children) == len(parts) and len(old) == len(parts):
+            pairs = zip(parts, children, strict=True)
+            if all(is_code(part) == isinstance(child, CodeBlock) for part, child in pairs):
+                with self.app.batch_update():
+                    for part, before, child in zip(parts, old, children, strict=True):
+                        if _same(part, before):
+                            continue
+                        if isinstance(child, CodeBlock):
+                            child.code = cast("Syntax", part)
+                            child.query_one(Static).update(part)
+                            child.scroll_to(x=0, animate=False)  # other code starts at its left edge, as a new block
+                        elif isinstance(child, Static):
+                            child.update(part)
+                return
         widgets = [
-            CodeBlock(part) if code is not None and isinstance(part, code) else Static(part, classes="detail-part")
-            for part in parts
+            CodeBlock(cast("Syntax", part)) if is_code(part) else Static(part, classes="detail-part") for part in parts
         ]
         with self.app.batch_update():
             self.remove_children()
@@ -85,3 +108,20 @@ class DetailPane(VerticalScroll):
         from ..render import detail_text
 
         return detail_text(self.parts)
+
+
+def _same(new: RenderableType, old: RenderableType) -> bool:
+    """The two parts show the same thing (Rich's Text compares its text and styles; code, its code and options)."""
+    if new is old:
+        return True
+    if type(new) is not type(old):
+        return False
+    if isinstance(new, Text):
+        return new == old
+    syntax = sys.modules.get("rich.syntax")
+    if syntax is not None and isinstance(new, syntax.Syntax):
+        # The lexer as given (a name; the ``lexer`` property makes a new object each time); the theme is the module's
+        # constant (render.THEME).
+        keys = ("code", "_lexer", "line_numbers", "start_line", "line_range", "highlight_lines", "word_wrap", "dedent")
+        return all(getattr(new, k, None) == getattr(old, k, None) for k in keys)
+    return False

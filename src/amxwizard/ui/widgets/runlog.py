@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from rich.cells import cell_len
 from textual.widgets import Log
 
 
@@ -97,6 +98,18 @@ class RunLog(Log):
         self.write_lines(lines)
         # A full Log(max_lines=N) stops repainting on real terminals in Textual 8.2; an explicit refresh fixes it.
         self.refresh()
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
+        """The widest new line, for the horizontal scroll: measured here, on the UI thread, from the lines' lengths.
+
+        Textual's Log measures each write's lines in a new worker thread that then waits for the UI thread: under a
+        flood that is a thread per flush competing with the keys for the interpreter. A plain ASCII line is as wide
+        as it is long; any other line is measured as Log measures it."""
+        if not lines:
+            return
+        process = self._process_line
+        width = max(len(line) if line.isascii() and "\t" not in line else cell_len(process(line)) for line in lines)
+        self._update_maximum_width(updates, width)
 
     def reset(self, title: str = "") -> None:
         """Start over for a new run."""
