@@ -175,7 +175,9 @@ def test_rehearse_new_builds_a_fresh_one_and_the_state_dir_of_the_environment_ho
     assert len(list_sessions(states)) == 2  # both in the environment's state folder
     assert not any((p / "state" / "sessions").exists() for p in both)
 
-    seen = walk(expect=b"resuming the rehearsal")
+    # Its setup screen, shown once the session is open (the first frame may be the outline alone, drawn while it
+    # opens); the banner says which rehearsal was resumed, and so does the line left when the wizard closes.
+    seen = walk(expect=b"Nothing runs until you accept")
     assert sandboxes() == both  # nothing new built
     assert f"resuming the rehearsal in {newer}".encode() in seen
 

@@ -133,12 +133,12 @@ def latest_rehearsal(state: Path | None) -> Rehearsal | None:
 # --- the command -----------------------------------------------------------------------------------------------
 
 
-def _open(rehearsal: Rehearsal) -> tuple[Session, RunbookFile]:
+def _open(rehearsal: Rehearsal, *, say: bool = True) -> tuple[Session, RunbookFile]:
     """Open a rehearsal's session with the runbook it began with (its own copy)."""
     from . import find_session, open_found
 
     info, runbook = find_session(rehearsal.state, None, rehearsal.info.id)
-    return open_found(info, runbook), runbook
+    return open_found(info, runbook, say=say), runbook
 
 
 def _come_back(root: Path, state: Path, explicit_state: bool) -> str:
@@ -169,19 +169,23 @@ def _after(root: Path, state: Path, explicit_state: bool) -> Callable[[Session],
 
 
 def _resume(rehearsal: Rehearsal, explicit_state: bool, how: str) -> int:
-    from .tui import launch_session, where_left
+    from .tui import fast_outline, launch_opening, launch_session, where_left
 
+    def note(session: Session) -> str:
+        return (
+            f"{how} the rehearsal in {rehearsal.root} (session {session.id}, {where_left(session)}); "
+            "'amxwizard rehearse --new' builds a fresh one"
+        )
+
+    come_back = _after(rehearsal.root, rehearsal.state, explicit_state)
+    outline = fast_outline(rehearsal.info.dir / "runbook.yaml")
+    if outline is not None:  # the first frame from the outline; the note in the banner once the session is open
+        return launch_opening(
+            outline, lambda: _open(rehearsal, say=False)[0], notes=lambda s: [note(s)], come_back=come_back
+        )
     session, _ = _open(rehearsal)
-    note = (
-        f"{how} the rehearsal in {rehearsal.root} (session {session.id}, {where_left(session)}); "
-        "'amxwizard rehearse --new' builds a fresh one"
-    )
-    print(f"amxwizard: {note}", file=sys.stderr)
-    return launch_session(
-        session,
-        notes=[note],
-        come_back=_after(rehearsal.root, rehearsal.state, explicit_state),
-    )
+    print(f"amxwizard: {note(session)}", file=sys.stderr)
+    return launch_session(session, notes=[note(session)], come_back=come_back)
 
 
 def run(args: argparse.Namespace) -> int:

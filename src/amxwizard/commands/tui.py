@@ -139,11 +139,13 @@ def launch_opening(
     outline: Outline,
     opener: Callable[[], Session],
     *,
+    notes: Callable[[Session], list[str]] | None = None,
     come_back: Callable[[Session], str | None] | None = None,
     notify: Notify = (None, None, None),
 ) -> int:
     """Run the TUI from its first frame (``outline``, from the runbook cache) while ``opener`` opens the session
-    in a worker thread; what it raises is reported here, as one line, once the terminal is given back."""
+    in a worker thread; what it raises is reported here, as one line, once the terminal is given back. ``notes``:
+    the banner's notices about the opened session."""
     from ..ui.app import Opening, WizardApp
 
     def opened() -> Session:
@@ -157,8 +159,15 @@ def launch_opening(
             raise
         return session
 
-    app = WizardApp(opening=Opening(outline, opened), nice=default_nice())
-    code = _run(app, come_back)
+    app = WizardApp(opening=Opening(outline, opened, notes), nice=default_nice())
+
+    def notes_then_come_back(session: Session) -> str | None:
+        # The notes as they were when the session opened (its banner said them), kept in the terminal's history.
+        for note in app.opened_notes:
+            print(f"amxwizard: {note}", file=sys.stderr)
+        return come_back(session) if come_back is not None else None
+
+    code = _run(app, notes_then_come_back)
     if app.is_open:
         say_recovery(app.session)  # said on the screen as it opened; here it stays in the terminal's history
     return code
@@ -216,7 +225,7 @@ def launch(
     return launch_session(session, nice=nice, come_back=lambda s: _come_back(s, state), notify=notify)
 
 
-def _fast_outline(path: Path) -> Outline | None:
+def fast_outline(path: Path) -> Outline | None:
     """The runbook's outline from the cache, when this file was read before: the first frame comes from it."""
     from ..runbook.cache import read_outline
 
@@ -255,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         info = None
     if info is None and not args.session:
         # A runbook's session (the latest unfinished one, else a new one).
-        outline = _fast_outline(runbook_path(args.runbook)[0])
+        outline = fast_outline(runbook_path(args.runbook)[0])
         if outline is None:
             return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
         _needs_terminal()
@@ -283,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError(str(exc)) from None
         return session
 
-    outline = _fast_outline(found.dir / "runbook.yaml") if found is not None else None
+    outline = fast_outline(found.dir / "runbook.yaml") if found is not None else None
     _needs_terminal()
     if outline is not None:
         return launch_opening(outline, lambda: open_it(say=False), come_back=come_back, notify=notify)

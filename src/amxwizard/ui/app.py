@@ -49,6 +49,8 @@ class Opening:
 
     outline: Outline
     open: Callable[[], Session]
+    # Banner notices that say something of the opened session (how it was resumed, where it stands).
+    notes: Callable[[Session], list[str]] | None = None
 
 
 class WizardApp(WizardHost):
@@ -78,6 +80,7 @@ class WizardApp(WizardHost):
             raise ValueError("WizardApp needs a session, or an Opening that opens one (not both)")
         self.opening = opening
         self.open_error: BaseException | None = None  # what opening the session raised (the app then exited)
+        self.opened_notes: list[str] = []  # the Opening's notes, as they were when the session opened
         self.nice = nice
         self.busy: str | None = None  # the step whose commands or changes are being applied
         self.walking = False  # a step is on its way through its dialogs
@@ -156,6 +159,11 @@ class WizardApp(WizardHost):
             session.close()
             return
         self._bind(session)
+        notes = self.opening.notes(session) if self.opening is not None and self.opening.notes is not None else []
+        self.opened_notes = notes
+        for i, note in enumerate(notes, start=len(self.resume_notes)):
+            self.pending_notices[f"note-{i}"] = (note, False)
+            self.resume_notes.append(note)
         while not isinstance(self.screen, OpeningScreen) and len(self.screen_stack) > 1:
             self.pop_screen()  # help, opened meanwhile (the stack changes at once; the screen goes later)
         opening = self.screen
