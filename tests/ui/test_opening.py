@@ -4,6 +4,7 @@ Whatever happens meanwhile — opening fails, the person quits, help is open —
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -135,8 +136,10 @@ async def test_quitting_while_the_session_opens_leaves_it_closed(world: World) -
         await pilot.pause(0.1)
         gate.go.set()
     deadline = time.monotonic() + 30
+    # Awaited, not slept: the worker hands the session to the app on this event loop (Pilot runs the app on the
+    # test's loop), and the app, quitting, closes it there.
     while not gate.opened and time.monotonic() < deadline:
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert gate.opened, "the worker never opened the session"
     assert not app.is_open
     # The worker that opened it closed it: another wizard can take it for writing.
@@ -145,13 +148,13 @@ async def test_quitting_while_the_session_opens_leaves_it_closed(world: World) -
         try:
             again = Session.open(session_dir, world.runbook)
         except SessionError:  # still held: the worker closes it as soon as it sees the app gone
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
             continue
         writable = not again.readonly
         again.close()
         if writable:
             break
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert writable
 
 
