@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
@@ -113,15 +114,21 @@ def _sleepy_session(tmp_path: Path) -> Session:
     return session
 
 
+async def _main_screen(pilot: Pilot[None], app: WizardApp) -> MainScreen:
+    """The main screen, once it is up and its detail pane and checks are done."""
+    await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+    main = app.screen
+    assert isinstance(main, MainScreen)
+    await pilot.pause(0.5)
+    return main
+
+
 async def test_a_step_start_rebuilds_the_footer_once(tmp_path: Path) -> None:
     session = _sleepy_session(tmp_path)
     app = WizardApp(session, catch_up=False)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
-            main = app.screen
-            assert isinstance(main, MainScreen)
-            await pilot.pause(0.5)
+            main = await _main_screen(pilot, app)
             rebuilt: list[float] = []
             main.bindings_updated_signal.subscribe(main, lambda _screen: rebuilt.append(time.monotonic()))
             began = time.monotonic()
@@ -142,10 +149,7 @@ async def test_keys_work_before_the_footer_shows_them(tmp_path: Path) -> None:
     app = WizardApp(session, catch_up=False)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
-            main = app.screen
-            assert isinstance(main, MainScreen)
-            await pilot.pause(0.5)
+            main = await _main_screen(pilot, app)
             began = time.monotonic()
             await pilot.press("r")
             await wait_until(pilot, lambda: main.run_handle is not None, what="the run's start")

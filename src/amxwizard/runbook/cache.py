@@ -128,21 +128,15 @@ def read_outline(path: str | Path, *, folder: Path | None = None) -> Outline | N
     """
     try:
         sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        fd = os.open(outline_path(sha, folder), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return None
-        with os.fdopen(fd, "rb") as fh:
-            fd = -1
-            return Outline.from_json(fh.read().decode("utf-8"))
-    except (OSError, ValueError, KeyError, TypeError):  # damaged: the first frame waits for the session instead
+    data = _read_private(outline_path(sha, folder))
+    if data is None:
         return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    try:
+        return Outline.from_json(data.decode("utf-8"))
+    except (ValueError, KeyError, TypeError):  # damaged: the first frame waits for the session instead
+        return None
 
 
 def load_cached(path: str | Path, display: str | None = None, *, folder: Path | None = None) -> RunbookFile:
@@ -171,24 +165,35 @@ def load_cached(path: str | Path, display: str | None = None, *, folder: Path | 
     return loaded
 
 
-def _read(entry: Path) -> Runbook | None:
+def _read_private(path: Path) -> bytes | None:
+    """The file's bytes when it is this user's own and writable by no one else (a pickle runs code as it loads; an
+    outline is shown as the runbook's), else None."""
     try:
-        fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        # Only our own entry, writable by no one else: a pickle runs code as it loads.
         if st.st_uid != os.getuid() or st.st_mode & 0o022:
             return None
         with os.fdopen(fd, "rb") as fh:
             fd = -1
-            model = pickle.load(fh)
-    except Exception:  # a damaged or foreign entry is ignored: the file is validated again
+            return fh.read()
+    except OSError:
         return None
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _read(entry: Path) -> Runbook | None:
+    data = _read_private(entry)
+    if data is None:
+        return None
+    try:
+        model = pickle.loads(data)
+    except Exception:  # a damaged or foreign entry is ignored: the file is validated again
+        return None
     from .models import Runbook as RunbookModel
 
     return model if isinstance(model, RunbookModel) else None
