@@ -169,7 +169,8 @@ def _after(root: Path, state: Path, explicit_state: bool) -> Callable[[Session],
 
 
 def _resume(rehearsal: Rehearsal, explicit_state: bool, how: str) -> int:
-    from .tui import fast_outline, launch_opening, launch_session, where_left
+    from ..runbook.cache import read_outline
+    from .tui import launch_opening, launch_session, where_left
 
     def note(session: Session) -> str:
         return (
@@ -178,7 +179,7 @@ def _resume(rehearsal: Rehearsal, explicit_state: bool, how: str) -> int:
         )
 
     come_back = _after(rehearsal.root, rehearsal.state, explicit_state)
-    outline = fast_outline(rehearsal.info.dir / "runbook.yaml")
+    outline = read_outline(rehearsal.info.dir / "runbook.yaml")
     if outline is not None:  # the first frame from the outline; the note in the banner once the session is open
         return launch_opening(
             outline, lambda: _open(rehearsal, say=False)[0], notes=lambda s: [note(s)], come_back=come_back

@@ -25,6 +25,7 @@ from . import (
 )
 
 if TYPE_CHECKING:
+    from ..engine.notify import NotifySettings
     from ..engine.session import Session, SessionInfo
     from ..runbook import RunbookFile
     from ..runbook.cache import Outline
@@ -122,13 +123,7 @@ def launch_session(
     ``notify``: the command line's ``--notify``, ``--notify-command`` and ``--notify-after`` (saved with the
     session when given).
     """
-    from .notify import apply_flags
-
-    try:
-        settings = apply_flags(session.dir, *notify)
-    except CommandError:
-        session.close()
-        raise
+    settings = _apply_flags(session, notify)
     from ..ui.app import WizardApp
 
     app = WizardApp(session, nice=default_nice() if nice is None else nice, notes=list(notes), notify=settings)
@@ -149,14 +144,8 @@ def launch_opening(
     from ..ui.app import Opening, WizardApp
 
     def opened() -> Session:
-        from .notify import apply_flags
-
         session = opener()
-        try:
-            apply_flags(session.dir, *notify)  # saved with the session: the app reads them from there
-        except CommandError:
-            session.close()
-            raise
+        _apply_flags(session, notify)  # saved with the session: the app reads them from there
         return session
 
     app = WizardApp(opening=Opening(outline, opened, notes), nice=default_nice())
@@ -171,6 +160,18 @@ def launch_opening(
     if app.is_open:
         say_recovery(app.session)  # said on the screen as it opened; here it stays in the terminal's history
     return code
+
+
+def _apply_flags(session: Session, notify: Notify) -> NotifySettings:
+    """The session's notification settings with the command line's changes (saved with it); the session is closed
+    if they cannot be."""
+    from .notify import apply_flags
+
+    try:
+        return apply_flags(session.dir, *notify)
+    except CommandError:
+        session.close()
+        raise
 
 
 def _run(app: WizardApp, come_back: Callable[[Session], str | None] | None) -> int:
@@ -225,13 +226,6 @@ def launch(
     return launch_session(session, nice=nice, come_back=lambda s: _come_back(s, state), notify=notify)
 
 
-def fast_outline(path: Path) -> Outline | None:
-    """The runbook's outline from the cache, when this file was read before: the first frame comes from it."""
-    from ..runbook.cache import read_outline
-
-    return read_outline(path)
-
-
 def _come_back(session: Session, state: Path) -> str | None:
     """After quitting: where the session was left, and the command back unless plain ``amxwizard`` here finds it."""
     from ..engine.session import list_sessions
@@ -247,6 +241,7 @@ def _come_back(session: Session, state: Path) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     # Imports stay in the functions that need them: the first frame is drawn before the engine is imported.
+    from ..runbook.cache import read_outline
     from .notify import check_flags
 
     state = state_dir(args.state_dir)
@@ -264,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         info = None
     if info is None and not args.session:
         # A runbook's session (the latest unfinished one, else a new one).
-        outline = fast_outline(runbook_path(args.runbook)[0])
+        outline = read_outline(runbook_path(args.runbook)[0])
         if outline is None:
             return launch(load_or_exit(args.runbook, cached=True), state, overrides, new=args.new, notify=notify)
         _needs_terminal()
@@ -292,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError(str(exc)) from None
         return session
 
-    outline = fast_outline(found.dir / "runbook.yaml") if found is not None else None
+    outline = read_outline(found.dir / "runbook.yaml") if found is not None else None
     _needs_terminal()
     if outline is not None:
         return launch_opening(outline, lambda: open_it(say=False), come_back=come_back, notify=notify)

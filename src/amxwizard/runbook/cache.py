@@ -15,6 +15,7 @@ models (:func:`read_outline`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -98,8 +99,12 @@ def cache_dir() -> Path:
     return Path(xdg).expanduser() / "amxwizard" / "runbooks"
 
 
+@functools.cache
 def code_key() -> str:
-    """What validated an entry: the package and Python versions and this package's modules (size, mtime)."""
+    """What validated an entry: the package and Python versions and this package's modules (size, mtime).
+
+    Once per process: it names the code that is running, which does not change while it runs (and every entry and
+    outline path needs it)."""
     from .. import __version__
 
     parts = [str(FORMAT), __version__, sys.version]
