@@ -423,6 +423,18 @@ def test_the_first_frame_before_the_session_opens(
     app = WizardApp(opening=Opening(Outline.of(runbook_file.model), never))
 
     async def run_before(pilot: Pilot[None]) -> None:
+        from amxwizard.ui.screens.opening import OpeningOutline, OpeningScreen
+
+        # The opening screen mounted and its outline focused (a loaded machine
+        # gets there later than a pause).
+        def drawn() -> bool:
+            screen = pilot.app.screen
+            if not isinstance(screen, OpeningScreen):
+                return False
+            outline = screen.query_one(OpeningOutline)
+            return outline.has_focus
+
+        await wait_until(pilot, drawn, what="the opening screen")
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
