@@ -400,4 +400,3 @@ def test_a_banner_says_how_a_run_ended_while_away(
         assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
     finally:
         reopened.close()
-
