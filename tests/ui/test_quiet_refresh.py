@@ -5,11 +5,16 @@ before the first run."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -21,8 +26,9 @@ from amxwizard.engine.session import Session
 from amxwizard.engine.state import StepStatus
 from amxwizard.ui.app import STARTING_SECONDS, WizardApp
 from amxwizard.ui.screens.dialogs import ConfirmScreen
-from amxwizard.ui.screens.main import MainScreen
+from amxwizard.ui.screens.main import KEY_BURST_SECONDS, PENDING_SECONDS, MainScreen
 from amxwizard.ui.widgets.detail import CodeBlock, DetailPane
+from amxwizard.ui.widgets.outline import StepOutline
 from amxwizard.ui.widgets.runlog import OutputFeed, RunLog
 
 from .conftest import wait_until
@@ -60,10 +66,38 @@ async def test_the_detail_pane_updates_its_parts_in_place_and_leaves_unchanged_o
         await pilot.pause(0.1)
         assert list(pane.children) == first
         assert block.code.code.startswith("make -j") and block.scroll_x == 0
-        # Parts of other kinds: the pane is built again.
+        # Parts of other kinds: the widgets up to the first that differs in kind are kept; the rest is built again.
         pane.show([Text("a checklist item"), Text("t tick")])
         await pilot.pause(0.1)
         assert [type(w) for w in pane.children] == [Static, Static] and pane.text.startswith("a checklist item")
+        assert pane.children[0] is first[0] and pane.children[1] is not first[2]
+
+
+async def test_the_detail_pane_keeps_the_widgets_a_longer_or_shorter_detail_shares() -> None:
+    app = _Detail()
+    async with app.run_test(size=(40, 20)) as pilot:
+        pane = app.query_one(DetailPane)
+        # A step's detail while its plan is worked out, then the plan: the first parts stay, the rest is added.
+        pane.show([Text("after  After"), Text("· pending"), Text("…")])
+        await pilot.pause(0.1)
+        short = list(pane.children)
+        pane.show([Text("after  After"), Text("· pending"), Text("Commands"), _code("true"), Text("r run")])
+        await pilot.pause(0.1)
+        full = list(pane.children)
+        assert full[:3] == short and [type(w) for w in full[3:]] == [CodeBlock, Static]
+        assert pane.text.splitlines() == ["after  After", "· pending", "Commands", "true", "r run"]
+        # Back to fewer parts: the first ones stay, the others go.
+        pane.show([Text("work  Work"), Text("▶ running"), Text("…")])
+        await pilot.pause(0.1)
+        assert list(pane.children) == short
+        assert [str(w.render()) for w in pane.query(Static)] == ["work  Work", "▶ running", "…"]
+        # Two shows before the first is laid out: the pane still holds one widget per part, in order.
+        pane.show([Text("a"), _code("b"), Text("c")])
+        pane.show([Text("a"), Text("b"), _code("c"), Text("d")])
+        await pilot.pause(0.1)
+        assert [type(w) for w in pane.children] == [Static, Static, CodeBlock, Static]
+        assert pane.text.splitlines() == ["a", "b", "c", "d"]
+        assert [str(w.render()) for w in pane.children if isinstance(w, Static)] == ["a", "b", "d"]
 
 
 class _Log(App[None]):
@@ -162,4 +196,136 @@ async def test_keys_work_before_the_footer_shows_them(tmp_path: Path) -> None:
             assert session.state.step("work").status is not StepStatus.RUNNING
             assert time.monotonic() - began < 15  # cancelled, not waited out (sleep 30)
     finally:
+        session.close()
+
+
+async def test_the_footer_waits_while_the_cursor_moves_then_follows_once(tmp_path: Path) -> None:
+    session = _sleepy_session(tmp_path)
+    app = WizardApp(session, catch_up=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = await _main_screen(pilot, app)
+            rebuilt: list[float] = []
+            main.bindings_updated_signal.subscribe(main, lambda _screen: rebuilt.append(time.monotonic()))
+            outline = main.query_one(StepOutline)
+            await pilot.press("r")
+            # The cursor moved every 60 ms (an arrow held down moves it faster; pilot.press waits for a whole
+            # frame), for longer than the footer is held after a start: the footer waits for the keys to rest.
+            pressing = time.monotonic()
+            for i in range(12):
+                outline.action_cursor_down() if i % 2 == 0 else outline.action_cursor_up()
+                await asyncio.sleep(0.06)
+            rested = time.monotonic()
+            assert rested - pressing > STARTING_SECONDS + KEY_BURST_SECONDS
+            assert rebuilt == [], "the footer was rebuilt while the cursor moved"
+            await wait_until(pilot, lambda: bool(rebuilt), what="the footer once the keys rest")
+            await pilot.pause(0.3)
+            assert len(rebuilt) == 1 and rebuilt[0] >= rested
+            assert "Cancel" in {key.description for key in main.query(FooterKey)}
+            app.cancel_running()
+            await wait_until(pilot, lambda: app.busy is None, what="the cancel")
+    finally:
+        session.close()
+
+
+def _patient_plans(app: WizardApp, slow: set[str], gate: threading.Event) -> list[str]:
+    """Make planning ``slow`` steps wait for ``gate`` (a plan that reads a large log, say); the steps planned."""
+    planned: list[str] = []
+    plan = app.executor.plan
+
+    def patient(step_id: str, request: object = None) -> object:
+        planned.append(step_id)
+        if step_id in slow:
+            gate.wait(10)
+        return plan(step_id, request)  # type: ignore[arg-type]
+
+    app.executor.plan = patient  # type: ignore[method-assign,assignment]
+    return planned
+
+
+def _shown(pane: DetailPane) -> list[str]:
+    """Each text the pane is given from now on, as plain text."""
+    said: list[str] = []
+    show = pane.show
+
+    def recording(parts: Sequence[RenderableType]) -> None:
+        show(parts)
+        said.append(pane.text)
+
+    pane.show = recording  # type: ignore[method-assign]
+    return said
+
+
+async def test_a_quick_plan_replaces_the_detail_at_once_a_slow_one_says_it_is_being_worked_out(tmp_path: Path) -> None:
+    session = _sleepy_session(tmp_path)
+    app = WizardApp(session, catch_up=False)
+    gate = threading.Event()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = await _main_screen(pilot, app)
+            outline, pane = main.query_one(StepOutline), main.query_one(DetailPane)
+            slow: set[str] = set()
+            _patient_plans(app, slow, gate)
+            said = _shown(pane)
+            # Quick plans: the pane goes from one step's plan to the other's, never through the placeholder.
+            outline.select_step("after")
+            await wait_until(pilot, lambda: "After" in pane.text, what="after's plan")
+            outline.select_step("work")
+            await wait_until(pilot, lambda: "sleep 30" in pane.text, what="work's plan")
+            await pilot.pause(PENDING_SECONDS + 0.1)
+            assert said and not any(s.strip().endswith("…") for s in said), said
+            # A slow one: what was shown stays no longer than PENDING_SECONDS, then the placeholder with the
+            # step's name and state says its plan is being worked out, and the plan replaces it when it comes.
+            slow.add("after")
+            said.clear()
+            outline.select_step("after")
+            await wait_until(pilot, lambda: pane.text.strip().endswith("…"), what="the placeholder")
+            assert "After" in pane.text and "sleep 30" not in pane.text
+            gate.set()
+            await wait_until(pilot, lambda: not pane.text.strip().endswith("…"), what="after's plan")
+            assert "After" in pane.text and [s.strip().endswith("…") for s in said] == [True, False]
+    finally:
+        gate.set()
+        session.close()
+
+
+async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = _sleepy_session(tmp_path)
+    app = WizardApp(session, catch_up=False)
+    gate = threading.Event()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            main = await _main_screen(pilot, app)
+            pane = main.query_one(DetailPane)
+            main.query_one(StepOutline).select_step("after")
+            await wait_until(pilot, lambda: "after  After" in pane.text, what="after's plan")
+            # A plan worked out from the state as it is now, delivered late (a slow disk, say)...
+            from amxwizard.ui.screens import main as main_module
+
+            render, calls = main_module.step_detail, []
+
+            def late(executor: object, plan: object) -> list[RenderableType]:
+                made = render(executor, plan)  # type: ignore[arg-type]
+                calls.append(plan.step.id)  # type: ignore[attr-defined]
+                if len(calls) == 1:
+                    gate.wait(10)
+                return made
+
+            monkeypatch.setattr(main_module, "step_detail", late)
+            main.refresh_detail()
+            await wait_until(pilot, lambda: calls == ["after"], what="the first plan")
+            # ...then the step is skipped and planned again, quickly.
+            app.executor.skip("after", "not needed here")
+            main.refresh_detail()
+            await wait_until(pilot, lambda: "skipped" in pane.text, what="the plan of the skipped step")
+            said = _shown(pane)
+            gate.set()  # the first plan arrives now, later than the second: the pane never shows it
+            await pilot.pause(0.3)
+            assert calls[:2] == ["after", "after"]
+            assert not any("pending" in text for text in said), said
+            assert "skipped" in pane.text and "not needed here" in pane.text
+    finally:
+        gate.set()
         session.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from ..render import pending_detail, step_detail
 from ..tones import tone
 from ..widgets.detail import DetailPane
 from ..widgets.outline import Item, StepOutline
+from ..widgets.quiet import set_text
 from ..widgets.runlog import RunLog
 from .dialogs import ConfirmScreen, DecideScreen, NoteScreen
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 
 KEY_BURST_SECONDS = 0.15  # cursor moves closer together than this are one burst (see _show_highlighted)
+PENDING_SECONDS = 0.1  # a step's plan taking longer than this is said to be being worked out (see refresh_detail)
 
 
 class MainScreen(Screen[None]):
@@ -80,6 +83,9 @@ class MainScreen(Screen[None]):
         self.last_log: str | None = None
         self.result_shown = False  # the status line says how the last step ended (until the next one begins)
         self._detail_due = False
+        self._detail_asked = 0  # refresh_detail calls so far: a plan shows only if no later call was made
+        self._detail_shown = 0  # the call whose plan the pane shows
+        self._pending_timer: Timer | None = None  # says "…" when a plan takes longer than PENDING_SECONDS
         self._suggested_line: int | None = None  # the diagnostic log's line the selected form's evidence is on
         # The banner: what happened while the wizard was closed, each until it is read (the next key pressed).
         # A sticky one ("still running; following it") stays until it is replaced by its outcome.
@@ -198,18 +204,26 @@ class MainScreen(Screen[None]):
             (f" · {failed} failed" if failed else "", tone("error")),
             (f"  session {self.app.session.id}", "dim"),
         )
-        self.query_one("#topbar", Static).update(text)
+        set_text(self.query_one("#topbar", Static), text)
 
     def refresh_detail(self) -> None:
         item = self.item
         detail = self.query_one(DetailPane)
         self.refresh_selected()
+        self._detail_asked += 1  # whatever a plan still being worked out says, it is no longer the latest
+        if self._pending_timer is not None:
+            self._pending_timer.stop()
+            self._pending_timer = None
         if item is None:
             detail.show([])
         elif item.kind == "step":
-            step = self.app.runbook.step(item.id)
-            detail.show(pending_detail(self.app.executor, step))
-            self._plan_detail(step.id)
+            # Most plans take a few milliseconds: the pane keeps what it shows until the plan comes (one change, not
+            # a placeholder and then the plan, each a layout in the frames of the keys being pressed), and says the
+            # plan is being worked out only when it takes longer than a person would notice.
+            self._pending_timer = self.set_timer(
+                PENDING_SECONDS, partial(self._show_pending, item.id, self._detail_asked)
+            )
+            self._plan_detail(item.id, self._detail_asked)
         elif item.kind == "check":
             detail.show([self._checklist_detail(item.id)])
         elif item.kind == "phase":
@@ -234,7 +248,7 @@ class MainScreen(Screen[None]):
         label = node.label if node is not None else ""
         text = label.copy() if isinstance(label, Text) else Text(str(label))
         text.no_wrap = False
-        self.query_one("#outline-selected", Static).update(text)
+        set_text(self.query_one("#outline-selected", Static), text)
 
     def _checklist_gate(self) -> Text:
         """The checklist before the first step: each item, ticked or not, and what its check found."""
@@ -267,8 +281,13 @@ class MainScreen(Screen[None]):
         text.append("\n↓ select an item · t tick it · n the first pending step", style="dim italic")
         return text
 
+    def _show_pending(self, step_id: str, asked: int) -> None:
+        self._pending_timer = None
+        if asked == self._detail_asked and self._detail_shown != asked:
+            self.query_one(DetailPane).show(pending_detail(self.app.executor, self.app.runbook.step(step_id)))
+
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def _plan_detail(self, step_id: str) -> None:
+    def _plan_detail(self, step_id: str, asked: int) -> None:
         # Planning reads files, git and logs: never on the UI thread.
         executor = self.app.executor
         try:
@@ -278,11 +297,13 @@ class MainScreen(Screen[None]):
             rendered = [Text(f"cannot work out what {step_id} will do: {exc}", style=tone("error", bold=True))]
             plan = None
         line = getattr(plan, "evidence_line", None)
-        self.app.call_from_thread(self._show_detail, step_id, rendered, line)
+        self.app.call_from_thread(self._show_detail, asked, rendered, line)
 
-    def _show_detail(self, step_id: str, rendered: list[RenderableType], evidence_line: int | None) -> None:
-        current = self.item
-        if current is not None and current.kind == "step" and current.id == step_id:
+    def _show_detail(self, asked: int, rendered: list[RenderableType], evidence_line: int | None) -> None:
+        # Only the latest plan asked for: an earlier one, for another row or for the state before the last event,
+        # may finish after it.
+        if asked == self._detail_asked:
+            self._detail_shown = asked
             self._suggested_line = evidence_line
             self.query_one(DetailPane).show(rendered)
 
@@ -346,10 +367,10 @@ class MainScreen(Screen[None]):
                     usual = f" · usually {minutes(seen.usual.seconds)}"
                     text.append(usual, tone("warn", bold=True) if seen.overdue else "dim")
             text.append("  c cancel · l full log · z zoom", "dim")
-            status.update(text)
+            set_text(status, text)
         elif self.last_log is None and not self.result_shown:
             # (Events of a step that just ended may still be queued: a verdict already shown stays.)
-            status.update(Text("output of the step you run appears here", style="dim"))
+            set_text(status, Text("output of the step you run appears here", style="dim"))
 
     def show_result(self, result: StepResult, elapsed: float | None = None) -> None:
         """How a step ended, on the status line above its output (never a toast over the output's newest lines):
@@ -366,7 +387,7 @@ class MainScreen(Screen[None]):
             go = f" (g goes to {first.goto})" if first.goto else ""
             text.append(f"  → {first.solution}{go}", style=tone("warn"))
         self.result_shown = True
-        self.query_one("#runstatus", Static).update(text)
+        set_text(self.query_one("#runstatus", Static), text)
 
     def _tick(self) -> None:
         seen = self.app.watch_tick()
@@ -424,7 +445,7 @@ class MainScreen(Screen[None]):
     def _render_notices(self) -> None:
         notice = self.query_one("#notice", Static)
         if self.notices:
-            notice.update(Text(" · ".join(text for text, _ in self.notices.values()), style="bold"))
+            set_text(notice, Text(" · ".join(text for text, _ in self.notices.values()), style="bold"))
             notice.remove_class("hidden")
         else:
             notice.add_class("hidden")
@@ -501,6 +522,10 @@ class MainScreen(Screen[None]):
 
     def _bindings_released(self) -> None:
         self._bindings_hold, self._bindings_held_until = None, 0.0
+        if time.monotonic() - self._last_move < KEY_BURST_SECONDS:
+            # The cursor is moving: the footer follows once the keys rest, as the detail does (_show_highlighted).
+            self.hold_bindings(KEY_BURST_SECONDS)
+            return
         self.refresh_bindings()
 
     def refresh_bindings(self) -> None:

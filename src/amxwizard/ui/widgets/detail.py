@@ -15,6 +15,8 @@ from rich.text import Text
 from textual.containers import ScrollableContainer, VerticalScroll
 from textual.widgets import Static
 
+from .quiet import same_text, set_text
+
 if TYPE_CHECKING:
     from rich.syntax import Syntax  # imported when code is first shown: pygments is not needed before the first frame
 
@@ -56,13 +58,15 @@ class DetailPane(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.parts: list[RenderableType] = []
+        self._shown: list[Static | CodeBlock] = []  # a widget per part, in order (children being removed are not)
 
     def show(self, parts: Sequence[RenderableType]) -> None:
         """Replace what the pane shows (on the UI thread).
 
-        When the parts are of the same kinds as the ones shown (most refreshes: a step started, a line number moved),
-        each widget is updated in place and an unchanged one is left alone: remounting every part re-lays the whole
-        screen out, and a step's start refreshes the pane a few times while keys are being pressed."""
+        The widgets of the parts shown are kept as far as the new parts are of the same kinds (prose or code),
+        updated in place, and an unchanged one is left alone; only the rest is removed or mounted. Remounting every
+        part re-lays the whole screen out, and the pane changes with each step the cursor lands on and a few times
+        as a step starts, while keys are being pressed."""
         old, self.parts = self.parts, list(parts)
         # Not imported yet (or still being imported by a worker thread, without its class so far): no part can be
         # code. The pane never imports it itself: pygments comes with it.
@@ -71,27 +75,33 @@ class DetailPane(VerticalScroll):
         def is_code(part: RenderableType) -> bool:
             return code is not None and isinstance(part, code)
 
-        children = list(self.children)
-        if len(children) == len(parts) and len(old) == len(parts):
-            pairs = zip(parts, children, strict=True)
-            if all(is_code(part) == isinstance(child, CodeBlock) for part, child in pairs):
-                with self.app.batch_update():
-                    for part, before, child in zip(parts, old, children, strict=True):
-                        if _same(part, before):
-                            continue
-                        if isinstance(child, CodeBlock):
-                            child.code = cast("Syntax", part)
-                            child.query_one(Static).update(part)
-                            child.scroll_to(x=0, animate=False)  # other code starts at its left edge, as a new block
-                        elif isinstance(child, Static):
-                            child.update(part)
-                return
-        widgets = [
-            CodeBlock(cast("Syntax", part)) if is_code(part) else Static(part, classes="detail-part") for part in parts
-        ]
+        kept = 0
+        for part, widget in zip(parts, self._shown, strict=False):
+            if is_code(part) != isinstance(widget, CodeBlock):
+                break
+            kept += 1
         with self.app.batch_update():
-            self.remove_children()
-            self.mount_all(widgets)
+            for part, before, widget in zip(parts[:kept], old, self._shown, strict=False):
+                if _same(part, before):
+                    continue
+                if isinstance(widget, CodeBlock):
+                    widget.code = cast("Syntax", part)
+                    widget.query_one(Static).update(part)
+                    widget.scroll_to(x=0, animate=False)  # other code starts at its left edge, as a new block
+                elif isinstance(part, Text | str):
+                    set_text(widget, part)
+                else:
+                    widget.update(part)
+            gone, self._shown = self._shown[kept:], self._shown[:kept]
+            if gone:
+                self.remove_children(gone)
+            added = [
+                CodeBlock(cast("Syntax", part)) if is_code(part) else Static(part, classes="detail-part")
+                for part in parts[kept:]
+            ]
+            if added:
+                self._shown += added
+                self.mount_all(added)
 
     def sideways(self, columns: int) -> bool:
         """Scroll every code block ``columns`` to the right (left when negative); False if none is wider."""
@@ -117,7 +127,7 @@ def _same(new: RenderableType, old: RenderableType) -> bool:
     if type(new) is not type(old):
         return False
     if isinstance(new, Text):
-        return new == old
+        return same_text(new, old)
     syntax = sys.modules.get("rich.syntax")
     if syntax is not None and isinstance(new, syntax.Syntax):
         # The lexer as given (a name; the ``lexer`` property makes a new object each time); the theme is the module's
