@@ -77,3 +77,7 @@ async def test_a_text_of_the_same_shape_is_repainted_without_a_layout_and_takes_
         assert line.layouts == [False, True]
         await pilot.pause()
         assert line.size.height > tall
+        # A str is markup (its tags take no cells): always laid out.
+        line.layouts.clear()
+        assert set_text(line, "[b]" + longer[3:] + "[/b]")
+        assert line.layouts == [True]

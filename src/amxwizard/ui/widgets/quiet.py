@@ -63,6 +63,7 @@ def set_text(widget: Static, content: Text | str) -> bool:
     old = widget.content
     if same_text(content, old):
         return False
-    same_shape = isinstance(old, Text | str) and shape(old) == shape(content)
+    # (A str is Textual markup, whose tags take no cells: only Rich Text is measured.)
+    same_shape = isinstance(old, Text) and isinstance(content, Text) and shape(old) == shape(content)
     widget.update(content, layout=not same_shape)
     return True
