@@ -254,3 +254,24 @@ def test_an_error_while_the_session_opens_is_one_line_once_the_screen_is_gone(tm
     assert code == 1, text
     assert "amxwizard: unknown variable 'nosuch' (the runbook has: repo)" in text
     assert "Traceback" not in text and "Error" not in text
+
+
+async def test_a_session_that_fails_to_open_after_the_person_quit_leaves_the_quit_as_it_was(world: World) -> None:
+    session_dir = _accepted_session(world)
+    app: WizardApp
+
+    def fails_once_quitting() -> Session:
+        # An open that fails while the app is already on its way out (Textual runs the worker's last call then).
+        deadline = time.monotonic() + 30
+        while not app._exit and time.monotonic() < deadline:
+            time.sleep(0.001)
+        raise SessionError(f"{session_dir}: held by another wizard")
+
+    app = WizardApp(opening=Opening(Outline.of(world.runbook.model), fails_once_quitting))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, OpeningScreen), what="the opening screen")
+        app.exit("quit")  # as ^q does, with a result the test can see
+        await pilot.pause(0.2)
+    assert isinstance(app.open_error, SessionError)  # the command line still says why it could not open
+    assert app.return_value == "quit" and app.return_code == 0
+    assert not app.is_open

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -148,84 +149,77 @@ def _sleepy_session(tmp_path: Path) -> Session:
     return session
 
 
-async def _main_screen(pilot: Pilot[None], app: WizardApp) -> MainScreen:
-    """The main screen, once it is up and its detail pane and checks are done."""
-    await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
-    main = app.screen
-    assert isinstance(main, MainScreen)
-    await pilot.pause(0.5)
-    return main
+@asynccontextmanager
+async def _sleepy_wizard(tmp_path: Path) -> AsyncIterator[tuple[Pilot[None], WizardApp, MainScreen]]:
+    """The wizard at 80x24 on :func:`_sleepy_session`, once its main screen is up and its detail and checks done."""
+    session = _sleepy_session(tmp_path)
+    app = WizardApp(session, catch_up=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+            main = app.screen
+            assert isinstance(main, MainScreen)
+            await pilot.pause(0.5)
+            yield pilot, app, main
+            if app.busy is not None:
+                app.cancel_running()
+                await wait_until(pilot, lambda: app.busy is None, what="the cancel")
+    finally:
+        session.close()
+
+
+def _footer_rebuilds(main: MainScreen) -> list[float]:
+    """When the footer is rebuilt from now on (monotonic seconds)."""
+    rebuilt: list[float] = []
+    main.bindings_updated_signal.subscribe(main, lambda _screen: rebuilt.append(time.monotonic()))
+    return rebuilt
 
 
 async def test_a_step_start_rebuilds_the_footer_once(tmp_path: Path) -> None:
-    session = _sleepy_session(tmp_path)
-    app = WizardApp(session, catch_up=False)
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            main = await _main_screen(pilot, app)
-            rebuilt: list[float] = []
-            main.bindings_updated_signal.subscribe(main, lambda _screen: rebuilt.append(time.monotonic()))
-            began = time.monotonic()
-            await pilot.press("r")
-            await pilot.pause(STARTING_SECONDS + 0.4)
-            assert main.run_handle is not None
-            # Busy, the run's handle, the running state: three changes of the keys, one rebuild, after the start.
-            assert len(rebuilt) == 1 and rebuilt[0] - began >= STARTING_SECONDS * 0.9
-            assert "Cancel" in {key.description for key in main.query(FooterKey)}
-            app.cancel_running()
-            await wait_until(pilot, lambda: app.busy is None, what="the cancel")
-    finally:
-        session.close()
+    async with _sleepy_wizard(tmp_path) as (pilot, _app, main):
+        rebuilt = _footer_rebuilds(main)
+        began = time.monotonic()
+        await pilot.press("r")
+        await pilot.pause(STARTING_SECONDS + 0.4)
+        assert main.run_handle is not None
+        # Busy, the run's handle, the running state: three changes of the keys, one rebuild, after the start.
+        assert len(rebuilt) == 1 and rebuilt[0] - began >= STARTING_SECONDS * 0.9
+        assert "Cancel" in {key.description for key in main.query(FooterKey)}
 
 
 async def test_keys_work_before_the_footer_shows_them(tmp_path: Path) -> None:
-    session = _sleepy_session(tmp_path)
-    app = WizardApp(session, catch_up=False)
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            main = await _main_screen(pilot, app)
-            began = time.monotonic()
-            await pilot.press("r")
-            await wait_until(pilot, lambda: main.run_handle is not None, what="the run's start")
-            assert "Cancel" not in {key.description for key in main.query(FooterKey)}  # not shown yet
-            await pilot.press("c")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the cancel's question")
-            assert time.monotonic() - began < 5
-            await pilot.press("y")
-            await wait_until(pilot, lambda: app.busy is None, what="the cancel")
-            assert session.state.step("work").status is not StepStatus.RUNNING
-            assert time.monotonic() - began < 15  # cancelled, not waited out (sleep 30)
-    finally:
-        session.close()
+    async with _sleepy_wizard(tmp_path) as (pilot, app, main):
+        began = time.monotonic()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: main.run_handle is not None, what="the run's start")
+        assert "Cancel" not in {key.description for key in main.query(FooterKey)}  # not shown yet
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the cancel's question")
+        assert time.monotonic() - began < 5
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.busy is None, what="the cancel")
+        assert app.session.state.step("work").status is not StepStatus.RUNNING
+        assert time.monotonic() - began < 15  # cancelled, not waited out (sleep 30)
 
 
 async def test_the_footer_waits_while_the_cursor_moves_then_follows_once(tmp_path: Path) -> None:
-    session = _sleepy_session(tmp_path)
-    app = WizardApp(session, catch_up=False)
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            main = await _main_screen(pilot, app)
-            rebuilt: list[float] = []
-            main.bindings_updated_signal.subscribe(main, lambda _screen: rebuilt.append(time.monotonic()))
-            outline = main.query_one(StepOutline)
-            await pilot.press("r")
-            # The cursor moved every 60 ms (an arrow held down moves it faster; pilot.press waits for a whole
-            # frame), for longer than the footer is held after a start: the footer waits for the keys to rest.
-            pressing = time.monotonic()
-            for i in range(12):
-                outline.action_cursor_down() if i % 2 == 0 else outline.action_cursor_up()
-                await asyncio.sleep(0.06)
-            rested = time.monotonic()
-            assert rested - pressing > STARTING_SECONDS + KEY_BURST_SECONDS
-            assert rebuilt == [], "the footer was rebuilt while the cursor moved"
-            await wait_until(pilot, lambda: bool(rebuilt), what="the footer once the keys rest")
-            await pilot.pause(0.3)
-            assert len(rebuilt) == 1 and rebuilt[0] >= rested
-            assert "Cancel" in {key.description for key in main.query(FooterKey)}
-            app.cancel_running()
-            await wait_until(pilot, lambda: app.busy is None, what="the cancel")
-    finally:
-        session.close()
+    async with _sleepy_wizard(tmp_path) as (pilot, _app, main):
+        rebuilt = _footer_rebuilds(main)
+        outline = main.query_one(StepOutline)
+        await pilot.press("r")
+        # The cursor moved every 60 ms (an arrow held down moves it faster; pilot.press waits for a whole
+        # frame), for longer than the footer is held after a start: the footer waits for the keys to rest.
+        pressing = time.monotonic()
+        for i in range(12):
+            outline.action_cursor_down() if i % 2 == 0 else outline.action_cursor_up()
+            await asyncio.sleep(0.06)
+        rested = time.monotonic()
+        assert rested - pressing > STARTING_SECONDS + KEY_BURST_SECONDS
+        assert rebuilt == [], "the footer was rebuilt while the cursor moved"
+        await wait_until(pilot, lambda: bool(rebuilt), what="the footer once the keys rest")
+        await pilot.pause(0.3)
+        assert len(rebuilt) == 1 and rebuilt[0] >= rested
+        assert "Cancel" in {key.description for key in main.query(FooterKey)}
 
 
 def _patient_plans(app: WizardApp, slow: set[str], gate: threading.Event) -> list[str]:
@@ -257,12 +251,9 @@ def _shown(pane: DetailPane) -> list[str]:
 
 
 async def test_a_quick_plan_replaces_the_detail_at_once_a_slow_one_says_it_is_being_worked_out(tmp_path: Path) -> None:
-    session = _sleepy_session(tmp_path)
-    app = WizardApp(session, catch_up=False)
     gate = threading.Event()
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            main = await _main_screen(pilot, app)
+    async with _sleepy_wizard(tmp_path) as (pilot, app, main):
+        try:
             outline, pane = main.query_one(StepOutline), main.query_one(DetailPane)
             slow: set[str] = set()
             _patient_plans(app, slow, gate)
@@ -284,20 +275,16 @@ async def test_a_quick_plan_replaces_the_detail_at_once_a_slow_one_says_it_is_be
             gate.set()
             await wait_until(pilot, lambda: not pane.text.strip().endswith("…"), what="after's plan")
             assert "After" in pane.text and [s.strip().endswith("…") for s in said] == [True, False]
-    finally:
-        gate.set()
-        session.close()
+        finally:
+            gate.set()
 
 
 async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    session = _sleepy_session(tmp_path)
-    app = WizardApp(session, catch_up=False)
     gate = threading.Event()
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            main = await _main_screen(pilot, app)
+    async with _sleepy_wizard(tmp_path) as (pilot, app, main):
+        try:
             pane = main.query_one(DetailPane)
             main.query_one(StepOutline).select_step("after")
             await wait_until(pilot, lambda: "after  After" in pane.text, what="after's plan")
@@ -326,6 +313,5 @@ async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
             assert calls[:2] == ["after", "after"]
             assert not any("pending" in text for text in said), said
             assert "skipped" in pane.text and "not needed here" in pane.text
-    finally:
-        gate.set()
-        session.close()
+        finally:
+            gate.set()

@@ -400,3 +400,42 @@ def test_a_banner_says_how_a_run_ended_while_away(
         assert snap_compare(app, terminal_size=NARROW, run_before=run_before)
     finally:
         reopened.close()
+
+
+def test_the_first_frame_before_the_session_opens(
+    snap_compare: Callable[..., bool], runbook_file: RunbookFile, request: pytest.FixtureRequest
+) -> None:
+    """The outline from the runbook cache, at 80x24, while the session is still opening: titles, no states."""
+    import threading
+
+    from amxwizard.runbook.cache import Outline
+    from amxwizard.ui.app import Opening
+
+    release = threading.Event()
+    request.addfinalizer(release.set)
+
+    def never() -> Session:
+        # Until the snapshot is taken and the app exits with it: failing then leaves the app's result as it was
+        # (tests/ui/test_opening.py), where it used to replace the snapshot with an exit code now and then.
+        while not release.wait(0.05) and not app._exit:
+            pass
+        raise RuntimeError("the snapshot was taken; the session is not needed")
+
+    app = WizardApp(opening=Opening(Outline.of(runbook_file.model), never))
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from amxwizard.ui.screens.opening import OpeningOutline, OpeningScreen
+
+        # The opening screen mounted and its outline focused (a loaded machine
+        # gets there later than a pause).
+        def drawn() -> bool:
+            screen = pilot.app.screen
+            if not isinstance(screen, OpeningScreen):
+                return False
+            outline = screen.query_one(OpeningOutline)
+            return outline.has_focus
+
+        await wait_until(pilot, drawn, what="the opening screen")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -144,12 +144,18 @@ class WizardApp(WizardHost):
         except BaseException as exc:  # reported by the command line once the terminal is given back
             self.open_error = exc
             with contextlib.suppress(RuntimeError):
-                self.call_from_thread(self.exit, 1)
+                self.call_from_thread(self._open_failed)
             return
         try:
             self.call_from_thread(self._opened, session)
         except RuntimeError:  # the person quit while it opened: nobody else will close it
             session.close()
+
+    def _open_failed(self) -> None:
+        # A quit asked for meanwhile stands as it was asked (its result and code are not replaced); the command line
+        # says why the session could not open either way.
+        if not self._exit:
+            self.exit(return_code=1)
 
     def _opened(self, session: Session) -> None:
         """The session is open: the main screen, drawn from it, takes the opening screen's place."""
