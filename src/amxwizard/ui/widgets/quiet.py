@@ -9,9 +9,13 @@ text: the same words, as wide as before, wrap to the same lines, and a repaint i
 
 from __future__ import annotations
 
+import re
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
+
+_BREAKS = re.compile(r"(\s)")
 
 
 def shape(content: Text | str) -> tuple[object, ...]:
@@ -24,19 +28,8 @@ def shape(content: Text | str) -> tuple[object, ...]:
         plain, options = content.plain, (content.no_wrap, content.overflow, content.justify, content.tab_size)
     else:
         plain = content
-    widths: list[int | str] = []
-    word = 0
-    for char in plain:
-        if char.isspace():
-            if word:
-                widths.append(word)
-                word = 0
-            widths.append("\n" if char == "\n" else cell_len(char))
-        else:
-            word += cell_len(char)
-    if word:
-        widths.append(word)
-    return (*options, *widths)
+    # Each word and each whitespace character, by its cells (a line break as itself).
+    return (*options, *(("\n" if token == "\n" else cell_len(token)) for token in _BREAKS.split(plain) if token))
 
 
 def same_text(new: object, old: object) -> bool:
