@@ -32,7 +32,7 @@ from amxwizard.ui.widgets.detail import CodeBlock, DetailPane
 from amxwizard.ui.widgets.outline import StepOutline
 from amxwizard.ui.widgets.runlog import OutputFeed, RunLog
 
-from .conftest import wait_until
+from .conftest import World, settle, wait_until
 
 
 class _Detail(App[None]):
@@ -315,3 +315,46 @@ async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
             assert "skipped" in pane.text and "not needed here" in pane.text
         finally:
             gate.set()
+
+
+async def test_a_checklist_check_that_finishes_after_a_later_one_is_not_shown(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from amxwizard.engine import preflight
+    from amxwizard.engine.preflight import Check
+
+    session = world.new_session()
+    session.accept_setup()
+    item = next(i for i in world.runbook.model.checklist if i.check.kind == "head_commit")
+    app = WizardApp(session, catch_up=False)
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def check(checked: object, values: object) -> Check:
+        calls.append(item.id)
+        if len(calls) == 1:  # the first, of the repo as it was, delivered late
+            gate.wait(10)
+            return Check(item.id, "fail", "HEAD was not the expected commit then")
+        return Check(item.id, "ok", "HEAD is the expected commit now")
+
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+            main = app.screen
+            assert isinstance(main, MainScreen)
+            await settle(pilot, app)
+            monkeypatch.setattr(preflight, "check_checklist_item", check)
+            pane = main.query_one(DetailPane)
+            main.query_one(StepOutline).select("check", item.id)
+            await wait_until(pilot, lambda: calls == [item.id], what="the first check to begin")
+            main.refresh_detail()  # asked again (an event came), answered at once
+            await wait_until(pilot, lambda: "expected commit now" in pane.text, what="the second check")
+            said = _shown(pane)
+            gate.set()  # the first check ends now, after the second: the pane never shows it
+            await pilot.pause(0.3)
+            assert calls == [item.id, item.id]
+            assert not any("HEAD was not" in text for text in said), said
+            assert "expected commit now" in pane.text
+    finally:
+        gate.set()
+        session.close()

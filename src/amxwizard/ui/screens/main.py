@@ -316,7 +316,7 @@ class MainScreen(Screen[None]):
             text.append("confirmed by you (nothing on this machine can check it)\n", style="dim")
         elif check is None:
             text.append(f"check ({item.check.kind}): checking…\n", style="dim")
-            self._check_item(item_id)
+            self._check_item(item_id, self._detail_asked)
         else:
             style = {"ok": tone("good"), "warn": tone("warn"), "fail": tone("error", bold=True)}.get(check.status, "")
             text.append(f"check ({item.check.kind}): {check.status} — {check.finding}\n", style=style)
@@ -333,7 +333,7 @@ class MainScreen(Screen[None]):
         return text
 
     @work(thread=True, exclusive=True, group="checklist-check", exit_on_error=False)
-    def _check_item(self, item_id: str) -> None:
+    def _check_item(self, item_id: str, asked: int) -> None:
         # git status on a large checkout takes a while: never on the UI thread, never for an item no longer shown.
         from ...engine.preflight import check_checklist_item
         from .setup import own_edits_expected
@@ -341,11 +341,11 @@ class MainScreen(Screen[None]):
         item = next(i for i in self.app.runbook.checklist if i.id == item_id)
         values = self.app.executor.values()
         check = own_edits_expected(check_checklist_item(item, values), self.app.session, values)
-        self.app.call_from_thread(self._show_check, item_id, check)
+        self.app.call_from_thread(self._show_check, asked, item_id, check)
 
-    def _show_check(self, item_id: str, check: Any) -> None:
-        current = self.item
-        if current is not None and current.kind == "check" and current.id == item_id:
+    def _show_check(self, asked: int, item_id: str, check: Any) -> None:
+        # Only the latest check asked for, as for a step's plan (_show_detail).
+        if asked == self._detail_asked:
             self.query_one(DetailPane).show([self._checklist_detail(item_id, check)])
 
     def refresh_runstatus(self, seen: Watch | None = None) -> None:
