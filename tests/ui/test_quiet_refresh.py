@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from rich.console import RenderableType
@@ -33,6 +34,8 @@ from amxwizard.ui.widgets.outline import StepOutline
 from amxwizard.ui.widgets.runlog import OutputFeed, RunLog
 
 from .conftest import World, settle, wait_until
+
+T = TypeVar("T")
 
 
 class _Detail(App[None]):
@@ -279,6 +282,21 @@ async def test_a_quick_plan_replaces_the_detail_at_once_a_slow_one_says_it_is_be
             gate.set()
 
 
+def _late_first(fn: Callable[..., T], gate: threading.Event) -> tuple[Callable[..., T], list[tuple[Any, ...]]]:
+    """``fn`` whose first call's result — worked out at once, from the state as it was then — is handed back only
+    when ``gate`` is set (a slow disk, say); the arguments of each call so far."""
+    calls: list[tuple[Any, ...]] = []
+
+    def late(*args: Any) -> T:
+        made = fn(*args)
+        calls.append(args)
+        if len(calls) == 1:
+            gate.wait(10)
+        return made
+
+    return late, calls
+
+
 async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -288,21 +306,13 @@ async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
             pane = main.query_one(DetailPane)
             main.query_one(StepOutline).select_step("after")
             await wait_until(pilot, lambda: "after  After" in pane.text, what="after's plan")
-            # A plan worked out from the state as it is now, delivered late (a slow disk, say)...
+            # A plan worked out from the state as it is now, delivered late...
             from amxwizard.ui.screens import main as main_module
 
-            render, calls = main_module.step_detail, []
-
-            def late(executor: object, plan: object) -> list[RenderableType]:
-                made = render(executor, plan)  # type: ignore[arg-type]
-                calls.append(plan.step.id)  # type: ignore[attr-defined]
-                if len(calls) == 1:
-                    gate.wait(10)
-                return made
-
+            late, calls = _late_first(main_module.step_detail, gate)
             monkeypatch.setattr(main_module, "step_detail", late)
             main.refresh_detail()
-            await wait_until(pilot, lambda: calls == ["after"], what="the first plan")
+            await wait_until(pilot, lambda: len(calls) == 1, what="the first plan")
             # ...then the step is skipped and planned again, quickly.
             app.executor.skip("after", "not needed here")
             main.refresh_detail()
@@ -310,7 +320,7 @@ async def test_a_plan_that_finishes_after_a_later_one_is_not_shown(
             said = _shown(pane)
             gate.set()  # the first plan arrives now, later than the second: the pane never shows it
             await pilot.pause(0.3)
-            assert calls[:2] == ["after", "after"]
+            assert [plan.step.id for _, plan in calls[:2]] == ["after", "after"]
             assert not any("pending" in text for text in said), said
             assert "skipped" in pane.text and "not needed here" in pane.text
         finally:
@@ -328,14 +338,10 @@ async def test_a_checklist_check_that_finishes_after_a_later_one_is_not_shown(
     item = next(i for i in world.runbook.model.checklist if i.check.kind == "head_commit")
     app = WizardApp(session, catch_up=False)
     gate = threading.Event()
-    calls: list[str] = []
-
-    def check(checked: object, values: object) -> Check:
-        calls.append(item.id)
-        if len(calls) == 1:  # the first, of the repo as it was, delivered late
-            gate.wait(10)
-            return Check(item.id, "fail", "HEAD was not the expected commit then")
-        return Check(item.id, "ok", "HEAD is the expected commit now")
+    # The first check, of the repo as it was, delivered late; the second, of the repo as it is now.
+    answers = iter([Check(item.id, "fail", "HEAD was not the expected commit then")])
+    now = Check(item.id, "ok", "HEAD is the expected commit now")
+    check, calls = _late_first(lambda checked, values: next(answers, now), gate)
 
     try:
         async with app.run_test(size=(100, 30)) as pilot:
@@ -346,13 +352,13 @@ async def test_a_checklist_check_that_finishes_after_a_later_one_is_not_shown(
             monkeypatch.setattr(preflight, "check_checklist_item", check)
             pane = main.query_one(DetailPane)
             main.query_one(StepOutline).select("check", item.id)
-            await wait_until(pilot, lambda: calls == [item.id], what="the first check to begin")
+            await wait_until(pilot, lambda: len(calls) == 1, what="the first check to begin")
             main.refresh_detail()  # asked again (an event came), answered at once
             await wait_until(pilot, lambda: "expected commit now" in pane.text, what="the second check")
             said = _shown(pane)
             gate.set()  # the first check ends now, after the second: the pane never shows it
             await pilot.pause(0.3)
-            assert calls == [item.id, item.id]
+            assert [checked.id for checked, _ in calls] == [item.id, item.id]
             assert not any("HEAD was not" in text for text in said), said
             assert "expected commit now" in pane.text
     finally:

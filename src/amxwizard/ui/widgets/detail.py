@@ -126,7 +126,7 @@ def _same(new: RenderableType, old: RenderableType) -> bool:
         return True
     if type(new) is not type(old):
         return False
-    if isinstance(new, Text):
+    if isinstance(new, Text | str):
         return same_text(new, old)
     syntax = sys.modules.get("rich.syntax")
     if syntax is not None and isinstance(new, syntax.Syntax):
