@@ -204,3 +204,24 @@ def test_the_tour_shows_every_screenshot_and_only_those() -> None:
     assert shown == made
     made_by_script = set(re.findall(r'"([\w-]+-\d+x\d+)"', (ROOT / "scripts" / "screenshots.py").read_text()))
     assert {f"{name}.svg" for name in made_by_script} == made
+
+
+def test_the_speed_section_quotes_every_goal_of_the_benchmark_with_a_figure_and_the_machine() -> None:
+    from amxwizard import bench
+
+    section = README.split("\n## Speed\n", 1)[1].split("\n## ", 1)[0]
+    assert "`python -m amxwizard.bench`" in section
+    # The machine the figures came from: its cores, its CPU and its Python.
+    assert re.search(r"\d+ cores \([^)]*\bPython\s+3\.\d+", section), "no machine for the figures"
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
+    goals = [value for name, value in vars(bench).items() if name.startswith("GOAL_")]
+    assert len(goals) == 5
+    for goal in goals:
+        quoted = [row for row in rows if len(row) == 4 and f"≤ {goal:g}" in row[3]]
+        assert quoted, f"the README's speed table has no row for the goal ≤ {goal:g}"
+        figure = re.match(r"[\d.]+(?: / ([\d.]+))? (ms|MiB|x)\b", quoted[0][1])
+        assert figure, f"no measured figure beside the goal ≤ {goal:g}: {quoted[0]}"

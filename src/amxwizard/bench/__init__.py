@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The project's speed goals (issue: speed as a person feels it), each a Figure's goal; the README quotes them.
+GOAL_START_RATIO = 1.15  # process start to the first frame, as a multiple of a bare Textual app's
+GOAL_FLOOD_P99_MS = 50.0  # key latency p99 while a step prints 1M lines
+GOAL_BUSY_MAX_MS = 75.0  # key latency max while a step runs 2x cores of busy processes
+GOAL_PEAK_RSS_MIB = 90.0  # peak memory over a 3M-line flood
+GOAL_END_NOTICED_MS = 5.0  # a run's end noticed after its wrapper exits
+
 
 @dataclass(frozen=True)
 class Figure:

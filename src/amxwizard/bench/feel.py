@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import Figure, percentile
+from . import GOAL_BUSY_MAX_MS, GOAL_FLOOD_P99_MS, GOAL_PEAK_RSS_MIB, GOAL_START_RATIO, Figure, percentile
 from .terminal import PtyApp, Region
 
 COLS, ROWS = 80, 24
@@ -334,7 +334,7 @@ def run(quick: bool = False) -> list[Figure]:
             f"session open and its states shown at {ours_states * 1000:.0f} ms",
             flush=True,
         )
-        figures.append(Figure("start: first frame / bare Textual", ours_frame / bare_frame, "x", 1.15))
+        figures.append(Figure("start: first frame / bare Textual", ours_frame / bare_frame, "x", GOAL_START_RATIO))
         figures.append(Figure("start: first key shown / bare Textual", ours_key / bare_key, "x", None))
 
         # -- keys while a step floods --------------------------------------------------------------------------
@@ -357,7 +357,9 @@ def run(quick: bool = False) -> list[Figure]:
             flush=True,
         )
         figures.append(Figure("keys p99 idle / bare Textual idle", ours_idle.p(0.99) / idle.p(0.99), "x", None))
-        figures.append(Figure(f"keys p99 during a {flood_lines:,}-line flood", flood.p(0.99) * 1000, "ms", 50))
+        figures.append(
+            Figure(f"keys p99 during a {flood_lines:,}-line flood", flood.p(0.99) * 1000, "ms", GOAL_FLOOD_P99_MS)
+        )
 
         # -- keys while the step keeps every core busy ---------------------------------------------------------
         burn = f"for i in $(seq {2 * cores}); do timeout {busy_seconds} bash -c 'while :; do :; done' & done; wait"
@@ -367,14 +369,14 @@ def run(quick: bool = False) -> list[Figure]:
         print(f"   keys, amxwizard, step runs {2 * cores} busy processes for {busy_seconds} s: {_ms(busy)}")
         print(f"     the same without the 3 keys pressed while the step starts: {_ms(_after_start(busy))}", flush=True)
         busy_max = max(busy.latencies) * 1000 if busy.latencies else float("nan")
-        figures.append(Figure(f"keys max, {2 * cores} busy procs on {cores} cores", busy_max, "ms", 75))
+        figures.append(Figure(f"keys max, {2 * cores} busy procs on {cores} cores", busy_max, "ms", GOAL_BUSY_MAX_MS))
 
         # -- memory --------------------------------------------------------------------------------------------
         _, peak = run_step(world, f"seq 1 {memory_lines}", timeout=300)
         print(
             f"   memory: wizard peak RSS (VmHWM) over a {memory_lines:,}-line flood: {peak / 1024:.1f} MiB", flush=True
         )
-        figures.append(Figure(f"peak RSS, {memory_lines:,}-line flood", peak / 1024, "MiB", 90))
+        figures.append(Figure(f"peak RSS, {memory_lines:,}-line flood", peak / 1024, "MiB", GOAL_PEAK_RSS_MIB))
     finally:
         world.close()
     return figures

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import Figure, fmt_rate, percentile
+from . import GOAL_END_NOTICED_MS, Figure, fmt_rate, percentile
 
 
 def _rss_kib() -> int:
@@ -302,4 +302,4 @@ def run(quick: bool = False) -> list[Figure]:
         )
         print("   reopening a session and status --json, by the size of its history:")
         _store_growth(folder, [1_000, 10_000] if quick else [1_000, 10_000, 100_000])
-    return [Figure("step end noticed after the run exits (max)", max(ends) * 1000, "ms", 5)]
+    return [Figure("step end noticed after the run exits (max)", max(ends) * 1000, "ms", GOAL_END_NOTICED_MS)]
